@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make data` (the main job for now) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# CPU build of PyTorch pinned here only (the package itself asks for torch>=2.3 once it needs it).
+TORCH_CPU := torch==2.13.0
+DATA ?= data
+
+.PHONY: setup data test bench clean
+
+$(BIN)/itemlib: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(BIN)/itemlib
+
+data: setup
+	$(BIN)/itemlib generate --catalog movielens --out $(DATA)/movielens
+	@if [ -e ../shared/data/steam/steam_games.json.gz ] || [ -n "$$ITEMLIB_STEAM_DIR" ]; then \
+		$(BIN)/itemlib generate --catalog steam --out $(DATA)/steam; \
+	else echo "Steam data not found (see README): skipped"; fi
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/bench_generate.py
+
+clean:
+	rm -rf $(DATA) .pytest_cache

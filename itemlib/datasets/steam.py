@@ -1,0 +1,251 @@
+"""Steam, the paper's domain: McAuley's ``steam_games.json.gz`` metadata plus user histories.
+
+Accepted files in the directory (the shared copies and McAuley's originals):
+
+* ``steam_games.json.gz`` (required): one Python dict literal per line, parsed with
+  ``ast.literal_eval`` (never ``eval``).
+* time-ordered histories from ``user_reviews.csv.gz`` (one row per review, ISO ``posted``) or the
+  original ``australian_user_reviews.json.gz`` (one dict per user, "Posted November 5, 2011.");
+* optional unordered libraries from ``users_items_subset.parquet`` or the original
+  ``australian_users_items.json.gz``: co-occurrence evidence only (they carry no time order).
+
+Known quirks are skipped and counted in ``catalog.report`` rather than failing: records without
+an id or name, a repeated id (first kept), prices such as "Free to Play" (read as 0) or "Install
+Now" (dropped), free-text release dates ("Coming Soon"), reviews without a year or of unknown games.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import gzip
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+from itemlib.catalog import Catalog, CatalogError, Field, FieldKind, Item, LoadReport, dedupe_history
+
+SCHEMA = [
+    Field("genres", FieldKind.LIST),
+    Field("tags", FieldKind.LIST),
+    Field("specs", FieldKind.LIST, label="features"),
+    Field("developer", FieldKind.CATEGORICAL),
+    Field("publisher", FieldKind.CATEGORICAL),
+    Field("price", FieldKind.NUMERIC, unit="$", unit_before=True),
+    Field("release_date", FieldKind.DATE, label="release date"),
+    Field("sentiment", FieldKind.CATEGORICAL, label="user reviews"),
+    Field("metascore", FieldKind.NUMERIC),
+]
+
+DOWNLOAD_HINT = (
+    "Download the public originals from https://cseweb.ucsd.edu/~jmcauley/datasets.html#steam_data "
+    "(steam_games.json.gz and australian_user_reviews.json.gz, optionally australian_users_items.json.gz) "
+    "into one directory and pass it, or set ITEMLIB_STEAM_DIR."
+)
+
+
+def default_steam_dir() -> Path:
+    """``$ITEMLIB_STEAM_DIR``, else the project's ``../shared/data/steam`` seen from cwd or package."""
+    if os.environ.get("ITEMLIB_STEAM_DIR"):
+        return Path(os.environ["ITEMLIB_STEAM_DIR"])
+    candidates = [
+        Path.cwd().parent / "shared" / "data" / "steam",
+        Path(__file__).resolve().parents[3] / "shared" / "data" / "steam",
+    ]
+    for candidate in candidates:
+        if (candidate / "steam_games.json.gz").exists():
+            return candidate
+    return candidates[0]
+
+
+def _literal_lines(path: Path, report: LoadReport) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, dict) for each Python-literal line; malformed lines are counted."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = ast.literal_eval(line)
+                except (ValueError, SyntaxError, MemoryError, RecursionError):
+                    report.skip("malformed line", f"{path.name}:{number}")
+                    continue
+                if not isinstance(record, dict):
+                    report.skip("malformed line", f"{path.name}:{number}")
+                    continue
+                yield number, record
+    except (OSError, EOFError) as error:
+        raise CatalogError(f"{path}: cannot be read ({error})") from None
+
+
+FREE_PRICES = {"free", "free to play", "free to try", "free to use", "play for free!"}
+
+
+def parse_price(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str) and value.strip().lower() in FREE_PRICES:
+        return 0.0
+    return None
+
+
+def parse_date(value: object) -> dt.date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+def _string_list(value: object) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [v.strip() for v in value if isinstance(v, str) and v.strip()]
+
+
+def read_games(path: Path, report: LoadReport) -> list[Item]:
+    items: list[Item] = []
+    seen: set[str] = set()
+    for number, record in _literal_lines(path, report):
+        where = f"{path.name}:{number}"
+        game_id = str(record.get("id") or "").strip()
+        title = record.get("app_name") or record.get("title")
+        if not game_id:
+            report.skip("game without id", where)
+            continue
+        if not isinstance(title, str) or not title.strip():
+            report.skip("game without title", f"{where} id={game_id}")
+            continue
+        if game_id in seen:
+            report.skip("duplicate game id (first kept)", f"{where} id={game_id}")
+            continue
+        seen.add(game_id)
+        fields: dict[str, object] = {}
+        for name in ("genres", "tags", "specs"):
+            values = list(dict.fromkeys(_string_list(record.get(name))))
+            if values:
+                fields[name] = values
+        for name in ("developer", "publisher", "sentiment"):
+            value = record.get(name)
+            if isinstance(value, str) and value.strip():
+                fields[name] = value.strip()
+        if "price" in record:
+            price = parse_price(record["price"])
+            if price is None:
+                report.skip("unparseable price (value dropped)", f"{where} price={record['price']!r}")
+            else:
+                fields["price"] = price
+        if "release_date" in record:
+            released = parse_date(record["release_date"])
+            if released is None:
+                report.skip("unparseable release date (value dropped)", f"{where} date={record['release_date']!r}")
+            else:
+                fields["release_date"] = released
+        if "metascore" in record:
+            if isinstance(record["metascore"], (int, float)) and not isinstance(record["metascore"], bool):
+                fields["metascore"] = float(record["metascore"])
+            else:
+                report.skip("unparseable metascore (value dropped)", f"{where} metascore={record['metascore']!r}")
+        items.append(Item(id=game_id, title=" ".join(title.split()), fields=fields))
+    if not items:
+        raise CatalogError(f"{path}: no usable game records")
+    return items
+
+
+def _reviews_from_csv(path: Path, report: LoadReport) -> list[tuple[str, dt.date, str]]:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = {"user_id", "item_id", "posted"} - set(frame.columns)
+    if missing:
+        raise CatalogError(f"{path}: missing columns {sorted(missing)}")
+    rows = []
+    for number, (user, item, posted) in enumerate(zip(frame.user_id, frame.item_id, frame.posted), start=2):
+        date = parse_date(posted)
+        if date is None:
+            report.skip("review without a full date", f"{path.name}:{number} posted={posted!r}")
+            continue
+        rows.append((user, date, item))
+    return rows
+
+
+def _reviews_from_original(path: Path, report: LoadReport) -> list[tuple[str, dt.date, str]]:
+    rows = []
+    for number, record in _literal_lines(path, report):
+        user = str(record.get("user_id", ""))
+        for review in record.get("reviews", []):
+            posted = str(review.get("posted", "")).removeprefix("Posted").strip().rstrip(".")
+            try:
+                date = dt.datetime.strptime(posted, "%B %d, %Y").date()
+            except ValueError:
+                report.skip("review without a full date", f"{path.name}:{number} posted={posted!r}")
+                continue
+            rows.append((user, date, str(review.get("item_id", ""))))
+    return rows
+
+
+def _libraries(directory: Path, report: LoadReport) -> dict[str, list[str]]:
+    parquet = directory / "users_items_subset.parquet"
+    original = directory / "australian_users_items.json.gz"
+    pairs: list[tuple[str, str]] = []
+    if parquet.exists():
+        frame = pd.read_parquet(parquet, columns=["user_id", "item_id"])
+        pairs = list(zip(frame.user_id.astype(str), frame.item_id.astype(str)))
+    elif original.exists():
+        for _, record in _literal_lines(original, report):
+            user = str(record.get("user_id", ""))
+            pairs.extend((user, str(entry.get("item_id", ""))) for entry in record.get("items", []))
+    libraries: dict[str, list[str]] = {}
+    for user, item in pairs:
+        libraries.setdefault(user, []).append(item)
+    return libraries
+
+
+def load_steam(directory: str | Path | None = None, min_history: int = 3) -> Catalog:
+    """Load the Steam catalog from ``directory`` (default: :func:`default_steam_dir`)."""
+    directory = Path(directory) if directory is not None else default_steam_dir()
+    games = directory / "steam_games.json.gz"
+    if not games.exists():
+        raise CatalogError(f"no Steam data: {games} does not exist. {DOWNLOAD_HINT}")
+    report = LoadReport(source=str(directory))
+    items = read_games(games, report)
+    known = {item.id for item in items}
+
+    csv_reviews = directory / "user_reviews.csv.gz"
+    original_reviews = directory / "australian_user_reviews.json.gz"
+    if csv_reviews.exists():
+        reviews = _reviews_from_csv(csv_reviews, report)
+    elif original_reviews.exists():
+        reviews = _reviews_from_original(original_reviews, report)
+    else:
+        reviews = []
+        report.notes["histories"] = "no review file found: catalog has no user histories"
+    by_user: dict[str, list[tuple[dt.date, int, str]]] = {}
+    for order, (user, date, item) in enumerate(reviews):
+        if item not in known:
+            report.skip("review of a game not in the metadata", f"user={user} item={item}")
+            continue
+        by_user.setdefault(user, []).append((date, order, item))
+    histories: dict[str, list[str]] = {}
+    for user in sorted(by_user):
+        ordered = dedupe_history(item for _, _, item in sorted(by_user[user]))
+        duplicates = len(by_user[user]) - len(ordered)
+        if duplicates:
+            report.skipped["repeated review of the same game (first kept)"] += duplicates
+        if len(ordered) < min_history:
+            report.skipped[f"user with fewer than {min_history} reviewed games"] += 1
+            continue
+        histories[user] = ordered
+
+    baskets: dict[str, list[str]] = {}
+    for user, ids in sorted(_libraries(directory, report).items()):
+        kept = dedupe_history(i for i in ids if i in known)
+        report.skipped["library entry of a game not in the metadata"] += len(ids) - len(kept)
+        if len(kept) >= 2:
+            baskets[user] = kept
+    report.skipped = +report.skipped  # drop zero counts
+    return Catalog(
+        "steam", items, SCHEMA, noun="game", verb="play", histories=histories, baskets=baskets, report=report
+    )

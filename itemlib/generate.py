@@ -1,0 +1,175 @@
+"""Train/test builders: run the ten tasks, enforce the leakage rules, attach verified negatives,
+and write the interchange files.
+
+Output directory layout::
+
+    train/<TASK>.jsonl  {"task", "query", "pos": [text], "neg": [text, ...], "pos_ids", "neg_ids",
+                         "core", "user"}          (FlagEmbedding's format plus ids)
+    test/<TASK>.jsonl   {"task", "query", "core", "pos_ids", "spec", "mask_ids", "n_relevant", "user"}
+    stats.json          counts per task, removed duplicates and leaks, the catalog's load report
+
+For constraint tasks (FA2I, SA2I, VC2I, NA2I) every item satisfying ``spec`` is relevant;
+``pos_ids`` holds the item the query was drawn from and ``n_relevant`` counts all of them.
+Leakage rules: test cores (queries without their template) never equal a training core; test is
+built first and training examples that collide are dropped and counted. The same seed writes
+byte-identical files (no set iteration, no clocks, seeded ``random.Random`` per task and split).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+from typing import Sequence
+
+from tqdm.auto import tqdm
+
+from itemlib.catalog import Catalog
+from itemlib.negatives import sample_negatives
+from itemlib.relevance import relevant_mask
+from itemlib.tasks import TASKS, Context, Example, get_task
+from itemlib.writers import OfflineWriter, Writer
+
+DEFAULT_PER_TASK = 2000
+DEFAULT_TEST_PER_TASK = 500
+DEFAULT_NEGATIVES = 7
+
+
+def normalise_core(core: str) -> str:
+    return " ".join(core.lower().split())
+
+
+def build_task(
+    context: Context,
+    task_name: str,
+    *,
+    seed: int,
+    per_task: int,
+    test_per_task: int,
+    negatives: int,
+) -> tuple[list[dict], list[dict], dict]:
+    """Test and training records of one task, and its statistics."""
+    catalog = context.catalog
+    task = get_task(task_name)
+    raw_test = task.build(context, "test", test_per_task, random.Random(f"{seed}:{task.name}:test"))
+    raw_train = task.build(context, "train", per_task, random.Random(f"{seed}:{task.name}:train"))
+
+    test: list[Example] = []
+    test_cores: set[str] = set()
+    for example in raw_test:
+        key = normalise_core(example.core)
+        if key not in test_cores:
+            test_cores.add(key)
+            test.append(example)
+    train: list[Example] = []
+    seen_queries: set[str] = set()
+    leaked = duplicates = 0
+    for example in raw_train:
+        if normalise_core(example.core) in test_cores:
+            leaked += 1
+            continue
+        key = normalise_core(example.query)
+        if key in seen_queries:
+            duplicates += 1
+            continue
+        seen_queries.add(key)
+        train.append(example)
+
+    rng = random.Random(f"{seed}:{task.name}:negatives")
+    train_records = []
+    short = 0
+    for example in train:
+        negative_ids = sample_negatives(catalog, example.spec, example.pos_ids, negatives, rng)
+        short += len(negative_ids) < negatives
+        train_records.append({
+            "task": example.task,
+            "query": example.query,
+            "pos": [catalog.texts[catalog.index[i]] for i in example.pos_ids],
+            "neg": [catalog.texts[catalog.index[i]] for i in negative_ids],
+            "pos_ids": example.pos_ids,
+            "neg_ids": negative_ids,
+            "core": example.core,
+            "user": example.user,
+        })
+    test_records = [
+        {
+            "task": example.task,
+            "query": example.query,
+            "core": example.core,
+            "pos_ids": example.pos_ids,
+            "spec": example.spec,
+            "mask_ids": example.mask_ids,
+            "n_relevant": int(relevant_mask(catalog, {"constraints": example.spec.get("constraints", [])}).sum())
+            if task.headline == "coverage"
+            else len(example.pos_ids),
+            "user": example.user,
+        }
+        for example in test
+    ]
+    stats = {
+        "headline": task.headline,
+        "train_examples": len(train_records),
+        "test_examples": len(test_records),
+        "negatives_verified": sum(len(r["neg_ids"]) for r in train_records),
+        "train_with_fewer_negatives": short,
+        "train_duplicates_removed": duplicates,
+        "train_leaked_removed": leaked,
+        "test_duplicates_removed": len(raw_test) - len(test),
+    }
+    return train_records, test_records, stats
+
+
+def _write_jsonl(path: Path, records: Sequence[dict]) -> None:
+    """Write to a temporary name and rename, so an interrupted run never leaves a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    os.replace(partial, path)
+
+
+def generate(
+    catalog: Catalog,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    per_task: int = DEFAULT_PER_TASK,
+    test_per_task: int = DEFAULT_TEST_PER_TASK,
+    negatives: int = DEFAULT_NEGATIVES,
+    tasks: Sequence[str] | None = None,
+    writer: Writer | None = None,
+    progress: bool = True,
+) -> dict:
+    """Generate train and test files of ``tasks`` (default: all ten) into ``out_dir``.
+
+    Returns the statistics also written to ``stats.json``.
+    """
+    if per_task < 0 or test_per_task < 0 or negatives < 0:
+        raise ValueError("per_task, test_per_task and negatives must be >= 0")
+    names = [get_task(t).name for t in (tasks or list(TASKS))]
+    out = Path(out_dir)
+    context = Context(catalog, writer or OfflineWriter())
+    per_task_stats = {}
+    for name in tqdm(names, desc=f"generating {catalog.name}", unit="task", disable=not progress):
+        train, test, stats = build_task(
+            context, name, seed=seed, per_task=per_task, test_per_task=test_per_task, negatives=negatives
+        )
+        _write_jsonl(out / "train" / f"{name}.jsonl", train)
+        _write_jsonl(out / "test" / f"{name}.jsonl", test)
+        per_task_stats[name] = stats
+    summary = {
+        "catalog": catalog.name,
+        "items": len(catalog),
+        "users_with_history": len(catalog.histories),
+        "seed": seed,
+        "per_task": per_task,
+        "test_per_task": test_per_task,
+        "negatives": negatives,
+        "writer": type(context.writer).__name__,
+        "tasks": per_task_stats,
+        "catalog_report": catalog.report.to_dict(),
+    }
+    (out / "stats.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return summary

@@ -1,0 +1,99 @@
+"""Relevance predicates: what a query asserts (its ``spec``) and which items satisfy it.
+
+One predicate serves three jobs, so they can never disagree: verifying training negatives,
+filtering in-batch negatives, and Coverage@K at test time. A spec is plain JSON:
+
+``{"ids": [...], "constraints": [...]}`` -- an item is relevant when its id is listed (a user's
+whole sequence, an item's co-occurrence neighbours) **or**, when constraints are given, it
+satisfies all of them. Constraint operators (dates are ISO strings, compared by day):
+
+=============  =====================================  =====================================
+op             fields                                 holds when
+=============  =====================================  =====================================
+``has_all``    list / categorical, ``values``         the item holds every value
+``has_none``   list / categorical, ``values``         the item holds none of them
+``lt``/``gt``  numeric / date / ``popularity``,       value strictly below / above
+               ``value``
+``between``    numeric / date, ``low``, ``high``      low <= value <= high
+``title_eq``   ``value`` (a normalised title)         same title, case and spacing ignored
+``contains``   free text, ``value``                   the text contains the phrase
+=============  =====================================  =====================================
+
+An item missing a field fails every positive condition on it and passes ``has_none``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from itemlib.catalog import Catalog, CatalogError, FieldKind
+
+Spec = Mapping[str, object]
+
+
+def _number(catalog: Catalog, field: str, value: object) -> float:
+    spec = catalog.schema.get(field)
+    if spec is not None and spec.kind is FieldKind.DATE:
+        return float(dt.date.fromisoformat(str(value)).toordinal())
+    return float(value)  # type: ignore[arg-type]
+
+
+def constraint_mask(catalog: Catalog, constraint: Mapping[str, object]) -> np.ndarray:
+    """Boolean mask over the catalog's items of those satisfying one constraint."""
+    op, field = constraint.get("op"), str(constraint.get("field"))
+    if op in ("has_all", "has_none"):
+        masks = catalog.value_index.get(field)
+        if masks is None:
+            raise CatalogError(f"constraint on {field!r}: not a list or categorical field of {catalog.name!r}")
+        empty = np.zeros(len(catalog), dtype=bool)
+        held = [masks.get(str(v), empty) for v in constraint["values"]]  # type: ignore[union-attr]
+        if op == "has_all":
+            return np.logical_and.reduce(held) if held else ~empty
+        return ~np.logical_or.reduce(held) if held else ~empty
+    if op in ("lt", "gt", "between"):
+        try:
+            column = catalog.numeric_column(field)
+        except KeyError:
+            raise CatalogError(f"constraint on {field!r}: not a numeric or date field of {catalog.name!r}") from None
+        with np.errstate(invalid="ignore"):
+            if op == "lt":
+                return column < _number(catalog, field, constraint["value"])
+            if op == "gt":
+                return column > _number(catalog, field, constraint["value"])
+            low, high = _number(catalog, field, constraint["low"]), _number(catalog, field, constraint["high"])
+            return (column >= low) & (column <= high)
+    if op == "title_eq":
+        mask = np.zeros(len(catalog), dtype=bool)
+        mask[catalog.items_by_title.get(str(constraint["value"]), [])] = True
+        return mask
+    if op == "contains":
+        phrase = str(constraint["value"]).lower()
+        return np.array([phrase in str(item.fields.get(field, "")).lower() for item in catalog.items])
+    raise CatalogError(f"unknown constraint operator {op!r} in {dict(constraint)}")
+
+
+def ids_mask(catalog: Catalog, ids: Sequence[str]) -> np.ndarray:
+    mask = np.zeros(len(catalog), dtype=bool)
+    mask[[catalog.index[i] for i in ids if i in catalog.index]] = True
+    return mask
+
+
+def relevant_mask(catalog: Catalog, spec: Spec) -> np.ndarray:
+    """Boolean mask of the items relevant to a query with this spec."""
+    mask = ids_mask(catalog, spec.get("ids", []))  # type: ignore[arg-type]
+    constraints = spec.get("constraints") or []
+    if constraints:
+        satisfied = np.logical_and.reduce([constraint_mask(catalog, c) for c in constraints])  # type: ignore[union-attr]
+        mask |= satisfied
+    return mask
+
+
+def partial_mask(catalog: Catalog, spec: Spec) -> np.ndarray:
+    """Items meeting at least one constraint: the hard negatives of an attribute query."""
+    constraints = spec.get("constraints") or []
+    if not constraints:
+        return np.zeros(len(catalog), dtype=bool)
+    return np.logical_or.reduce([constraint_mask(catalog, c) for c in constraints])  # type: ignore[union-attr]

@@ -1,0 +1,308 @@
+"""The ten item-retrieval tasks of the paper, one small class each with the same interface.
+
+``build(context, split, count, rng)`` returns :class:`Example` objects; relevance of any item to
+an example is decided by :func:`itemlib.relevance.relevant_mask` on the example's ``spec``, the
+one predicate used for negatives, in-batch filtering and Coverage@K. ``core`` is the query with its
+template stripped (the slot values only): the leakage rule compares cores of train and test.
+
+Behaviour tasks (UH2I, US2I, UQ2I) never target a user's last item in training: it is the test
+target, and co-occurrence and popularity are computed without it.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import ClassVar
+
+from itemlib.catalog import Catalog, FieldKind, Item
+from itemlib.cooccurrence import item_neighbours
+from itemlib.sampling import (
+    Clause,
+    lexicalise_request,
+    misspell,
+    request_clauses,
+    sample_attributes,
+    sample_conditions,
+    sample_exclusion,
+)
+from itemlib.templates import template_bank
+from itemlib.writers import OfflineWriter, Writer
+
+#: Most recent items shown in a UH2I query (the paper's limit) and in a UQ2I query.
+HISTORY_LIMIT = 20
+UQ_HISTORY_LIMIT = 10
+#: I2I ground truth: top neighbours kept, and neighbours a source needs to be a test query.
+NEIGHBOURS = 20
+MIN_TEST_NEIGHBOURS = 5
+
+
+@dataclass
+class Example:
+    task: str
+    query: str
+    core: str
+    pos_ids: list[str]
+    spec: dict
+    mask_ids: list[str] = field(default_factory=list)
+    user: str | None = None
+
+
+@dataclass
+class Context:
+    """What the tasks of one generation run share: the catalog, the writer, derived tables."""
+
+    catalog: Catalog
+    writer: Writer = field(default_factory=OfflineWriter)
+
+    @cached_property
+    def neighbours(self) -> dict[int, list[int]]:
+        return item_neighbours(self.catalog, NEIGHBOURS)
+
+    @cached_property
+    def users(self) -> list[str]:
+        return sorted(u for u, h in self.catalog.histories.items() if len(h) >= 3)
+
+    def render(self, task: str, split: str, rng: random.Random, **slots: str) -> str:
+        template = rng.choice(template_bank(task)[split])
+        noun = self.catalog.noun
+        return template.format(noun=noun, nouns=f"{noun}s", verb=self.catalog.verb, verbed=self.catalog.verbed, **slots)
+
+
+def core_of(*slots: str) -> str:
+    return " | ".join(slots)
+
+
+class Task:
+    """Base of the ten tasks: a name, the headline metric and a builder."""
+
+    name: ClassVar[str]
+    headline: ClassVar[str]  # "hit" or "coverage"
+
+    def build(self, context: Context, split: str, count: int, rng: random.Random) -> list[Example]:
+        raise NotImplementedError
+
+
+class BehaviourTask(Task):
+    """Tasks whose target is the next item of a user's time-ordered history."""
+
+    headline = "hit"
+    last_only_train: ClassVar[bool] = False  # UQ2I trains on the second-to-last item only
+
+    def targets(self, context: Context, split: str, count: int, rng: random.Random) -> list[tuple[str, int]]:
+        """(user, target position) pairs: the last position for test; positions 1..N-2 for
+        training, about two per user (or N-2 alone when ``last_only_train``)."""
+        users = list(context.users)
+        rng.shuffle(users)
+        pairs: list[tuple[str, int]] = []
+        for user in users:
+            size = len(context.catalog.histories[user])
+            if split == "test":
+                positions = [size - 1]
+            elif self.last_only_train:
+                positions = [size - 2]
+            else:
+                positions = sorted(rng.sample(range(1, size - 1), min(2, size - 2)))
+            pairs.extend((user, p) for p in positions)
+            if len(pairs) >= count:
+                break
+        return pairs[:count]
+
+    def build(self, context: Context, split: str, count: int, rng: random.Random) -> list[Example]:
+        catalog = context.catalog
+        examples = []
+        for user, position in self.targets(context, split, count, rng):
+            history = catalog.histories[user]
+            example = self.example(context, split, rng, history[:position], history[position])
+            example.user = user
+            example.spec.setdefault("ids", list(history))
+            if split == "test":
+                example.mask_ids = list(history[:position])
+            examples.append(example)
+        return examples
+
+    def example(self, context: Context, split: str, rng: random.Random, before: list[str], target: str) -> Example:
+        raise NotImplementedError
+
+
+def history_titles(catalog: Catalog, before: list[str], limit: int) -> str:
+    """Titles of the ``limit`` most recent items, newest first."""
+    return "; ".join(catalog.item(i).title for i in reversed(before[-limit:]))
+
+
+class UH2I(BehaviourTask):
+    name = "UH2I"
+
+    def example(self, context, split, rng, before, target):
+        history = history_titles(context.catalog, before, HISTORY_LIMIT)
+        query = history if rng.random() < 0.5 else context.render(self.name, split, rng, history=history)
+        return Example(self.name, query, core_of(history), [target], {})
+
+
+class US2I(BehaviourTask):
+    name = "US2I"
+
+    def example(self, context, split, rng, before, target):
+        items = [context.catalog.item(i) for i in before[-HISTORY_LIMIT:]]
+        summary = context.writer.summary(context.catalog, items, rng)
+        return Example(self.name, context.render(self.name, split, rng, summary=summary), core_of(summary), [target], {})
+
+
+class UQ2I(BehaviourTask):
+    name = "UQ2I"
+    last_only_train = True
+
+    def example(self, context, split, rng, before, target):
+        catalog = context.catalog
+        history = history_titles(catalog, before, UQ_HISTORY_LIMIT)
+        clauses = sample_attributes(
+            catalog, catalog.item(target), rng, max_fields=2, title_probability=0.0, allow_text=False, max_list_values=2
+        )
+        attributes = lexicalise_request(catalog, clauses)
+        query = context.render(self.name, split, rng, history=history, attributes=attributes)
+        return Example(self.name, query, core_of(history, attributes), [target], {"constraints": [c.constraint for c in clauses]})
+
+
+class I2I(Task):
+    name = "I2I"
+    headline = "hit"
+
+    def build(self, context, split, count, rng):
+        catalog = context.catalog
+        pool = [p for p, n in sorted(context.neighbours.items()) if self.test_source(catalog.items[p].id, len(n)) == (split == "test")]
+        rng.shuffle(pool)
+        # train cycles through its sources (each time with another positive); test uses each once
+        sources = pool[:count] if split == "test" else [pool[n % len(pool)] for n in range(count if pool else 0)]
+        examples = []
+        for position in sources:
+            source = catalog.items[position]
+            neighbours = [catalog.items[p].id for p in context.neighbours[position]]
+            title = self.describe(catalog, source, rng)
+            positives = neighbours if split == "test" else [rng.choice(neighbours)]
+            examples.append(Example(
+                self.name, context.render(self.name, split, rng, title=title), core_of(title), positives,
+                {"ids": [source.id] + neighbours}, [source.id] if split == "test" else [],
+            ))
+        return examples
+
+    @staticmethod
+    def test_source(item_id: str, neighbour_count: int) -> bool:
+        """A fixed quarter of the items with enough neighbours are test sources, never trained on."""
+        return neighbour_count >= MIN_TEST_NEIGHBOURS and zlib.crc32(item_id.encode()) % 4 == 0
+
+    @staticmethod
+    def describe(catalog: Catalog, item: Item, rng: random.Random) -> str:
+        """The title, sometimes followed by a few attribute values in brackets."""
+        if rng.random() >= 0.3:
+            return item.title
+        clauses = sample_attributes(catalog, item, rng, max_fields=2, title_probability=0.0, allow_text=False, max_list_values=2)
+        return f"{item.title} ({'; '.join(c.bare for c in clauses)})"
+
+
+class ItemTask(Task):
+    """Tasks that start from a random catalog item (attributes, names, conditions)."""
+
+    def build(self, context, split, count, rng):
+        catalog = context.catalog
+        examples = []
+        for position in rng.sample(range(len(catalog)), min(count * 2, len(catalog))):
+            example = self.example(context, split, rng, catalog.items[position])
+            if example is not None:
+                examples.append(example)
+            if len(examples) >= count:
+                break
+        return examples
+
+    def example(self, context: Context, split: str, rng: random.Random, item: Item) -> Example | None:
+        raise NotImplementedError
+
+
+def render_attributes(clauses: list[Clause], rng: random.Random) -> str:
+    """"key: value" style ("genres: Drama; year: 1995") or bare style ("Drama, 1995")."""
+    if rng.random() < 0.5:
+        return "; ".join(c.keyed for c in clauses)
+    return ", ".join(c.bare for c in clauses)
+
+
+class FA2I(ItemTask):
+    name = "FA2I"
+    headline = "coverage"
+    sampling = dict(max_fields=None, title_probability=0.5, allow_text=True, max_list_values=None)
+
+    def example(self, context, split, rng, item):
+        clauses = sample_attributes(context.catalog, item, rng, **self.sampling)
+        attributes = render_attributes(clauses, rng)
+        query = context.render(self.name, split, rng, attributes=attributes)
+        return Example(self.name, query, core_of(attributes), [item.id], {"constraints": [c.constraint for c in clauses]})
+
+
+class SA2I(FA2I):
+    name = "SA2I"
+    sampling = dict(max_fields=3, title_probability=0.5, allow_text=False, max_list_values=2)
+
+
+class AS2I(ItemTask):
+    name = "AS2I"
+    headline = "hit"
+
+    def example(self, context, split, rng, item):
+        clauses = request_clauses(context.catalog, item, rng)
+        if not clauses:
+            return None
+        request = context.writer.request(context.catalog, clauses, rng)
+        query = context.render(self.name, split, rng, request=request)
+        return Example(self.name, query, core_of(request), [item.id], {"ids": [item.id], "constraints": [c.constraint for c in clauses]})
+
+
+class NM2I(ItemTask):
+    name = "NM2I"
+    headline = "hit"
+
+    def example(self, context, split, rng, item):
+        if sum(c.isalpha() for c in item.title) < 4:
+            return None
+        catalog = context.catalog
+        typo = misspell(item.title, rng)
+        key = catalog.title_keys[catalog.index[item.id]]
+        same_title = [catalog.items[p].id for p in catalog.items_by_title[key]]
+        query = typo if rng.random() < 0.4 else context.render(self.name, split, rng, title=typo)
+        return Example(self.name, query, core_of(typo), same_title, {"constraints": [{"field": "title", "op": "title_eq", "value": key}]})
+
+
+class VC2I(ItemTask):
+    name = "VC2I"
+    headline = "coverage"
+
+    def example(self, context, split, rng, item):
+        clauses = sample_conditions(context.catalog, item, rng)
+        if not clauses:
+            return None
+        condition = " and ".join(c.natural for c in clauses)
+        query = context.render(self.name, split, rng, condition=condition)
+        return Example(self.name, query, core_of(condition), [item.id], {"constraints": [c.constraint for c in clauses]})
+
+
+class NA2I(ItemTask):
+    name = "NA2I"
+    headline = "coverage"
+
+    def example(self, context, split, rng, item):
+        clause = sample_exclusion(context.catalog, item, rng)
+        if clause is None:
+            return None
+        query = context.render(self.name, split, rng, exclusion=clause.natural)
+        return Example(self.name, query, core_of(clause.natural), [item.id], {"constraints": [clause.constraint]})
+
+
+TASKS: dict[str, Task] = {task.name: task for task in (UH2I(), I2I(), US2I(), FA2I(), SA2I(), AS2I(), NM2I(), VC2I(), NA2I(), UQ2I())}
+HEADLINE = {name: task.headline for name, task in TASKS.items()}
+CONSTRAINT_TASKS = tuple(name for name, task in TASKS.items() if task.headline == "coverage")
+
+
+def get_task(name: str) -> Task:
+    try:
+        return TASKS[name.upper()]
+    except KeyError:
+        raise ValueError(f"unknown task {name!r}; tasks are {', '.join(TASKS)}") from None

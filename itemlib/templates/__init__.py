@@ -1,0 +1,32 @@
+"""Phrasing banks, kept as data: per task a ``train`` and a held-out ``test`` list of templates.
+
+Placeholders: ``{noun}``, ``{nouns}``, ``{verb}``, ``{verbed}`` (the catalog's own words) and one
+or two task slots (``{history}``, ``{title}``, ``{summary}``, ``{attributes}``, ``{request}``,
+``{condition}``, ``{exclusion}``). ``phrases.json`` holds the sentence banks of the offline
+summary writer.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+
+SPLITS = ("train", "test")
+
+
+@lru_cache(maxsize=None)
+def template_bank(task: str) -> dict[str, tuple[str, ...]]:
+    """``{"train": (...), "test": (...)}`` for one task; the two banks never share a phrasing."""
+    raw = json.loads(resources.files(__name__).joinpath(f"{task}.json").read_text(encoding="utf-8"))
+    bank = {split: tuple(raw[split]) for split in SPLITS}
+    shared = set(bank["train"]) & set(bank["test"])
+    if shared:
+        raise ValueError(f"template bank {task}: train and test share {sorted(shared)}")
+    return bank
+
+
+@lru_cache(maxsize=None)
+def phrase_bank() -> dict[str, tuple[str, ...]]:
+    raw = json.loads(resources.files(__name__).joinpath("phrases.json").read_text(encoding="utf-8"))
+    return {key: tuple(values) for key, values in raw.items()}
