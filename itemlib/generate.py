@@ -4,7 +4,7 @@ and write the interchange files.
 Output directory layout::
 
     train/<TASK>.jsonl  {"task", "query", "pos": [text], "neg": [text, ...], "pos_ids", "neg_ids",
-                         "core", "user"}          (FlagEmbedding's format plus ids)
+                         "core", "spec", "user"}          (FlagEmbedding's format plus ids)
     test/<TASK>.jsonl   {"task", "query", "core", "pos_ids", "spec", "mask_ids", "n_relevant", "user"}
     stats.json          counts per task, removed duplicates and leaks, the catalog's load report
 
@@ -90,6 +90,7 @@ def build_task(
             "pos_ids": example.pos_ids,
             "neg_ids": negative_ids,
             "core": example.core,
+            "spec": example.spec,
             "user": example.user,
         })
     test_records = [

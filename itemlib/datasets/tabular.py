@@ -5,7 +5,8 @@ Field kinds are inferred from the values and can be overridden with ``kinds``:
 * a JSON list, or a CSV value holding ``list_separator`` ("|") in at least 10% of rows: list;
 * at least 90% of the non-empty values parse as numbers ("$1,299.00" counts): numeric;
 * at least 90% parse as ISO dates ("2016-03-01") or years written as a 4-digit date column: date;
-* few distinct short values (at most half the rows and no more than 200): categorical;
+* short values (at most 40 characters, 5 words) with at most 200 distinct ones, or distinct
+  values in at most half the rows: categorical;
 * anything else: free text.
 
 Bad records follow ``on_error``: ``"raise"`` (default) stops with a :class:`CatalogError` naming the
@@ -102,8 +103,9 @@ def infer_kind(values: list[object], list_separator: str) -> FieldKind:
         return FieldKind.NUMERIC
     if sum(parse_iso_date(t) is not None for t in texts) >= 0.9 * len(texts):
         return FieldKind.DATE
+    short = all(len(t) <= 40 and len(t.split()) <= 5 for t in texts)
     distinct = len(set(texts))
-    if distinct <= min(200, max(2, len(texts) // 2)) and max(len(t) for t in texts) <= 60:
+    if short and (distinct <= 200 or distinct <= len(texts) // 2):
         return FieldKind.CATEGORICAL
     return FieldKind.TEXT
 
