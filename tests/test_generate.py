@@ -1,0 +1,134 @@
+"""Generated data: predicates, leakage rules, determinism."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import string
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from itemlib.catalog import Catalog, Field, FieldKind, Item
+from itemlib.cooccurrence import item_neighbours
+from itemlib.datasets import load_steam
+from itemlib.generate import generate, normalise_core
+from itemlib.relevance import relevant_mask
+from itemlib.tasks import TASKS
+from itemlib.templates import template_bank
+
+from .conftest import SMALL
+
+BEHAVIOUR = ("UH2I", "US2I", "UQ2I")
+
+
+def read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_all_ten_tasks_non_empty(movielens_data):
+    stats = json.loads((movielens_data / "stats.json").read_text())
+    assert list(stats["tasks"]) == list(TASKS)
+    for name in TASKS:
+        assert read(movielens_data / "train" / f"{name}.jsonl"), name
+        assert read(movielens_data / "test" / f"{name}.jsonl"), name
+        assert stats["tasks"][name]["negatives_verified"] > 0
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_positives_satisfy_and_negatives_fail_the_predicate(movielens, movielens_data, task):
+    for record in read(movielens_data / "train" / f"{task}.jsonl"):
+        relevant = relevant_mask(movielens, record["spec"])
+        assert all(relevant[movielens.index[i]] for i in record["pos_ids"]), record["query"]
+        assert len(record["neg_ids"]) == SMALL["negatives"]
+        assert not any(relevant[movielens.index[i]] for i in record["neg_ids"]), record["query"]
+        assert not set(record["neg_ids"]) & set(record["pos_ids"])
+        assert record["pos"] == [movielens.texts[movielens.index[i]] for i in record["pos_ids"]]
+    for record in read(movielens_data / "test" / f"{task}.jsonl"):
+        relevant = relevant_mask(movielens, record["spec"])
+        assert all(relevant[movielens.index[i]] for i in record["pos_ids"])
+        assert not set(record["mask_ids"]) & set(record["pos_ids"])
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_template_banks_are_disjoint_and_large_enough(task):
+    bank = template_bank(task)
+    assert len(bank["train"]) >= 15 and len(bank["test"]) >= 10
+    assert not set(bank["train"]) & set(bank["test"])
+
+
+def slot_names(template: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name and name not in WORDS]
+
+
+WORDS = ("noun", "nouns", "verb", "verbed")
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_no_test_query_equals_a_training_query_after_stripping(movielens, movielens_data, task):
+    """Each query is one of its split's templates filled with the slot values stored as ``core``
+    (so ``core`` is the query with the template stripped); no test core is a training core."""
+    words = {"noun": movielens.noun, "nouns": movielens.noun + "s", "verb": movielens.verb, "verbed": movielens.verbed}
+    bank = template_bank(task)
+
+    def cores(split: str) -> set[str]:
+        found = set()
+        for record in read(movielens_data / split / f"{task}.jsonl"):
+            values = record["core"].split(" | ")
+            renderings = {
+                template.format(**words, **dict(zip(slot_names(template), values)))
+                for template in bank[split] + ("{history}", "{title}")
+                if len(slot_names(template)) == len(values)
+            }
+            assert record["query"] in renderings, f"{record['query']!r} is no {split} template filled with its core"
+            found.add(normalise_core(record["core"]))
+        return found
+
+    assert not cores("test") & cores("train")
+
+
+@pytest.mark.parametrize("task", BEHAVIOUR)
+def test_no_users_last_item_is_a_training_target(movielens, movielens_data, task):
+    for record in read(movielens_data / "train" / f"{task}.jsonl"):
+        history = movielens.histories[record["user"]]
+        assert record["pos_ids"][0] != history[-1]
+        assert history.index(record["pos_ids"][0]) <= len(history) - 2
+    for record in read(movielens_data / "test" / f"{task}.jsonl"):
+        history = movielens.histories[record["user"]]
+        assert record["pos_ids"] == [history[-1]] and record["mask_ids"] == history[:-1]
+
+
+def test_i2i_neighbours_ignore_last_items():
+    items = [Item(str(n), f"Item {n}") for n in range(12)]
+    schema = [Field("tags", FieldKind.LIST)]
+    rng = np.random.default_rng(0)
+    histories = {f"u{u}": [str(i) for i in rng.choice(10, 5, replace=False)] for u in range(30)}
+    catalog = Catalog("c", items, schema, histories=histories)
+    # replace every last item by one of two items nobody else has: neighbours must not change
+    swapped = {u: h[:-1] + [str(10 + n % 2)] for n, (u, h) in enumerate(histories.items())}
+    other = Catalog("c", items, schema, histories=swapped)
+    assert item_neighbours(catalog) == item_neighbours(other)
+    assert 10 not in item_neighbours(other) and 11 not in item_neighbours(other)
+    assert item_neighbours(catalog)  # not vacuous
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(movielens, movielens_data, tmp_path):
+    again = tmp_path / "again"
+    generate(movielens, again, seed=3, progress=False, **SMALL)
+    files = sorted(p.relative_to(movielens_data) for p in movielens_data.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    match, mismatch, errors = filecmp.cmpfiles(movielens_data, again, [str(f) for f in files], shallow=False)
+    assert not mismatch and not errors
+    other = tmp_path / "other"
+    generate(movielens, other, seed=4, progress=False, tasks=["FA2I"], **SMALL)
+    assert (other / "train" / "FA2I.jsonl").read_bytes() != (movielens_data / "train" / "FA2I.jsonl").read_bytes()
+
+
+def test_steam_generates_all_ten_tasks(steam_dir, tmp_path):
+    steam = load_steam(steam_dir)
+    stats = generate(steam, tmp_path, seed=0, progress=False, per_task=60, test_per_task=30)
+    for name, counts in stats["tasks"].items():
+        assert counts["train_examples"] > 0 and counts["test_examples"] > 0, name
+    record = read(tmp_path / "test" / "AS2I.jsonl")[0]
+    assert "game" in record["query"]
