@@ -264,23 +264,38 @@ class Catalog:
 
     @cached_property
     def value_index(self) -> dict[str, dict[str, np.ndarray]]:
-        """For list and categorical fields: value -> boolean mask of the items holding it."""
+        """For list and categorical fields: value -> positions of the items holding it.
+
+        Positions rather than boolean masks: a maker field can have ten thousand values.
+        """
         table: dict[str, dict[str, np.ndarray]] = {}
         for spec in self.fields_of(FieldKind.LIST, FieldKind.CATEGORICAL):
-            masks: dict[str, np.ndarray] = {}
+            positions: dict[str, list[int]] = {}
             for position, item in enumerate(self.items):
                 value = item.fields.get(spec.name)
                 if value is None:
                     continue
                 for v in value if spec.kind is FieldKind.LIST else [value]:
-                    masks.setdefault(str(v), np.zeros(len(self.items), dtype=bool))[position] = True
-            table[spec.name] = masks
+                    positions.setdefault(str(v), []).append(position)
+            table[spec.name] = {v: np.array(p, dtype=np.int64) for v, p in positions.items()}
         return table
+
+    def value_mask(self, name: str, value: str) -> np.ndarray:
+        """Boolean mask of the items whose field ``name`` holds ``value``."""
+        mask = np.zeros(len(self.items), dtype=bool)
+        mask[self.value_index[name].get(value, [])] = True
+        return mask
 
     def vocabulary(self, name: str) -> list[tuple[str, int]]:
         """Values of a list/categorical field with their item counts, most frequent first."""
-        masks = self.value_index[name]
-        return sorted(((v, int(m.sum())) for v, m in masks.items()), key=lambda p: (-p[1], p[0]))
+        return self._vocabularies[name]
+
+    @cached_property
+    def _vocabularies(self) -> dict[str, list[tuple[str, int]]]:
+        return {
+            name: sorted(((v, len(p)) for v, p in positions.items()), key=lambda pair: (-pair[1], pair[0]))
+            for name, positions in self.value_index.items()
+        }
 
     @cached_property
     def popularity(self) -> np.ndarray:

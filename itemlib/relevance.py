@@ -45,14 +45,12 @@ def constraint_mask(catalog: Catalog, constraint: Mapping[str, object]) -> np.nd
     """Boolean mask over the catalog's items of those satisfying one constraint."""
     op, field = constraint.get("op"), str(constraint.get("field"))
     if op in ("has_all", "has_none"):
-        masks = catalog.value_index.get(field)
-        if masks is None:
+        if field not in catalog.value_index:
             raise CatalogError(f"constraint on {field!r}: not a list or categorical field of {catalog.name!r}")
-        empty = np.zeros(len(catalog), dtype=bool)
-        held = [masks.get(str(v), empty) for v in constraint["values"]]  # type: ignore[union-attr]
-        if op == "has_all":
-            return np.logical_and.reduce(held) if held else ~empty
-        return ~np.logical_or.reduce(held) if held else ~empty
+        held = [catalog.value_mask(field, str(v)) for v in constraint["values"]]  # type: ignore[union-attr]
+        if not held:
+            return np.ones(len(catalog), dtype=bool)
+        return np.logical_and.reduce(held) if op == "has_all" else ~np.logical_or.reduce(held)
     if op in ("lt", "gt", "between"):
         try:
             column = catalog.numeric_column(field)

@@ -205,14 +205,18 @@ class ItemTask(Task):
     """Tasks that start from a random catalog item (attributes, names, conditions)."""
 
     def build(self, context, split, count, rng):
+        """Walk the catalog in a random order until ``count`` examples with distinct cores exist
+        (small condition spaces such as VC2I's repeat themselves often)."""
         catalog = context.catalog
-        examples = []
-        for position in rng.sample(range(len(catalog)), min(count * 2, len(catalog))):
-            example = self.example(context, split, rng, catalog.items[position])
-            if example is not None:
-                examples.append(example)
+        examples: list[Example] = []
+        cores: set[str] = set()
+        for position in rng.sample(range(len(catalog)), len(catalog)):
             if len(examples) >= count:
                 break
+            example = self.example(context, split, rng, catalog.items[position])
+            if example is not None and example.core.lower() not in cores:
+                cores.add(example.core.lower())
+                examples.append(example)
         return examples
 
     def example(self, context: Context, split: str, rng: random.Random, item: Item) -> Example | None:
