@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from itemlib.catalog import Catalog, Field, FieldKind, Item, format_number, normalize_title
+from itemlib.catalog import Catalog, Field, FieldKind, Item, normalize_title
+from itemlib.relevance import constraint_mask
 
 
 @dataclass(frozen=True)
@@ -246,8 +247,24 @@ def relative_conditions(catalog: Catalog, item: Item) -> list[Clause]:
     return clauses
 
 
+#: A condition true of more than this share of the catalog says nothing ("released after 1898").
+MAX_CONDITION_SHARE = 0.9
+
+
 def sample_conditions(catalog: Catalog, item: Item, rng: random.Random) -> list[Clause]:
-    """One or two vague numeric/date conditions, sometimes a relative one, all true of ``item``."""
+    """One or two vague numeric/date conditions, sometimes a relative one, all true of ``item``
+    and each false for at least a tenth of the catalog."""
+    candidates = [
+        clause
+        for clause in _condition_candidates(catalog, item, rng)
+        if constraint_mask(catalog, clause.constraint).mean() <= MAX_CONDITION_SHARE
+    ]
+    if not candidates:
+        return []
+    return rng.sample(candidates, 1 if rng.random() < 0.6 else min(2, len(candidates)))
+
+
+def _condition_candidates(catalog: Catalog, item: Item, rng: random.Random) -> list[Clause]:
     candidates: list[Clause] = []
     for spec in catalog.fields_of(FieldKind.NUMERIC, FieldKind.DATE):
         value = item.fields.get(spec.name)
@@ -259,12 +276,8 @@ def sample_conditions(catalog: Catalog, item: Item, rng: random.Random) -> list[
             candidates.append(numeric_condition(spec, float(value), rng))  # type: ignore[arg-type]
     relative = relative_conditions(catalog, item)
     if relative and rng.random() < 0.3:
-        candidates = [rng.choice(relative)] + candidates
-        count = 1 if rng.random() < 0.6 else 2
-        return [candidates[0]] + rng.sample(candidates[1:], min(count - 1, len(candidates) - 1))
-    if not candidates:
-        return []
-    return rng.sample(candidates, 1 if rng.random() < 0.6 else min(2, len(candidates)))
+        candidates.append(rng.choice(relative))
+    return candidates
 
 
 EXCLUSION_WORDINGS = (
