@@ -80,6 +80,9 @@ class Task:
 
     name: ClassVar[str]
     headline: ClassVar[str]  # "hit" or "coverage"
+    #: True where every item satisfying the constraints is a positive (VC2I, NA2I); otherwise the
+    #: positives are the stored ``pos_ids`` (FA2I/SA2I: the described item itself)
+    positives_from_spec: ClassVar[bool] = False
 
     def build(self, context: Context, split: str, count: int, rng: random.Random) -> list[Example]:
         raise NotImplementedError
@@ -278,6 +281,7 @@ class NM2I(ItemTask):
 class VC2I(ItemTask):
     name = "VC2I"
     headline = "coverage"
+    positives_from_spec = True
 
     def example(self, context, split, rng, item):
         clauses = sample_conditions(context.catalog, item, rng)
@@ -291,6 +295,7 @@ class VC2I(ItemTask):
 class NA2I(ItemTask):
     name = "NA2I"
     headline = "coverage"
+    positives_from_spec = True
 
     def example(self, context, split, rng, item):
         clause = sample_exclusion(context.catalog, item, rng)

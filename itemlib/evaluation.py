@@ -1,0 +1,148 @@
+"""Evaluate a retriever (encoder or baseline) on a generated test directory.
+
+Per task: embed or score the queries, retrieve the masked top-20, judge each retrieved item with
+the task's relevance (positives for Hit/Recall/NDCG/MRR; for Coverage of constraint tasks, the
+query's constraints), and report every metric at K in {1, 5, 10, 20}. Out-of-domain evaluation is
+the same call with another catalog's test directory.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from itemlib.catalog import Catalog, CatalogError
+from itemlib.metrics import coverage_at_k, hit_at_k, ndcg_at_k, reciprocal_rank, recall_at_k
+from itemlib.relevance import relevant_mask
+from itemlib.retrieval import Retriever, id_ranks, search
+from itemlib.tasks import TASKS, get_task
+
+KS = (1, 5, 10, 20)
+HEADLINE_K = 5
+
+
+@dataclass
+class Evaluation:
+    """``metrics``: tidy table (task, metric, k, value, queries); ``headline``: one row per task."""
+
+    model: str
+    catalog: str
+    metrics: pd.DataFrame
+    headline: pd.DataFrame
+
+    def save(self, out_dir: str | Path) -> None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.metrics.to_csv(out / "metrics.csv", index=False)
+        self.headline.to_csv(out / "headline.csv", index=False)
+        payload = {
+            "model": self.model,
+            "catalog": self.catalog,
+            "headline": self.headline.to_dict(orient="records"),
+            "metrics": self.metrics.to_dict(orient="records"),
+        }
+        (out / "metrics.json").write_text(json.dumps(payload, indent=1) + "\n")
+
+
+def load_tests(tests_dir: str | Path, catalog: Catalog, tasks: Sequence[str] | None = None) -> dict[str, list[dict]]:
+    """Test records per task; every id is checked against the catalog (file and line named)."""
+    directory = Path(tests_dir)
+    test_dir = directory / "test" if (directory / "test").is_dir() else directory
+    if not test_dir.is_dir():
+        raise CatalogError(f"test directory {directory} does not exist (run `itemlib generate` first)")
+    names = [get_task(t).name for t in (tasks or TASKS)]
+    found: dict[str, list[dict]] = {}
+    for name in names:
+        path = test_dir / f"{name}.jsonl"
+        if not path.exists():
+            if tasks:
+                raise CatalogError(f"{path}: no test file for task {name}")
+            continue
+        records = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise CatalogError(f"{path}:{number}: malformed JSON line") from None
+            unknown = [i for i in record["pos_ids"] + record.get("mask_ids", []) if i not in catalog.index]
+            if unknown:
+                raise CatalogError(f"{path}:{number}: item {unknown[0]!r} is not in catalog {catalog.name!r} (wrong --catalog?)")
+            records.append(record)
+        found[name] = records
+    if not found:
+        raise CatalogError(f"{test_dir}: no test files (<TASK>.jsonl) found")
+    return found
+
+
+def judge(catalog: Catalog, task: str, records: list[dict], ranked: np.ndarray) -> dict[str, np.ndarray]:
+    """Relevance matrices of the retrieved items and positive counts for one task."""
+    spec_task = get_task(task)
+    relevant = np.zeros(ranked.shape, dtype=bool)
+    satisfying = np.zeros(ranked.shape, dtype=bool)
+    n_positive = np.zeros(len(records), dtype=int)
+    for row, record in enumerate(records):
+        masked = np.array([catalog.index[i] for i in record.get("mask_ids", [])], dtype=int)
+        if spec_task.headline == "coverage":
+            satisfied = relevant_mask(catalog, {"constraints": record["spec"].get("constraints", [])})
+            satisfied[masked] = False
+            satisfying[row] = satisfied[ranked[row]]
+        if spec_task.positives_from_spec:
+            relevant[row] = satisfying[row]
+            n_positive[row] = int(satisfied.sum())
+        else:
+            positives = {catalog.index[i] for i in record["pos_ids"]}
+            relevant[row] = [p in positives for p in ranked[row]]
+            n_positive[row] = len(positives)
+    coverage = satisfying if spec_task.headline == "coverage" else relevant
+    return {"relevant": relevant, "coverage": coverage, "n_positive": n_positive}
+
+
+def evaluate(
+    retriever: Retriever,
+    catalog: Catalog,
+    tests_dir: str | Path,
+    *,
+    tasks: Sequence[str] | None = None,
+    ks: Sequence[int] = KS,
+    backend: str = "exact",
+    progress: bool = True,
+) -> Evaluation:
+    """Score ``retriever`` on every task of ``tests_dir`` (see the module docstring)."""
+    tests = load_tests(tests_dir, catalog, tasks)
+    retriever.index(catalog)
+    ranks = id_ranks(catalog)
+    depth = max(ks)
+    rows = []
+    for task, records in tqdm(tests.items(), desc=f"evaluating {getattr(retriever, 'name', '')}", disable=not progress):
+        if not records:
+            continue
+        masks = [[catalog.index[i] for i in r.get("mask_ids", [])] for r in records]
+        ranked = search(retriever, [r["query"] for r in records], masks, depth, ranks=ranks, backend=backend)
+        judged = judge(catalog, task, records, ranked)
+        for k in ks:
+            for metric, values in (
+                ("hit", hit_at_k(judged["relevant"], k)),
+                ("coverage", coverage_at_k(judged["coverage"], k)),
+                ("recall", recall_at_k(judged["relevant"], judged["n_positive"], k)),
+                ("ndcg", ndcg_at_k(judged["relevant"], judged["n_positive"], k)),
+            ):
+                rows.append({"task": task, "metric": metric, "k": k, "value": float(values.mean()), "queries": len(records)})
+        rows.append({"task": task, "metric": "mrr", "k": depth, "value": float(reciprocal_rank(judged["relevant"]).mean()), "queries": len(records)})
+    metrics = pd.DataFrame(rows, columns=["task", "metric", "k", "value", "queries"])
+    return Evaluation(getattr(retriever, "name", "model"), catalog.name, metrics, headline_table(metrics))
+
+
+def headline_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The paper's headline per task: Hit@5 (behaviour, AS2I, NM2I) or Coverage@5 (constraint tasks)."""
+    rows = []
+    for task in [t for t in TASKS if t in set(metrics.task)]:
+        metric = get_task(task).headline
+        match = metrics[(metrics.task == task) & (metrics.metric == metric) & (metrics.k == HEADLINE_K)]
+        rows.append({"task": task, "metric": f"{metric}@{HEADLINE_K}", "value": float(match.value.iloc[0]), "queries": int(match.queries.iloc[0])})
+    return pd.DataFrame(rows, columns=["task", "metric", "value", "queries"])

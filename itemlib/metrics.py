@@ -1,0 +1,61 @@
+"""Ranking metrics on binary relevance, computed per query.
+
+In plain terms: a ranking is a row of retrieved items, and ``relevant[q, r]`` says whether the item
+at rank ``r`` of query ``q`` is relevant. Every metric is a function of that boolean matrix (and,
+for recall and NDCG, of how many relevant items exist), so each is testable on hand-made arrays.
+
+================  =============================================================================
+metric            per query
+================  =============================================================================
+Hit@K             1 if any of the top K is relevant (ir-measures: Success@K)
+Coverage@K        share of the top K that is relevant. With relevance = "is a positive" this is
+                  |top-K ∩ positives| / K (id tasks); with relevance = "satisfies the query's
+                  constraints" it is the paper's Coverage@K of FA2I, SA2I, VC2I and NA2I
+Recall@K          |top-K ∩ positives| / |positives|
+NDCG@K            DCG@K / ideal DCG@K, gains 1/log2(rank + 1), ideal = min(|positives|, K) hits
+MRR               1 / rank of the first relevant item within the retrieved depth, else 0
+                  (ir-measures: RR@depth)
+================  =============================================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _check(relevant: np.ndarray, k: int | None = None) -> np.ndarray:
+    relevant = np.asarray(relevant, dtype=bool)
+    if relevant.ndim != 2:
+        raise ValueError(f"relevant must be a (queries x ranks) matrix, got shape {relevant.shape}")
+    if k is not None and not 1 <= k <= relevant.shape[1]:
+        raise ValueError(f"k must be in 1..{relevant.shape[1]} (the retrieved depth), got {k}")
+    return relevant
+
+
+def hit_at_k(relevant: np.ndarray, k: int) -> np.ndarray:
+    return _check(relevant, k)[:, :k].any(axis=1).astype(float)
+
+
+def coverage_at_k(relevant: np.ndarray, k: int) -> np.ndarray:
+    return _check(relevant, k)[:, :k].sum(axis=1) / k
+
+
+def recall_at_k(relevant: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    n = np.asarray(n_relevant, dtype=float)
+    hits = _check(relevant, k)[:, :k].sum(axis=1)
+    return np.divide(hits, n, out=np.zeros_like(n), where=n > 0)
+
+
+def ndcg_at_k(relevant: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    relevant = _check(relevant, k)[:, :k]
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = (relevant * discounts).sum(axis=1)
+    ideal_hits = np.minimum(np.asarray(n_relevant, dtype=int), k)
+    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[ideal_hits]
+    return np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)
+
+
+def reciprocal_rank(relevant: np.ndarray) -> np.ndarray:
+    relevant = _check(relevant)
+    first = relevant.argmax(axis=1)
+    return np.where(relevant.any(axis=1), 1.0 / (first + 1), 0.0)

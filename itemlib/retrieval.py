@@ -1,0 +1,220 @@
+"""Retrievers and masked exact top-K search.
+
+Every retriever, learned or not, has one small interface: ``index(catalog)`` once, then
+``score(queries)`` -> a (queries x items) float32 matrix. :func:`search` turns score chunks into
+top-K lists with per-query masks (the user's history, the I2I source item) and breaks equal scores
+by item id (string order), so rankings are reproducible. Encoders also expose their embeddings, so
+the optional faiss backend returns the same lists for very large catalogs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zlib
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from itemlib.catalog import Catalog
+from itemlib.models import encode_items, encode_queries, load_encoder
+
+
+class Retriever(Protocol):
+    name: str
+
+    def index(self, catalog: Catalog) -> None: ...
+
+    def score(self, queries: Sequence[str]) -> np.ndarray: ...
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("ITEMLIB_CACHE", Path.home() / ".cache" / "itemlib")) / "embeddings"
+
+
+def model_fingerprint(model) -> str:
+    """Hash of the model's weights and prompts: a fine-tuned model never reuses the base's cache."""
+    digest = hashlib.sha256(repr(sorted((model.prompts or {}).items())).encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+class EncoderRetriever:
+    """A text encoder (preset, path or Hub id): cosine similarity of unit-norm embeddings."""
+
+    def __init__(self, model: str | object, *, batch_size: int = 64, cache_dir: Path | None = None, progress: bool = False) -> None:
+        self.model = load_encoder(model) if isinstance(model, str) else model
+        self.name = model if isinstance(model, str) else type(model).__name__
+        self.batch_size = batch_size
+        self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
+        self.progress = progress
+        self.item_embeddings: np.ndarray | None = None
+
+    def index(self, catalog: Catalog) -> None:
+        """Embed the catalog once per (model weights, item texts), cached on disk as .npy."""
+        import torch
+
+        texts = catalog.texts
+        key = hashlib.sha256((model_fingerprint(self.model) + "\x00" + "\x1f".join(texts)).encode()).hexdigest()[:24]
+        path = self.cache_dir / f"{catalog.name}-{key}.npy"
+        if path.exists():
+            self.item_embeddings = np.load(path)
+            return
+        with torch.inference_mode():
+            embeddings = encode_items(self.model, texts, self.batch_size, self.progress)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial.npy")
+        np.save(partial, embeddings)
+        os.replace(partial, path)
+        self.item_embeddings = embeddings
+
+    def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return encode_queries(self.model, list(queries), self.batch_size)
+
+    def score(self, queries: Sequence[str]) -> np.ndarray:
+        assert self.item_embeddings is not None, "call index(catalog) first"
+        return self.embed_queries(queries) @ self.item_embeddings.T
+
+
+class BM25Retriever:
+    """Lexical baseline: BM25 (``bm25s``) over the same item texts the encoders see."""
+
+    name = "bm25"
+
+    def index(self, catalog: Catalog) -> None:
+        import bm25s
+
+        self._bm25s = bm25s
+        self.retriever = bm25s.BM25()
+        self.retriever.index(bm25s.tokenize(catalog.texts, stopwords="en", show_progress=False), show_progress=False)
+        self.size = len(catalog)
+
+    def score(self, queries: Sequence[str]) -> np.ndarray:
+        tokenized = self._bm25s.tokenize(list(queries), stopwords="en", return_ids=False, show_progress=False)
+        return np.stack([self.retriever.get_scores(tokens) if tokens else np.zeros(self.size) for tokens in tokenized]).astype(np.float32)
+
+
+class PopularityRetriever:
+    """Every query gets the most interacted-with items (counted without users' last items)."""
+
+    name = "popularity"
+
+    def index(self, catalog: Catalog) -> None:
+        self.popularity = catalog.popularity.astype(np.float32)
+
+    def score(self, queries: Sequence[str]) -> np.ndarray:
+        return np.broadcast_to(self.popularity, (len(queries), len(self.popularity))).copy()
+
+
+class RandomRetriever:
+    """Random scores, seeded by the query text: the floor every method must beat."""
+
+    name = "random"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def index(self, catalog: Catalog) -> None:
+        self.size = len(catalog)
+
+    def score(self, queries: Sequence[str]) -> np.ndarray:
+        rows = [np.random.default_rng([self.seed, zlib.crc32(q.encode())]).random(self.size, dtype=np.float32) for q in queries]
+        return np.stack(rows) if rows else np.zeros((0, self.size), np.float32)
+
+
+BASELINES = {"bm25": BM25Retriever, "popularity": PopularityRetriever, "random": RandomRetriever}
+
+
+def make_retriever(name: str, **options) -> Retriever:
+    """A baseline by name (bm25, popularity, random) or an encoder (preset, path or Hub id)."""
+    if name in BASELINES:
+        return BASELINES[name]()
+    return EncoderRetriever(name, **options)
+
+
+def id_ranks(catalog: Catalog) -> np.ndarray:
+    """Position of each item's id in string order: the tie-breaker of every ranking."""
+    order = sorted(range(len(catalog)), key=lambda p: catalog.items[p].id)
+    ranks = np.empty(len(catalog), dtype=np.int64)
+    ranks[order] = np.arange(len(catalog))
+    return ranks
+
+
+def top_k_from_scores(scores: np.ndarray, masks: Sequence[Sequence[int]], k: int, ranks: np.ndarray) -> np.ndarray:
+    """Item positions of the top ``k`` per row, masked positions excluded, ties by id rank."""
+    scores = np.array(scores, dtype=np.float32, copy=True)
+    for row, masked in enumerate(masks):
+        scores[row, list(masked)] = -np.inf
+    k = min(k, scores.shape[1])
+    # the k-th best score per row; every item scoring at least that is a candidate
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
+    out = np.empty((len(scores), k), dtype=np.int64)
+    for row in range(len(scores)):
+        candidates = np.flatnonzero(scores[row] >= kth[row])
+        order = np.lexsort((ranks[candidates], -scores[row, candidates]))
+        out[row] = candidates[order[:k]]
+    return out
+
+
+def chunked_top_k(
+    score_chunk: Callable[[slice], np.ndarray],
+    count: int,
+    masks: Sequence[Sequence[int]],
+    k: int,
+    ranks: np.ndarray,
+    chunk_size: int = 256,
+) -> np.ndarray:
+    """Masked exact top-K over ``count`` queries, scoring ``chunk_size`` queries at a time so a
+    (queries x items) matrix never has to fit in memory at once."""
+    parts = [
+        top_k_from_scores(score_chunk(slice(start, start + chunk_size)), masks[start : start + chunk_size], k, ranks)
+        for start in range(0, count, chunk_size)
+    ]
+    return np.concatenate(parts) if parts else np.zeros((0, k), dtype=np.int64)
+
+
+def search(
+    retriever: Retriever,
+    queries: Sequence[str],
+    masks: Sequence[Sequence[int]],
+    k: int,
+    *,
+    ranks: np.ndarray,
+    chunk_size: int = 256,
+    backend: str = "exact",
+) -> np.ndarray:
+    """Top-``k`` item positions for each query (exact by chunked scoring, or faiss for encoders)."""
+    if backend == "faiss":
+        if not isinstance(retriever, EncoderRetriever):
+            raise ValueError("the faiss backend needs an encoder retriever")
+        return faiss_top_k(retriever.embed_queries(queries), retriever.item_embeddings, masks, k, ranks)
+    if backend != "exact":
+        raise ValueError(f"backend must be 'exact' or 'faiss', not {backend!r}")
+    queries = list(queries)
+    return chunked_top_k(lambda rows: retriever.score(queries[rows]), len(queries), masks, k, ranks, chunk_size)
+
+
+def faiss_top_k(query_embeddings: np.ndarray, item_embeddings: np.ndarray, masks, k: int, ranks: np.ndarray) -> np.ndarray:
+    """faiss ``IndexFlatIP`` search, over-fetched by the largest mask, then masked and tie-sorted
+    like the exact search."""
+    import faiss
+
+    index = faiss.IndexFlatIP(item_embeddings.shape[1])
+    index.add(np.ascontiguousarray(item_embeddings, dtype=np.float32))
+    extra = max((len(m) for m in masks), default=0)
+    fetch = min(len(item_embeddings), k + extra + 16)
+    scores, found = index.search(np.ascontiguousarray(query_embeddings, dtype=np.float32), fetch)
+    out = np.empty((len(found), min(k, len(item_embeddings))), dtype=np.int64)
+    for row in range(len(found)):
+        masked = set(masks[row])
+        keep = [j for j in range(fetch) if found[row, j] >= 0 and found[row, j] not in masked]
+        candidates, values = found[row, keep], scores[row, keep]
+        order = np.lexsort((ranks[candidates], -values))
+        out[row] = candidates[order[: out.shape[1]]]
+    return out
