@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# CPU build of PyTorch pinned here only (the package itself asks for torch>=2.3 once it needs it).
+# CPU build of PyTorch pinned here only (the package itself asks for torch>=2.3): installed first,
+# so no CUDA build is pulled in.
 TORCH_CPU := torch==2.13.0
 DATA ?= data
 
@@ -11,6 +12,7 @@ DATA ?= data
 $(BIN)/itemlib: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH_CPU)
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
@@ -27,6 +29,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_generate.py
+	$(BIN)/python benchmarks/bench_retrieval.py
 
 clean:
 	rm -rf $(DATA) .pytest_cache

