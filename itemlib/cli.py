@@ -1,4 +1,4 @@
-"""Command line: ``itemlib generate | evaluate | search``."""
+"""Command line: ``itemlib generate | train | evaluate | search``."""
 
 from __future__ import annotations
 
@@ -35,6 +35,23 @@ def _generate(args: argparse.Namespace) -> int:
         print(f"  {name:5s} train {train:6d}  test {test:5d}")
     if catalog.report.skipped:
         print("  skipped while loading (see stats.json):", json.dumps(dict(catalog.report.skipped)))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from itemlib.training import TrainConfig, train
+
+    config = TrainConfig(
+        model=args.model, tasks=args.tasks, max_per_task=args.max_per_task, negatives=args.negatives,
+        in_batch=args.in_batch, temperature=args.temperature, batch_size=args.batch_size,
+        learning_rate=args.lr, epochs=args.epochs, max_steps=args.max_steps, warmup_ratio=args.warmup_ratio,
+        gradient_accumulation=args.gradient_accumulation, precision=args.precision, seed=args.seed,
+        save_steps=args.save_steps, max_seq_length=args.max_seq_length, lora_rank=args.lora_rank,
+        progress=not args.quiet,
+    )
+    catalog = load_catalog(args.catalog) if args.catalog else None
+    out = train(args.data, args.out, config, catalog=catalog)
+    print(f"model saved to {out}")
     return 0
 
 
@@ -80,6 +97,30 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--llm-model", help="chat model name (default $ITEMLIB_LLM_MODEL)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(run=_generate)
+
+    tr = verbs.add_parser("train", help="contrastive fine-tuning on data written by `itemlib generate`")
+    tr.add_argument("--data", required=True, help="directory written by `itemlib generate`")
+    tr.add_argument("--model", default="minilm", help="preset (minilm, bert, bge, e5, repllama), path or Hub id")
+    tr.add_argument("--out", required=True, help="output directory (re-running resumes from its checkpoints)")
+    tr.add_argument("--catalog", help="the data's catalog; needed for --in-batch filtered")
+    tr.add_argument("--tasks", nargs="+", choices=list(TASKS))
+    tr.add_argument("--max-per-task", type=int)
+    tr.add_argument("--negatives", type=int, default=7)
+    tr.add_argument("--in-batch", choices=["off", "on", "filtered"], default="off")
+    tr.add_argument("--temperature", type=float, default=0.01)
+    tr.add_argument("--batch-size", type=int, default=8, help="per device")
+    tr.add_argument("--lr", type=float, default=2e-5)
+    tr.add_argument("--epochs", type=float, default=1.0)
+    tr.add_argument("--max-steps", type=int, default=-1)
+    tr.add_argument("--warmup-ratio", type=float, default=0.1)
+    tr.add_argument("--gradient-accumulation", type=int, default=1)
+    tr.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--save-steps", type=int, default=0, help="checkpoint every N steps (0: only the final model)")
+    tr.add_argument("--max-seq-length", type=int, default=96)
+    tr.add_argument("--lora-rank", type=int, default=0)
+    tr.add_argument("--quiet", action="store_true")
+    tr.set_defaults(run=_train)
 
     model_help = "encoder preset (minilm, bert, bge, e5, repllama), path or Hub id; or a baseline: bm25, popularity, random"
     ev = verbs.add_parser("evaluate", help="Hit@K, Coverage@K, Recall@K, NDCG@K, MRR per task on a generated test set")

@@ -1,0 +1,109 @@
+"""ItemInfoNCELoss: contrastive loss of a query against its positive item and verified negatives."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Literal
+
+import torch
+from torch import Tensor, nn
+
+InBatch = Literal["off", "on", "filtered"]
+IN_BATCH_MODES = ("off", "on", "filtered")
+#: ``rows`` (dataset indices of the batch) -> bool (B, B * (1 + K)): True where the passage of
+#: another example is relevant to the query (or is the query's own positive item) and must not
+#: act as its negative. Column order: the B positives, then each example's K negatives.
+FalseNegativeMask = Callable[[list[int]], Tensor]
+
+
+class ItemInfoNCELoss(nn.Module):
+    """InfoNCE over cosine similarity / temperature of each query against its positive item and
+    its K verified negatives, optionally also against the other examples' passages in the batch.
+
+    In plain terms: every query should be closer to its item than to items known *not* to answer
+    it. Other examples' passages in the batch are free extra negatives, but they may well answer
+    the query too (a second comedy for "a comedy movie") — a false negative that the model is then
+    taught to push away. The paper therefore trains without them (``in_batch="off"``, the
+    default). ``"on"`` uses them all (the usual MultipleNegativesRankingLoss behaviour);
+    ``"filtered"`` uses only those the task's relevance predicate rejects for this query.
+
+    Args:
+        model: the SentenceTransformer being trained.
+        temperature: divides cosine similarities; the paper uses 0.01. Must be > 0.
+        in_batch: ``"off"``, ``"on"`` or ``"filtered"``.
+        false_negatives: required for ``"filtered"``; see :data:`FalseNegativeMask`. Built by
+            :func:`itemlib.training.false_negative_mask`.
+
+    Inputs:
+
+    =========================================================  ==========================
+    columns                                                    labels
+    =========================================================  ==========================
+    (query, positive, negative_1, ..., negative_K), K >= 0     dataset row index (int)
+    =========================================================  ==========================
+
+    Relations: with ``in_batch="on"`` and temperature 1/scale this equals sentence-transformers'
+    ``MultipleNegativesRankingLoss`` with hard negatives; with ``"off"`` and K = 0 it is constant.
+
+    References: van den Oord et al. 2018 (InfoNCE); arXiv 2402.18899 section 3 (verified negatives,
+    no in-batch negatives).
+
+    Example::
+
+        loss = ItemInfoNCELoss(model, temperature=0.01)
+        trainer = SentenceTransformerTrainer(model=model, train_dataset=dataset, loss=loss)
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        temperature: float = 0.01,
+        in_batch: InBatch = "off",
+        false_negatives: FalseNegativeMask | None = None,
+    ) -> None:
+        super().__init__()
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if in_batch not in IN_BATCH_MODES:
+            raise ValueError(f"in_batch must be one of {IN_BATCH_MODES}, got {in_batch!r}")
+        if in_batch == "filtered" and false_negatives is None:
+            raise ValueError("in_batch='filtered' needs false_negatives (the task predicates of the batch)")
+        self.model = model
+        self.temperature = temperature
+        self.in_batch = in_batch
+        self.false_negatives = false_negatives
+
+    def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
+        from sentence_transformers.base.losses.merged_forward import embed_columns
+
+        embeddings = embed_columns(self.model, sentence_features)
+        blocked = None
+        if self.in_batch == "filtered":
+            blocked = self.false_negatives([int(r) for r in labels.tolist()]).to(embeddings[0].device)  # type: ignore[misc]
+        return self.compute_loss_from_embeddings(embeddings, blocked)
+
+    def compute_loss_from_embeddings(self, embeddings: list[Tensor], blocked: Tensor | None = None) -> Tensor:
+        """``embeddings`` = [queries (B, d), positives (B, d), negatives_1 (B, d), ...];
+        ``blocked`` (B, B * (1 + K)) marks passages that must not be negatives (``"filtered"``)."""
+        queries, positives, negatives = embeddings[0], embeddings[1], embeddings[2:]
+        batch, k = queries.size(0), len(negatives)
+        # columns: the B positives, then example 0's K negatives, example 1's K negatives, ...
+        columns = [positives] + ([torch.stack(negatives, dim=1).reshape(batch * k, -1)] if k else [])
+        candidates = nn.functional.normalize(torch.cat(columns, dim=0), dim=-1)
+        logits = nn.functional.normalize(queries, dim=-1) @ candidates.T / self.temperature
+        rows = torch.arange(batch, device=queries.device)
+        own = torch.zeros_like(logits, dtype=torch.bool)
+        own[rows, rows] = True
+        for j in range(k):
+            own[rows, batch + rows * k + j] = True
+        if self.in_batch == "off":
+            keep = own
+        elif self.in_batch == "on":
+            keep = torch.ones_like(own)
+        else:
+            keep = own | ~blocked  # type: ignore[operator]
+        logits = logits.masked_fill(~keep, float("-inf"))
+        return nn.functional.cross_entropy(logits, rows)
+
+    @property
+    def citation(self) -> str:
+        return "arXiv:2402.18899"

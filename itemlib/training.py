@@ -1,0 +1,240 @@
+"""Contrastive fine-tuning on generated data, on sentence-transformers' trainer.
+
+The trainer (a transformers ``Trainer``) brings mixed precision, gradient accumulation,
+checkpoints and resume, progress bars, and ``torchrun`` / ``accelerate launch`` for several GPUs
+or machines; itemlib adds the data (the ten tasks' JSONL with their verified negatives), the loss
+(:class:`itemlib.losses.ItemInfoNCELoss`) and a model card. The output directory loads with
+``sentence_transformers.SentenceTransformer(path)`` and with ``itemlib.models.load_encoder``.
+
+Resume: checkpoints go to ``OUT/checkpoints``; a new run on the same ``OUT`` continues from the
+newest one, so an interrupted run loses at most ``save_steps`` steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from itemlib.catalog import Catalog, CatalogError
+from itemlib.losses import IN_BATCH_MODES, ItemInfoNCELoss
+from itemlib.models import DOCUMENT, QUERY, PRESETS, load_encoder
+from itemlib.relevance import relevant_mask
+from itemlib.tasks import TASKS, get_task
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters; defaults suit MiniLM on a CPU (the paper's temperature, 7 negatives)."""
+
+    model: str = "minilm"
+    tasks: list[str] | None = None  # default: all ten
+    max_per_task: int | None = None  # cap on training examples taken from each task
+    negatives: int = 7  # K verified negatives per example (0..15)
+    in_batch: str = "off"  # "off" | "on" | "filtered"
+    temperature: float = 0.01
+    batch_size: int = 8  # per device
+    learning_rate: float = 2e-5
+    epochs: float = 1.0
+    max_steps: int = -1  # > 0 overrides epochs
+    warmup_ratio: float = 0.1
+    gradient_accumulation: int = 1
+    precision: str = "auto"  # "auto" (bf16/fp16 on GPU, fp32 on CPU) | "fp32" | "bf16" | "fp16"
+    seed: int = 0
+    save_steps: int = 0  # checkpoint every N steps (0: only at the end)
+    max_seq_length: int = 96
+    lora_rank: int = 0  # > 0 trains LoRA adapters; presets such as repllama turn it on (16)
+    logging_steps: int = 10
+    progress: bool = True
+    dataloader_workers: int = 0
+
+    def validate(self) -> None:
+        if self.in_batch not in IN_BATCH_MODES:
+            raise ValueError(f"in_batch must be one of {IN_BATCH_MODES}, got {self.in_batch!r}")
+        if not 0 <= self.negatives <= 15:
+            raise ValueError(f"negatives must be in 0..15, got {self.negatives}")
+        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
+        if self.batch_size < 1 or self.gradient_accumulation < 1:
+            raise ValueError("batch_size and gradient_accumulation must be >= 1")
+        for name in self.tasks or []:
+            get_task(name)
+
+
+def load_training_records(data_dir: str | Path, config: TrainConfig) -> tuple[list[dict], dict]:
+    """Training records of the chosen tasks with at least K negatives (the rest counted)."""
+    train_dir = Path(data_dir) / "train"
+    if not train_dir.is_dir():
+        raise CatalogError(f"{data_dir}: no train/ directory (run `itemlib generate` first)")
+    records: list[dict] = []
+    counts: dict[str, int] = {}
+    short = 0
+    for name in [get_task(t).name for t in (config.tasks or TASKS)]:
+        path = train_dir / f"{name}.jsonl"
+        if not path.exists():
+            if config.tasks:
+                raise CatalogError(f"{path}: no training file for task {name}")
+            continue
+        taken = 0
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if config.max_per_task is not None and taken >= config.max_per_task:
+                break
+            record = json.loads(line)
+            if len(record["neg"]) < config.negatives:
+                short += 1
+                continue
+            records.append(record)
+            taken += 1
+        counts[name] = taken
+    if not records:
+        raise CatalogError(f"{train_dir}: no training examples for tasks {config.tasks or list(TASKS)}")
+    return records, {"examples_per_task": counts, "skipped_fewer_negatives": short}
+
+
+def build_dataset(records: Sequence[dict], negatives: int):
+    """A ``datasets.Dataset`` with columns query, positive, negative_1..K and label (= row)."""
+    from datasets import Dataset
+
+    columns: dict[str, list] = {"query": [r["query"] for r in records], "positive": [r["pos"][0] for r in records]}
+    for k in range(negatives):
+        columns[f"negative_{k + 1}"] = [r["neg"][k] for r in records]
+    columns["label"] = list(range(len(records)))
+    return Dataset.from_dict(columns)
+
+
+def false_negative_mask(catalog: Catalog, records: Sequence[dict], negatives: int):
+    """For ``in_batch="filtered"``: block an in-batch passage for query i when the item is
+    relevant to i by its task's predicate, or is i's own positive item."""
+    def passage_ids(row: int) -> list[str]:
+        return [records[row]["pos_ids"][0]] + list(records[row]["neg_ids"][:negatives])
+
+    def mask(rows: list[int]) -> torch.Tensor:
+        batch = len(rows)
+        items = [passage_ids(r)[0] for r in rows] + [i for r in rows for i in passage_ids(r)[1:]]
+        positions = np.array([catalog.index[i] for i in items])
+        blocked = np.zeros((batch, len(items)), dtype=bool)
+        for row, r in enumerate(rows):
+            relevant = relevant_mask(catalog, records[r]["spec"])
+            blocked[row] = relevant[positions] | (np.array(items) == records[r]["pos_ids"][0])
+        return torch.from_numpy(blocked)
+
+    return mask
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).resolve().parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _precision(config: TrainConfig) -> dict[str, bool]:
+    if config.precision == "auto":
+        if torch.cuda.is_available():
+            return {"bf16": torch.cuda.is_bf16_supported(), "fp16": not torch.cuda.is_bf16_supported()}
+        return {"bf16": False, "fp16": False}
+    return {"bf16": config.precision == "bf16", "fp16": config.precision == "fp16"}
+
+
+def _add_lora(model, rank: int) -> None:
+    from peft import LoraConfig, TaskType
+
+    model.add_adapter(LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.05, task_type=TaskType.FEATURE_EXTRACTION))
+
+
+def train(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    config: TrainConfig | None = None,
+    *,
+    catalog: Catalog | None = None,
+    callbacks: list | None = None,
+) -> Path:
+    """Fine-tune ``config.model`` on the generated data in ``data_dir``; returns ``out_dir``.
+
+    ``catalog`` is needed for ``in_batch="filtered"`` (the relevance predicates).
+    """
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from transformers.trainer_utils import get_last_checkpoint
+
+    config = config or TrainConfig()
+    config.validate()
+    if config.in_batch == "filtered" and catalog is None:
+        raise ValueError("in_batch='filtered' needs the catalog the data was generated from")
+    out = Path(out_dir)
+    records, data_stats = load_training_records(data_dir, config)
+    dataset = build_dataset(records, config.negatives)
+
+    torch.manual_seed(config.seed)
+    model = load_encoder(config.model, max_seq_length=config.max_seq_length)
+    lora_rank = config.lora_rank or (16 if PRESETS.get(config.model) and PRESETS[config.model].lora else 0)
+    if lora_rank:
+        _add_lora(model, lora_rank)
+    masker = false_negative_mask(catalog, records, config.negatives) if config.in_batch == "filtered" else None
+    loss = ItemInfoNCELoss(model, config.temperature, config.in_batch, masker)  # type: ignore[arg-type]
+
+    prompts = {}
+    if model.prompts.get(QUERY):
+        prompts["query"] = model.prompts[QUERY]
+    if model.prompts.get(DOCUMENT):
+        prompts.update({column: model.prompts[DOCUMENT] for column in dataset.column_names if column not in ("query", "label")})
+    checkpoints = out / "checkpoints"
+    arguments = SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoints),
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation,
+        learning_rate=config.learning_rate,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a ratio of the total steps (transformers 5)
+        seed=config.seed,
+        data_seed=config.seed,
+        save_strategy="steps" if config.save_steps else "no",
+        save_steps=config.save_steps or 500,
+        save_total_limit=2,
+        logging_steps=config.logging_steps,
+        report_to="none",
+        disable_tqdm=not config.progress,
+        prompts=prompts or None,
+        dataloader_num_workers=config.dataloader_workers,
+        remove_unused_columns=False,
+        **_precision(config),
+    )
+    trainer = SentenceTransformerTrainer(model=model, args=arguments, train_dataset=dataset, loss=loss, callbacks=callbacks)
+    resume = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    result = trainer.train(resume_from_checkpoint=resume)
+    if not trainer.is_world_process_zero():
+        return out
+    if trainer.state.global_step < trainer.state.max_steps:  # stopped early by a callback
+        return out
+    model.save(str(out))
+    card = {
+        "base_model": config.model,
+        "data": str(data_dir),
+        "data_stats": data_stats,
+        "examples": len(records),
+        "hyperparameters": dataclasses.asdict(config) | {"lora_rank": lora_rank},
+        "global_step": trainer.state.global_step,
+        "train_loss": result.training_loss,
+        "commit": _git_commit(),
+    }
+    (out / "itemlib_training.json").write_text(json.dumps(card, indent=1) + "\n")
+    (out / "training_log.json").write_text(json.dumps(trainer.state.log_history, indent=1) + "\n")
+    with (out / "README.md").open("a", encoding="utf-8") as readme:
+        readme.write(
+            "\n\n## itemlib fine-tuning\n\n"
+            f"Base model `{config.model}`, fine-tuned with itemlib (commit `{card['commit']}`) on `{data_dir}`: "
+            f"{len(records)} examples from tasks {', '.join(data_stats['examples_per_task'])}, "
+            f"{config.negatives} verified negatives each, in-batch negatives `{config.in_batch}`, "
+            f"temperature {config.temperature}, batch {config.batch_size} x {config.gradient_accumulation}, "
+            f"learning rate {config.learning_rate}, {trainer.state.global_step} steps, seed {config.seed}. "
+            "All settings: `itemlib_training.json`.\n"
+        )
+    return out
