@@ -42,7 +42,7 @@ def _train(args: argparse.Namespace) -> int:
     from itemlib.training import TrainConfig, train
 
     config = TrainConfig(
-        model=args.model, tasks=args.tasks, max_per_task=args.max_per_task, negatives=args.negatives,
+        model=args.model, pooling=args.pooling, tasks=args.tasks, max_per_task=args.max_per_task, negatives=args.negatives,
         in_batch=args.in_batch, temperature=args.temperature, batch_size=args.batch_size,
         learning_rate=args.lr, epochs=args.epochs, max_steps=args.max_steps, warmup_ratio=args.warmup_ratio,
         gradient_accumulation=args.gradient_accumulation, precision=args.precision, seed=args.seed,
@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--data", required=True, help="directory written by `itemlib generate`")
     tr.add_argument("--model", default="minilm", help="preset (minilm, bert, bge, e5, repllama), path or Hub id")
     tr.add_argument("--out", required=True, help="output directory (re-running resumes from its checkpoints)")
+    tr.add_argument("--pooling", choices=["mean", "cls", "lasttoken"], help="default: the preset's, else mean")
     tr.add_argument("--catalog", help="the data's catalog; needed for --in-batch filtered")
     tr.add_argument("--tasks", nargs="+", choices=list(TASKS))
     tr.add_argument("--max-per-task", type=int)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ class TrainConfig:
     """Hyperparameters; defaults suit MiniLM on a CPU (the paper's temperature, 7 negatives)."""
 
     model: str = "minilm"
+    pooling: str | None = None  # mean | cls | lasttoken; default: the preset's, else mean
     tasks: list[str] | None = None  # default: all ten
     max_per_task: int | None = None  # cap on training examples taken from each task
     negatives: int = 7  # K verified negatives per example (0..15)
@@ -49,7 +51,7 @@ class TrainConfig:
     seed: int = 0
     save_steps: int = 0  # checkpoint every N steps (0: only at the end)
     max_seq_length: int = 96
-    lora_rank: int = 0  # > 0 trains LoRA adapters; presets such as repllama turn it on (16)
+    lora_rank: int = 0  # > 0 trains LoRA adapters, merged into the saved weights; repllama: 16
     logging_steps: int = 10
     progress: bool = True
     dataloader_workers: int = 0
@@ -135,6 +137,13 @@ def _git_commit() -> str:
         return "unknown"
 
 
+def _distributed() -> dict[str, object]:
+    """Under torchrun/accelerate on machines without a GPU, DDP needs the gloo backend on CPU."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
+        return {"ddp_backend": "gloo", "use_cpu": True}
+    return {}
+
+
 def _precision(config: TrainConfig) -> dict[str, bool]:
     if config.precision == "auto":
         if torch.cuda.is_available():
@@ -144,9 +153,19 @@ def _precision(config: TrainConfig) -> dict[str, bool]:
 
 
 def _add_lora(model, rank: int) -> None:
-    from peft import LoraConfig, TaskType
+    """Wrap the transformer in LoRA adapters with peft directly (only adapters train)."""
+    from peft import LoraConfig, TaskType, get_peft_model
 
-    model.add_adapter(LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.05, task_type=TaskType.FEATURE_EXTRACTION))
+    word = model[0]
+    word.model = get_peft_model(  # sentence-transformers keeps the HF model in ``model``
+        word.model, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, task_type=TaskType.FEATURE_EXTRACTION)
+    )
+
+
+def _merge_lora(model) -> None:
+    """Fold the adapters into the weights so the saved model loads anywhere, peft or not."""
+    word = model[0]
+    word.model = word.model.merge_and_unload()
 
 
 def train(
@@ -173,7 +192,7 @@ def train(
     dataset = build_dataset(records, config.negatives)
 
     torch.manual_seed(config.seed)
-    model = load_encoder(config.model, max_seq_length=config.max_seq_length)
+    model = load_encoder(config.model, pooling=config.pooling, max_seq_length=config.max_seq_length)
     lora_rank = config.lora_rank or (16 if PRESETS.get(config.model) and PRESETS[config.model].lora else 0)
     if lora_rank:
         _add_lora(model, lora_rank)
@@ -206,6 +225,7 @@ def train(
         dataloader_num_workers=config.dataloader_workers,
         remove_unused_columns=False,
         **_precision(config),
+        **_distributed(),
     )
     trainer = SentenceTransformerTrainer(model=model, args=arguments, train_dataset=dataset, loss=loss, callbacks=callbacks)
     resume = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
@@ -214,6 +234,8 @@ def train(
         return out
     if trainer.state.global_step < trainer.state.max_steps:  # stopped early by a callback
         return out
+    if lora_rank:
+        _merge_lora(model)
     model.save(str(out))
     card = {
         "base_model": config.model,

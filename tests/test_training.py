@@ -1,0 +1,170 @@
+"""Loss against a reference, filtered in-batch masks, training of tiny BERT and Llama+LoRA models,
+resume after interruption, and 2-process torchrun against 1 process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import TrainerCallback
+
+from itemlib.losses import ItemInfoNCELoss
+from itemlib.models import load_encoder
+from itemlib.relevance import relevant_mask
+from itemlib.training import TrainConfig, build_dataset, false_negative_mask, load_training_records, train
+
+from .tiny_models import tiny_bert, tiny_llama
+
+
+def reference_loss(q, p, negs, temperature, mode, blocked=None):
+    """One query at a time: -log softmax of its positive among the candidates it may see."""
+    cos = lambda a, b: float(torch.nn.functional.cosine_similarity(a, b, dim=0))
+    batch, k = q.shape[0], len(negs)
+    total = 0.0
+    for i in range(batch):
+        logits = [cos(q[i], p[i])] + [cos(q[i], negs[j][i]) for j in range(k)]
+        if mode != "off":
+            for other in range(batch):
+                if other == i:
+                    continue
+                columns = [(other, p[other])] + [(batch + other * k + j, negs[j][other]) for j in range(k)]
+                logits += [cos(q[i], c) for column, c in columns if mode == "on" or not blocked[i, column]]
+        logits = torch.tensor(logits) / temperature
+        total += float(-torch.log_softmax(logits, 0)[0])
+    return total / batch
+
+
+@pytest.mark.parametrize("mode", ["off", "on", "filtered"])
+@pytest.mark.parametrize("k", [0, 2])
+def test_loss_equals_reference_on_hand_made_batch(mode, k):
+    torch.manual_seed(0)
+    batch, dim = 4, 6
+    q, p = torch.randn(batch, dim), torch.randn(batch, dim)
+    negs = [torch.randn(batch, dim) for _ in range(k)]
+    blocked = torch.rand(batch, batch * (1 + k)) < 0.4
+    loss = ItemInfoNCELoss(torch.nn.Identity(), temperature=0.05, in_batch=mode, false_negatives=lambda rows: blocked)
+    value = loss.compute_loss_from_embeddings([q, p, *negs], blocked if mode == "filtered" else None)
+    assert float(value) == pytest.approx(reference_loss(q, p, negs, 0.05, mode, blocked), rel=1e-5, abs=1e-6)
+
+
+def test_loss_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="temperature"):
+        ItemInfoNCELoss(torch.nn.Identity(), temperature=0)
+    with pytest.raises(ValueError, match="in_batch must be one of"):
+        ItemInfoNCELoss(torch.nn.Identity(), in_batch="sometimes")
+    with pytest.raises(ValueError, match="needs false_negatives"):
+        ItemInfoNCELoss(torch.nn.Identity(), in_batch="filtered")
+
+
+def test_filtered_mode_blocks_exactly_what_the_predicate_accepts(movielens, movielens_data):
+    records, _ = load_training_records(movielens_data, TrainConfig(tasks=["NA2I", "FA2I"], negatives=3))
+    rows = list(range(0, len(records), max(1, len(records) // 12)))[:12]
+    blocked = false_negative_mask(movielens, records, 3)(rows).numpy()
+    items = [records[r]["pos_ids"][0] for r in rows] + [i for r in rows for i in records[r]["neg_ids"][:3]]
+    for row, r in enumerate(rows):
+        relevant = relevant_mask(movielens, records[r]["spec"])
+        expected = [bool(relevant[movielens.index[i]]) or i == records[r]["pos_ids"][0] for i in items]
+        assert blocked[row].tolist() == expected
+        own_negatives = [len(rows) + row * 3 + j for j in range(3)]
+        assert not blocked[row, own_negatives].any()  # verified negatives are never relevant
+    off_diagonal = blocked & ~np.eye(len(rows), len(items), dtype=bool)
+    assert off_diagonal.any() and not off_diagonal.all()  # the filter really removes some, not all
+
+
+def fixed_batch_loss(model, records, negatives=3):
+    dataset = build_dataset(records[:16], negatives)
+    loss = ItemInfoNCELoss(model, temperature=0.05)
+    with torch.no_grad():
+        columns = [c for c in dataset.column_names if c != "label"]
+        features = [model.tokenize(dataset[c]) for c in columns]
+        return float(loss(features, torch.tensor(dataset["label"])))
+
+
+def _config(model, **overrides):
+    settings = dict(model=model, max_per_task=40, negatives=3, batch_size=4, learning_rate=2e-3,
+                    temperature=0.05, max_steps=12, progress=False, logging_steps=4, seed=1, precision="fp32")
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def test_tiny_bert_trains_and_loss_falls(movielens_data, tmp_path):
+    base = tiny_bert(tmp_path / "bert")
+    records, _ = load_training_records(movielens_data, _config(base))
+    before = fixed_batch_loss(load_encoder(base), records)
+    out = train(movielens_data, tmp_path / "out", _config(base, max_steps=30))
+    after = fixed_batch_loss(load_encoder(str(out)), records)
+    assert after < before
+    from sentence_transformers import SentenceTransformer
+
+    assert SentenceTransformer(str(out)).encode(["a movie"]).shape == (1, 32)
+    card = json.loads((out / "itemlib_training.json").read_text())
+    assert card["global_step"] == 30 and card["hyperparameters"]["negatives"] == 3
+    assert "itemlib fine-tuning" in (out / "README.md").read_text()
+
+
+def test_tiny_llama_with_lora_trains_and_loss_falls(movielens_data, tmp_path):
+    base = tiny_llama(tmp_path / "llama")
+    config = _config(base, pooling="lasttoken", lora_rank=4, max_steps=30, learning_rate=5e-3)
+    records, _ = load_training_records(movielens_data, config)
+    before = fixed_batch_loss(load_encoder(base, pooling="lasttoken"), records)
+    out = train(movielens_data, tmp_path / "out", config)
+    tuned = load_encoder(str(out))
+    assert "lasttoken" in str(tuned)
+    assert fixed_batch_loss(tuned, records) < before
+    saved, original = _weights(out), _weights(Path(base))
+    assert not any("lora" in name for name in saved)  # adapters were merged into the weights
+    assert any(not torch.equal(saved[n], original[n]) for n in saved if n in original)
+
+
+class StopAt(TrainerCallback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            control.should_training_stop = True
+        return control
+
+
+def _weights(directory: Path) -> dict[str, torch.Tensor]:
+    return load_file(next(directory.glob("model.safetensors")))
+
+
+def test_interrupted_run_resumes_to_the_same_step_and_weights(movielens_data, tmp_path):
+    base = tiny_bert(tmp_path / "bert")
+    config = _config(base, save_steps=3, max_steps=6)
+    straight = train(movielens_data, tmp_path / "straight", config)
+    interrupted = tmp_path / "interrupted"
+    train(movielens_data, interrupted, config, callbacks=[StopAt(3)])
+    assert not (interrupted / "model.safetensors").exists() and (interrupted / "checkpoints" / "checkpoint-3").is_dir()
+    train(movielens_data, interrupted, config)
+    assert json.loads((interrupted / "itemlib_training.json").read_text())["global_step"] == 6
+    a, b = _weights(straight), _weights(interrupted)
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6)
+
+
+def test_torchrun_two_processes_match_one_process(movielens_data, tmp_path):
+    base = tiny_bert(tmp_path / "bert")
+    common = ["--data", str(movielens_data), "--model", base, "--max-per-task", "20", "--negatives", "3",
+              "--lr", "2e-3", "--temperature", "0.05", "--max-steps", "4", "--precision", "fp32", "--quiet", "--seed", "1"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+    single = subprocess.run([sys.executable, "-m", "itemlib.cli", "train", "--out", str(tmp_path / "one"), "--batch-size", "4", *common],
+                            env=env, capture_output=True, text=True)
+    assert single.returncode == 0, single.stderr[-2000:]
+    double = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+                             "-m", "itemlib.cli", "train", "--out", str(tmp_path / "two"), "--batch-size", "2", *common],
+                            env=env, capture_output=True, text=True)
+    assert double.returncode == 0, double.stderr[-2000:]
+    a, b = _weights(tmp_path / "one"), _weights(tmp_path / "two")
+    original = _weights(Path(base))
+    assert any(not torch.allclose(a[n], original[n], atol=1e-4) for n in a if n in original)  # training moved weights
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-3, atol=1e-4)
