@@ -30,6 +30,7 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_retrieval.py
+	$(BIN)/python benchmarks/bench_train.py
 
 clean:
 	rm -rf $(DATA) .pytest_cache
