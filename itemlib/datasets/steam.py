@@ -101,6 +101,21 @@ def parse_date(value: object) -> dt.date | None:
         return None
 
 
+def parse_score(value: object) -> float | None:
+    """Metascores are numbers; the file writes 'NA' for a missing one."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+#: typed fields: parser (None = unparseable, the value is dropped and counted) and its name in reports
+TYPED_FIELDS = {
+    "price": (parse_price, "price"),
+    "release_date": (parse_date, "release date"),
+    "metascore": (parse_score, "metascore"),
+}
+
+
 def _string_list(value: object) -> list[str]:
     if not isinstance(value, list):
         return []
@@ -133,23 +148,14 @@ def read_games(path: Path, report: LoadReport) -> list[Item]:
             value = record.get(name)
             if isinstance(value, str) and value.strip():
                 fields[name] = value.strip()
-        if "price" in record:
-            price = parse_price(record["price"])
-            if price is None:
-                report.skip("unparseable price (value dropped)", f"{where} price={record['price']!r}")
+        for name, (parse, label) in TYPED_FIELDS.items():
+            if name not in record:
+                continue
+            value = parse(record[name])
+            if value is None:
+                report.skip(f"unparseable {label} (value dropped)", f"{where} {name}={record[name]!r}")
             else:
-                fields["price"] = price
-        if "release_date" in record:
-            released = parse_date(record["release_date"])
-            if released is None:
-                report.skip("unparseable release date (value dropped)", f"{where} date={record['release_date']!r}")
-            else:
-                fields["release_date"] = released
-        if "metascore" in record:
-            if isinstance(record["metascore"], (int, float)) and not isinstance(record["metascore"], bool):
-                fields["metascore"] = float(record["metascore"])
-            else:
-                report.skip("unparseable metascore (value dropped)", f"{where} metascore={record['metascore']!r}")
+                fields[name] = value
         items.append(Item(id=game_id, title=" ".join(title.split()), fields=fields))
     if not items:
         raise CatalogError(f"{path}: no usable game records")
