@@ -1,4 +1,4 @@
-# Two commands on a fresh machine: `make data` (the main job for now) and `make test`.
+# Two commands on a fresh machine: `make book` (the study; PROFILE=smoke|cpu|gpu) and `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -6,17 +6,21 @@ BIN := $(VENV)/bin
 # so no CUDA build is pulled in.
 TORCH_CPU := torch==2.13.0
 DATA ?= data
+PROFILE ?= smoke
 
-.PHONY: setup data test bench clean
+.PHONY: setup book data test bench clean
 
 $(BIN)/itemlib: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_CPU)
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,study]'
 	touch $@
 
 setup: $(BIN)/itemlib
+
+book: setup
+	$(BIN)/itemlib study --profile $(PROFILE)
 
 data: setup
 	$(BIN)/itemlib generate --catalog movielens --out $(DATA)/movielens
@@ -33,4 +37,4 @@ bench: setup
 	$(BIN)/python benchmarks/bench_train.py
 
 clean:
-	rm -rf $(DATA) .pytest_cache
+	rm -rf $(DATA) .pytest_cache _build work/smoke book/runs/smoke

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -199,6 +200,29 @@ class Catalog:
         return (
             f"Catalog({self.name!r}, {len(self.items)} {self.noun}s, fields={list(self.schema)}, "
             f"{len(self.histories)} histories)"
+        )
+
+    def subset(self, max_items: int, seed: int = 0) -> "Catalog":
+        """A smaller catalog for quick runs (the ``smoke`` profile): the whole histories of randomly
+        chosen users, topped up with random other items, at most ``max_items`` in all."""
+        rng = random.Random(f"subset:{seed}")
+        users = sorted(self.histories)
+        rng.shuffle(users)
+        keep: dict[str, None] = {}
+        chosen = []
+        for user in users:
+            new = [i for i in self.histories[user] if i not in keep]
+            if len(keep) + len(new) <= max_items * 0.7:
+                chosen.append(user)
+                keep.update(dict.fromkeys(new))
+        others = [item.id for item in self.items if item.id not in keep]
+        rng.shuffle(others)
+        keep.update(dict.fromkeys(others[: max(0, max_items - len(keep))]))
+        baskets = {u: [i for i in b if i in keep] for u, b in self.baskets.items()}
+        return Catalog(
+            self.name, [item for item in self.items if item.id in keep], list(self.schema.values()),
+            noun=self.noun, verb=self.verb, histories={u: self.histories[u] for u in sorted(chosen)},
+            baskets={u: b for u, b in baskets.items() if len(b) >= 2}, report=self.report,
         )
 
     def item(self, item_id: str) -> Item:

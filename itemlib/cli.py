@@ -1,4 +1,4 @@
-"""Command line: ``itemlib generate | train | evaluate | search``."""
+"""Command line: ``itemlib generate | train | evaluate | search | study``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Sequence
 from itemlib.catalog import CatalogError
 from itemlib.datasets import load_catalog
 from itemlib.models import ModelError
+from itemlib.study import StudyError
 from itemlib.generate import DEFAULT_NEGATIVES, DEFAULT_PER_TASK, DEFAULT_TEST_PER_TASK, generate
 from itemlib.tasks import TASKS
 from itemlib.writers import ChatWriter, OfflineWriter, WriterError
@@ -81,6 +82,18 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _study(args: argparse.Namespace) -> int:
+    from itemlib.study import build_book, run_study, write_toc
+
+    executed = run_study(args.profile, only=args.only, force=args.force)
+    print(f"executed {len(executed)} run(s): {', '.join(executed) or 'none (all complete)'}")
+    if args.no_build:
+        write_toc(args.profile)
+        return 0
+    print(f"book: {build_book(args.profile)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="itemlib", description="Align text embedders to item catalogs.")
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -140,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("-k", type=int, default=10)
     se.add_argument("query")
     se.set_defaults(run=_search)
+
+    st = verbs.add_parser("study", help="execute the study's notebooks with papermill and build the book")
+    st.add_argument("--profile", choices=["smoke", "cpu", "gpu"], default="smoke")
+    st.add_argument("--only", nargs="+", help="run only these runs (e.g. train-movielens)")
+    st.add_argument("--force", action="store_true", help="re-run the --only runs (or all) even when complete")
+    st.add_argument("--no-build", action="store_true", help="execute runs but do not build the book")
+    st.set_defaults(run=_study)
     return parser
 
 
@@ -147,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (CatalogError, WriterError, ModelError, ValueError) as error:
+    except (CatalogError, WriterError, ModelError, StudyError, ValueError) as error:
         print(f"itemlib {args.verb}: error: {error}", file=sys.stderr)
         return 2
 

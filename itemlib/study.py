@@ -1,0 +1,265 @@
+"""The reproducible study: profiles, the plan of papermill runs, and the book build.
+
+``itemlib study --profile smoke|cpu|gpu`` executes the notebook templates of ``notebooks/`` with
+papermill into ``book/runs/<profile>/<run>/`` (the executed notebook and its ``metrics.json``),
+skipping runs already complete, then writes ``_toc.yml`` for that profile and builds the book.
+A run is complete when its ``metrics.json`` exists; it is written last, and a run executes in a
+scratch folder that is moved into place only on success, so a failure or an interruption never
+leaves a half-written run where the book reads it. Generated data and fine-tuned models live in
+``work/<profile>/`` (not committed); a run whose inputs are missing there re-runs its producer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from itemlib.catalog import Catalog
+from itemlib.datasets import load_catalog
+from itemlib.datasets.steam import default_steam_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOGS = ("movielens", "steam")
+
+
+class StudyError(RuntimeError):
+    """A run failed; the message names the run, the notebook and the failing cell."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes of one profile. ``max_items`` shrinks catalogs for quick runs (None: full)."""
+
+    name: str
+    model: str = "minilm"
+    max_items: int | None = None
+    seed: int = 0
+    per_task: int = 2000
+    test_per_task: int = 200
+    steps: int = 300
+    batch_size: int = 8
+    learning_rate: float = 5e-5
+    temperature: float = 0.01
+    negatives: int = 7
+    save_steps: int = 100  # checkpoint interval of training runs (0: none; a MiniLM checkpoint is ~270 MB)
+    ablation_steps: int = 150
+    ablation_negatives: tuple[int, ...] = (1, 3, 7, 15)
+    ablation_in_batch: tuple[str, ...] = ("on", "filtered")
+
+
+PROFILES = {
+    "smoke": Profile("smoke", max_items=1200, per_task=40, test_per_task=20, steps=6, batch_size=4, save_steps=0,
+                     ablation_steps=3, ablation_negatives=(1, 3), ablation_in_batch=("on", "filtered")),
+    "cpu": Profile("cpu"),
+    "gpu": Profile("gpu", per_task=20000, test_per_task=1000, steps=5000, batch_size=64, learning_rate=2e-5, ablation_steps=2000),
+}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; profiles are {', '.join(PROFILES)}") from None
+
+
+def study_catalog(name: str, max_items: int | None = None, seed: int = 0) -> Catalog:
+    """A study catalog, shrunk to ``max_items`` for quick profiles."""
+    catalog = load_catalog(name)
+    return catalog.subset(max_items, seed) if max_items else catalog
+
+
+def steam_available() -> bool:
+    return (default_steam_dir() / "steam_games.json.gz").exists()
+
+
+@dataclass
+class Run:
+    name: str
+    notebook: str  # template in notebooks/
+    parameters: dict
+    needs: list[str] = field(default_factory=list)  # runs whose products this run reads
+    products: list[str] = field(default_factory=list)  # paths under work/ that this run writes
+
+
+def plan(profile: Profile) -> list[Run]:
+    """The runs of a profile in execution order."""
+    work = f"work/{profile.name}"
+    catalogs = [c for c in CATALOGS if c != "steam" or steam_available()]
+    common = {"profile": profile.name, "seed": profile.seed, "max_items": profile.max_items}
+    runs = [Run("data", "data.ipynb", {**common, "catalogs": catalogs})]
+    for name in catalogs:
+        runs.append(Run(f"generate-{name}", "generate.ipynb", {
+            **common, "catalog": name, "data_dir": f"{work}/data/{name}", "per_task": profile.per_task,
+            "test_per_task": profile.test_per_task, "negatives": max(profile.negatives, *profile.ablation_negatives),
+        }, products=[f"{work}/data/{name}/stats.json"]))
+    for name in catalogs:
+        runs.append(Run(f"train-{name}", "train.ipynb", {
+            **common, "data_dir": f"{work}/data/{name}", "model": profile.model, "out_dir": f"{work}/models/{name}",
+            "steps": profile.steps, "batch_size": profile.batch_size, "learning_rate": profile.learning_rate,
+            "temperature": profile.temperature, "negatives": profile.negatives, "in_batch": "off",
+            "save_steps": profile.save_steps,
+        }, needs=[f"generate-{name}"], products=[f"{work}/models/{name}/model.safetensors"]))
+    models = {"untuned": profile.model, "bm25": "bm25"} | {f"tuned-{c}": f"{work}/models/{c}" for c in catalogs}
+    for name in catalogs:
+        runs.append(Run(f"evaluate-{name}", "evaluate.ipynb", {
+            **common, "catalog": name, "tests_dir": f"{work}/data/{name}", "models": models,
+        }, needs=[f"generate-{name}"] + [f"train-{c}" for c in catalogs]))
+    variants = [{"negatives": k, "in_batch": "off"} for k in profile.ablation_negatives]
+    variants += [{"negatives": profile.negatives, "in_batch": mode} for mode in profile.ablation_in_batch]
+    runs.append(Run("ablation", "ablation.ipynb", {
+        **common, "catalog": "movielens", "data_dir": f"{work}/data/movielens", "work_dir": f"{work}/ablation",
+        "model": profile.model, "variants": variants, "steps": profile.ablation_steps, "batch_size": profile.batch_size,
+        "learning_rate": profile.learning_rate, "temperature": profile.temperature, "save_steps": profile.save_steps,
+    }, needs=["generate-movielens"]))
+    runs.append(Run("results", "results.ipynb", {**common, "runs_dir": f"book/runs/{profile.name}", "catalogs": catalogs},
+                    needs=[r.name for r in runs]))
+    return runs
+
+
+def run_dir(profile: Profile, name: str) -> Path:
+    return ROOT / "book" / "runs" / profile.name / name
+
+
+def is_complete(profile: Profile, run: Run) -> bool:
+    return (run_dir(profile, run.name) / "metrics.json").exists()
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "itemlib", "notebooks"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        return out + ("+uncommitted" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def hardware() -> str:
+    import torch
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{platform.machine()}, {os.cpu_count()} CPU cores, {device}, torch {torch.__version__}"
+
+
+def execute(profile: Profile, run: Run, log=print) -> None:
+    """Execute one run in a scratch folder; move it into place only when it succeeded."""
+    import papermill
+
+    target = run_dir(profile, run.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{run.name}-", dir=target.parent))
+    notebook = scratch / run.notebook
+    metrics_path = scratch / "metrics.json.partial"
+    started = time.time()
+    log(f"[{profile.name}] {run.name}: executing notebooks/{run.notebook}")
+    try:
+        papermill.execute_notebook(
+            str(ROOT / "notebooks" / run.notebook), str(notebook),
+            parameters={**run.parameters, "metrics_path": str(metrics_path)},
+            cwd=str(ROOT), kernel_name="python3", progress_bar=False, log_output=False,
+        )
+    except papermill.PapermillExecutionError as error:
+        line = next((l for l in reversed(str(error.source).splitlines()) if l.strip()), "")
+        raise StudyError(
+            f"run {run.name!r} failed in notebooks/{run.notebook}, cell {error.exec_count} of the executed copy "
+            f"(`{line.strip()[:80]}`): {error.ename}: {error.evalue} (executed copy kept at {notebook})"
+        ) from None
+    if not metrics_path.exists():
+        raise StudyError(f"run {run.name!r}: notebooks/{run.notebook} wrote no metrics (parameter metrics_path)")
+    metrics = json.loads(metrics_path.read_text())
+    metrics["provenance"] = {
+        "run": run.name, "notebook": run.notebook, "profile": profile.name, "seed": profile.seed,
+        "commit": _git_commit(), "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": round(time.time() - started, 1), "hardware": hardware(), "parameters": run.parameters,
+    }
+    (scratch / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    metrics_path.unlink()
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(scratch, target)
+    log(f"[{profile.name}] {run.name}: done in {metrics['provenance']['wall_seconds']} s")
+
+
+def run_study(profile_name: str, only: Sequence[str] | None = None, force: bool = False, log=print) -> list[str]:
+    """Execute the profile's incomplete runs (``only``: just these; ``force``: even complete ones).
+    Returns the names of the runs executed."""
+    profile = get_profile(profile_name)
+    runs = {run.name: run for run in plan(profile)}
+    unknown = set(only or []) - set(runs)
+    if unknown:
+        raise ValueError(f"unknown runs {sorted(unknown)}; runs of {profile.name!r}: {', '.join(runs)}")
+    wanted = list(only) if only else list(runs)
+    executed: list[str] = []
+
+    def ensure(name: str, rerun: bool) -> None:
+        run = runs[name]
+        for need in run.needs:
+            producer = runs[need]
+            missing = any(not (ROOT / p).exists() for p in producer.products)
+            if need not in executed and (missing or not is_complete(profile, producer)):
+                ensure(need, True)  # its outputs are gone (e.g. a fresh clone): produce them again
+        if name in executed:
+            return
+        if is_complete(profile, run) and not rerun and not any(n in executed for n in run.needs):
+            return
+        execute(profile, run, log)
+        executed.append(name)
+
+    for name in wanted:
+        ensure(name, force)
+    return executed
+
+
+def write_toc(profile_name: str) -> Path:
+    """``_toc.yml`` with the book pages and the executed runs of one profile."""
+    profile = get_profile(profile_name)
+    runs = [run for run in plan(profile) if is_complete(profile, run)]
+    def page(run: Run) -> str:
+        return f"book/runs/{profile.name}/{run.name}/{Path(run.notebook).stem}"
+    lines = [
+        "# Written by `itemlib study` for the profile shown in the book; do not edit by hand.",
+        "format: jb-book", "root: book/intro", "parts:",
+        "  - caption: The method", "    chapters:", "      - file: book/method", "      - file: book/reproduce",
+        "  - caption: Results", "    chapters:",
+    ]
+    results = [r for r in runs if r.name == "results"]
+    lines += [f"      - file: {page(r)}" for r in results]
+    lines += ["  - caption: The runs", "    chapters:"]
+    lines += [f"      - file: {page(r)}" for r in runs if r.name != "results"]
+    toc = ROOT / "_toc.yml"
+    toc.write_text("\n".join(lines) + "\n")
+    return toc
+
+
+def build_book(profile_name: str, strict: bool = True) -> Path:
+    """Write the toc for ``profile_name`` and build the HTML (no notebook is executed)."""
+    write_toc(profile_name)
+    command = ["jupyter-book", "build", str(ROOT), "--builder", "html"]
+    if strict:
+        command += ["-W", "-n", "--keep-going"]
+    binary = Path(os.sys.executable).parent / "jupyter-book"
+    command[0] = str(binary) if binary.exists() else command[0]
+    result = subprocess.run(command, cwd=ROOT)
+    if result.returncode != 0:
+        raise StudyError(f"book build failed ({' '.join(command)})")
+    return ROOT / "_build" / "html" / "index.html"
+
+
+def provenance_table(runs_dir: str | Path) -> list[dict]:
+    """One row per completed run: what the book's provenance boxes show."""
+    rows = []
+    for path in sorted(Path(runs_dir).glob("*/metrics.json")):
+        info = json.loads(path.read_text()).get("provenance", {})
+        rows.append({key: info.get(key) for key in ("run", "profile", "seed", "commit", "finished", "wall_seconds", "hardware")})
+    return rows
+
+
+__all__ = ["PROFILES", "Profile", "Run", "StudyError", "build_book", "plan", "run_study", "study_catalog", "write_toc", "asdict"]

@@ -1,0 +1,65 @@
+"""The study runner: a run lands only when its notebook succeeded, complete runs are skipped,
+a failure names the notebook and the cell, and missing inputs re-run their producer."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from itemlib import study
+from itemlib.study import PROFILES, Run, StudyError, plan, run_study
+
+
+def notebook(path, code: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    parameters = nbformat.v4.new_code_cell('metrics_path = "metrics.json"\nvalue = 0\nout = ""')
+    parameters.metadata["tags"] = ["parameters"]
+    nb.cells = [parameters, nbformat.v4.new_code_cell(code)]
+    nbformat.write(nb, path)
+
+
+@pytest.fixture()
+def sandbox(tmp_path, monkeypatch):
+    (tmp_path / "notebooks").mkdir()
+    notebook(tmp_path / "notebooks" / "make.ipynb",
+             "import json, pathlib\npathlib.Path(out).parent.mkdir(parents=True, exist_ok=True)\npathlib.Path(out).write_text(str(value))\n"
+             "json.dump({'value': value}, open(metrics_path, 'w'))")
+    notebook(tmp_path / "notebooks" / "use.ipynb",
+             "import json, pathlib\njson.dump({'read': pathlib.Path(out).read_text()}, open(metrics_path, 'w'))")
+    notebook(tmp_path / "notebooks" / "fail.ipynb", "x = 1\nraise ValueError('broken on purpose')")
+    monkeypatch.setattr(study, "ROOT", tmp_path)
+    runs = [
+        Run("make", "make.ipynb", {"value": 7, "out": str(tmp_path / "work" / "made.txt")}, products=[str(tmp_path / "work" / "made.txt")]),
+        Run("use", "use.ipynb", {"out": str(tmp_path / "work" / "made.txt")}, needs=["make"]),
+    ]
+    monkeypatch.setattr(study, "plan", lambda profile: runs)
+    return tmp_path, runs
+
+
+def test_runs_land_with_provenance_and_complete_runs_are_skipped(sandbox):
+    root, runs = sandbox
+    assert run_study("smoke", log=lambda *_: None) == ["make", "use"]
+    metrics = json.loads((root / "book" / "runs" / "smoke" / "use" / "metrics.json").read_text())
+    assert metrics["read"] == "7"
+    assert {"commit", "profile", "seed", "finished", "wall_seconds", "hardware"} <= set(metrics["provenance"])
+    assert (root / "book" / "runs" / "smoke" / "make" / "make.ipynb").exists()
+    assert run_study("smoke", log=lambda *_: None) == []  # all complete
+    (root / "work" / "made.txt").unlink()  # a fresh clone has the results but not the work files
+    assert run_study("smoke", only=["use"], force=True, log=lambda *_: None) == ["make", "use"]
+
+
+def test_failure_names_notebook_and_cell_and_leaves_nothing_behind(sandbox, monkeypatch):
+    root, runs = sandbox
+    runs.append(Run("broken", "fail.ipynb", {}))
+    with pytest.raises(StudyError, match=r"run 'broken' failed in notebooks/fail\.ipynb, cell 3 of the executed copy \(`raise ValueError\('broken on purpose'\)`\): ValueError: broken on purpose"):
+        run_study("smoke", only=["broken"], log=lambda *_: None)
+    assert not (root / "book" / "runs" / "smoke" / "broken").exists()
+
+
+def test_plans_cover_every_notebook():
+    names = {run.notebook for run in plan(PROFILES["smoke"])}
+    assert names == {"data.ipynb", "generate.ipynb", "train.ipynb", "evaluate.ipynb", "ablation.ipynb", "results.ipynb"}
+    assert plan(PROFILES["cpu"])[-1].name == "results"
