@@ -1,4 +1,4 @@
-"""Command line: ``itemlib generate | train | evaluate | search | study``."""
+"""Command line: ``itemlib generate | train | evaluate | search | chat | study``."""
 
 from __future__ import annotations
 
@@ -82,6 +82,15 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chat(args: argparse.Namespace) -> int:
+    from itemlib.chat import LLMRanker, chat_loop
+    from itemlib.retrieval import make_retriever
+
+    ranker = LLMRanker(args.llm_url, args.llm_model) if args.llm else None
+    chat_loop(make_retriever(args.model), load_catalog(args.catalog), sys.stdin, sys.stdout, shown=args.k, ranker=ranker)
+    return 0
+
+
 def _study(args: argparse.Namespace) -> int:
     from itemlib.study import build_book, run_study, write_toc
 
@@ -153,6 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("-k", type=int, default=10)
     se.add_argument("query")
     se.set_defaults(run=_search)
+
+    ch = verbs.add_parser("chat", help="a terminal conversation with a retriever (Chat-Rec); /reset, /quit")
+    ch.add_argument("--model", required=True, help=model_help)
+    ch.add_argument("--catalog", required=True)
+    ch.add_argument("-k", type=int, default=5, help="recommendations shown per turn")
+    ch.add_argument("--llm", action="store_true", help="let an OpenAI-compatible chat model re-rank the top 20 and explain")
+    ch.add_argument("--llm-url", help="default $ITEMLIB_LLM_URL")
+    ch.add_argument("--llm-model", help="default $ITEMLIB_LLM_MODEL")
+    ch.set_defaults(run=_chat)
 
     st = verbs.add_parser("study", help="execute the study's notebooks with papermill and build the book")
     st.add_argument("--profile", choices=["smoke", "cpu", "gpu"], default="smoke")

@@ -54,11 +54,12 @@ class Profile:
     ablation_steps: int = 150
     ablation_negatives: tuple[int, ...] = (1, 3, 7, 15)
     ablation_in_batch: tuple[str, ...] = ("on", "filtered")
+    dialogues: int = 200  # conversational test set size per catalog
 
 
 PROFILES = {
     "smoke": Profile("smoke", max_items=1200, per_task=40, test_per_task=20, steps=6, batch_size=4, save_steps=0,
-                     ablation_steps=3, ablation_negatives=(1, 3), ablation_in_batch=("on", "filtered")),
+                     ablation_steps=3, ablation_negatives=(1, 3), ablation_in_batch=("on", "filtered"), dialogues=20),
     "cpu": Profile("cpu"),
     "gpu": Profile("gpu", per_task=20000, test_per_task=1000, steps=5000, batch_size=64, learning_rate=2e-5, ablation_steps=2000),
 }
@@ -120,6 +121,10 @@ def plan(profile: Profile) -> list[Run]:
         "model": profile.model, "variants": variants, "steps": profile.ablation_steps, "batch_size": profile.batch_size,
         "learning_rate": profile.learning_rate, "temperature": profile.temperature, "save_steps": profile.save_steps,
     }, needs=["generate-movielens"]))
+    runs.append(Run("chat", "chat.ipynb", {
+        **common, "catalogs": catalogs, "dialogues_per_catalog": profile.dialogues,
+        "models": {c: {"untuned": profile.model, "bm25": "bm25", f"tuned-{c}": f"{work}/models/{c}"} for c in catalogs},
+    }, needs=[f"train-{c}" for c in catalogs]))
     runs.append(Run("results", "results.ipynb", {**common, "runs_dir": f"book/runs/{profile.name}", "catalogs": catalogs},
                     needs=[r.name for r in runs]))
     return runs
@@ -230,10 +235,10 @@ def write_toc(profile_name: str) -> Path:
         "  - caption: The method", "    chapters:", "      - file: book/method", "      - file: book/reproduce",
         "  - caption: Results", "    chapters:",
     ]
-    results = [r for r in runs if r.name == "results"]
-    lines += [f"      - file: {page(r)}" for r in results]
+    chapters = ("results", "chat")
+    lines += [f"      - file: {page(r)}" for name in chapters for r in runs if r.name == name]
     lines += ["  - caption: The runs", "    chapters:"]
-    lines += [f"      - file: {page(r)}" for r in runs if r.name != "results"]
+    lines += [f"      - file: {page(r)}" for r in runs if r.name not in chapters]
     toc = ROOT / "_toc.yml"
     toc.write_text("\n".join(lines) + "\n")
     return toc

@@ -3,7 +3,7 @@
 Placeholders: ``{noun}``, ``{nouns}``, ``{verb}``, ``{verbed}`` (the catalog's own words) and one
 or two task slots (``{history}``, ``{title}``, ``{summary}``, ``{attributes}``, ``{request}``,
 ``{condition}``, ``{exclusion}``). ``phrases.json`` holds the sentence banks of the offline
-summary writer.
+summary writer, ``dialogue.json`` those of the held-out conversational test set.
 """
 
 from __future__ import annotations
@@ -27,6 +27,11 @@ def template_bank(task: str) -> dict[str, tuple[str, ...]]:
 
 
 @lru_cache(maxsize=None)
-def phrase_bank() -> dict[str, tuple[str, ...]]:
-    raw = json.loads(resources.files(__name__).joinpath("phrases.json").read_text(encoding="utf-8"))
+def phrase_bank_file(name: str) -> dict[str, tuple[str, ...]]:
+    """A sentence bank by file name (``phrases.json``: summaries; ``dialogue.json``: dialogues)."""
+    raw = json.loads(resources.files(__name__).joinpath(name).read_text(encoding="utf-8"))
     return {key: tuple(values) for key, values in raw.items()}
+
+
+def phrase_bank() -> dict[str, tuple[str, ...]]:
+    return phrase_bank_file("phrases.json")
