@@ -4,10 +4,7 @@ interactive loop driven from a script."""
 from __future__ import annotations
 
 import io
-import json
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -45,32 +42,19 @@ def test_dialogues_reuse_no_training_phrasing(movielens):
         assert not [text for text in fixed if text in dialogue["query"]], dialogue["query"]
 
 
-class StubLLM(BaseHTTPRequestHandler):
-    mode = "ok"
-
-    def do_POST(self):  # noqa: N802
-        self.rfile.read(int(self.headers["Content-Length"]))
-        if StubLLM.mode == "error":
-            self.send_response(503)
-            self.end_headers()
-            return
-        content = '{"ranking": [2, 0], "explanation": "2 fits best"}' if StubLLM.mode == "ok" else "I cannot decide."
-        data = json.dumps({"choices": [{"message": {"content": content}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+REPLIES = {
+    "ok": '{"ranking": [2, 0], "explanation": "2 fits best"}',
+    "garbage": "I cannot decide.",
+    "error": 503,
+}
 
 
 @pytest.fixture()
-def llm_url():
-    server = HTTPServer(("127.0.0.1", 0), StubLLM)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+def llm(chat_stub):
+    """A stub whose answer is switched through the returned dict's "mode"."""
+    state = {"mode": "ok"}
+    url, _ = chat_stub(lambda body: REPLIES[state["mode"]])
+    return url, state
 
 
 @pytest.fixture(scope="module")
@@ -80,15 +64,15 @@ def bm25(movielens):
     return retriever
 
 
-def test_llm_ranker_reorders_and_falls_back(movielens, bm25, llm_url):
+def test_llm_ranker_reorders_and_falls_back(movielens, bm25, llm):
+    llm_url, state = llm
     plain = recommend(bm25, movielens, "User: a space adventure with robots")
     assert plain.source == "retriever" and len(plain.item_ids) == 20
-    StubLLM.mode = "ok"
     ranked = recommend(bm25, movielens, "User: a space adventure with robots", ranker=LLMRanker(llm_url, "stub"))
     assert ranked.source == "llm" and ranked.explanation == "2 fits best"
     assert ranked.item_ids[:2] == [plain.item_ids[2], plain.item_ids[0]] and sorted(ranked.item_ids) == sorted(plain.item_ids)
     for mode in ("error", "garbage"):
-        StubLLM.mode = mode
+        state["mode"] = mode
         with pytest.warns(UserWarning, match="using the retriever's order"):
             fallback = recommend(bm25, movielens, "User: a space adventure with robots", ranker=LLMRanker(llm_url, "stub"))
         assert fallback.item_ids == plain.item_ids

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -14,39 +12,18 @@ from itemlib.sampling import request_clauses
 from itemlib.writers import ChatWriter, OfflineWriter, WriterError
 
 
-class StubChat(BaseHTTPRequestHandler):
-    requests: list[dict] = []
-
-    def do_POST(self):  # noqa: N802 (http.server's naming)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        StubChat.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
-        if body["model"] == "broken":
-            self.send_response(500)
-            self.end_headers()
-            return
-        reply = {"choices": [{"message": {"role": "assistant", "content": "  rephrased:  " + body["messages"][-1]["content"][-80:] + " "}}]}
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+def rephrase(body):
+    return "  rephrased:  " + body["messages"][-1]["content"][-80:] + " "
 
 
 @pytest.fixture()
-def stub_url():
-    server = HTTPServer(("127.0.0.1", 0), StubChat)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    StubChat.requests.clear()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
+def stub(chat_stub):
+    """A stub that rephrases, and fails with HTTP 500 for the model named "broken"."""
+    return chat_stub(lambda body: 500 if body["model"] == "broken" else rephrase(body))
 
 
-def test_chat_writer_calls_the_endpoint(stub_url, movielens):
+def test_chat_writer_calls_the_endpoint(stub, movielens):
+    stub_url, received = stub
     writer = ChatWriter(stub_url, "tiny", api_key="secret")
     rng = random.Random(0)
     clauses = request_clauses(movielens, movielens.item("2571"), rng)
@@ -54,13 +31,14 @@ def test_chat_writer_calls_the_endpoint(stub_url, movielens):
     assert writer.request(movielens, clauses, rng).startswith("rephrased: ")
     history = [movielens.item(i) for i in movielens.histories["1"][:5]]
     assert writer.summary(movielens, history, rng).startswith("rephrased: ")
-    sent = StubChat.requests[0]
+    sent = received[0]
     assert sent["path"] == "/v1/chat/completions" and sent["auth"] == "Bearer secret"
     assert sent["body"]["model"] == "tiny"
     assert draft in sent["body"]["messages"][0]["content"]
 
 
-def test_chat_writer_errors_are_clear(stub_url, monkeypatch):
+def test_chat_writer_errors_are_clear(stub, monkeypatch):
+    stub_url, _ = stub
     with pytest.raises(WriterError, match="failed"):
         ChatWriter(stub_url, "broken").complete("hi")
     with pytest.raises(WriterError, match="127.0.0.1:9"):
@@ -70,7 +48,8 @@ def test_chat_writer_errors_are_clear(stub_url, monkeypatch):
         ChatWriter(None, "tiny")
 
 
-def test_cli_generate_with_llm_writer(stub_url, tmp_path, monkeypatch, capsys):
+def test_cli_generate_with_llm_writer(stub, tmp_path, monkeypatch, capsys):
+    stub_url, _ = stub
     monkeypatch.setenv("ITEMLIB_LLM_URL", stub_url)
     monkeypatch.setenv("ITEMLIB_LLM_MODEL", "tiny")
     code = main(["generate", "--catalog", "movielens", "--out", str(tmp_path), "--per-task", "5",
