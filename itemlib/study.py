@@ -17,9 +17,10 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -250,7 +251,7 @@ def build_book(profile_name: str, strict: bool = True) -> Path:
     command = ["jupyter-book", "build", str(ROOT), "--builder", "html"]
     if strict:
         command += ["-W", "-n", "--keep-going"]
-    binary = Path(os.sys.executable).parent / "jupyter-book"
+    binary = Path(sys.executable).parent / "jupyter-book"
     command[0] = str(binary) if binary.exists() else command[0]
     result = subprocess.run(command, cwd=ROOT)
     if result.returncode != 0:
@@ -267,4 +268,4 @@ def provenance_table(runs_dir: str | Path) -> list[dict]:
     return rows
 
 
-__all__ = ["PROFILES", "Profile", "Run", "StudyError", "build_book", "plan", "run_study", "study_catalog", "write_toc", "asdict"]
+__all__ = ["PROFILES", "Profile", "Run", "StudyError", "build_book", "plan", "run_study", "study_catalog", "write_toc"]
