@@ -78,7 +78,8 @@ def misspell(title: str, rng: random.Random, p: float = 0.1) -> str:
     return typo if normalize_title(typo) != normalize_title(title) else misspell(title, rng, p)
 
 
-def _is_maker(spec: Field) -> bool:
+def is_maker(spec: Field) -> bool:
+    """Fields naming who made an item read as "by X" in requests and summaries."""
     return any(word in spec.display.lower() for word in MAKER_WORDS)
 
 
@@ -99,7 +100,7 @@ def attribute_clause(spec: Field, value: object, rng: random.Random, max_list_va
         return Clause({"field": spec.name, "op": "has_all", "values": chosen}, f"{name}: {words}", words, " and ".join(chosen))
     if spec.kind is FieldKind.CATEGORICAL:
         text = str(value)
-        natural = f"by {text}" if _is_maker(spec) else f"with {name} {text}"
+        natural = f"by {text}" if is_maker(spec) else f"with {name} {text}"
         return Clause({"field": spec.name, "op": "has_all", "values": [text]}, f"{name}: {text}", text, natural)
     if spec.kind is FieldKind.NUMERIC:
         text = spec.format_value(value)

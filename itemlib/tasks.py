@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import ClassVar
 
-from itemlib.catalog import Catalog, FieldKind, Item
+from itemlib.catalog import Catalog, Item
 from itemlib.cooccurrence import item_neighbours
 from itemlib.sampling import (
     Clause,

@@ -17,8 +17,8 @@ import urllib.request
 from collections import Counter
 from typing import Protocol
 
-from itemlib.catalog import Catalog, FieldKind, Item, format_number
-from itemlib.sampling import Clause, _is_maker, lexicalise_request, nice_above
+from itemlib.catalog import Catalog, FieldKind, Item
+from itemlib.sampling import Clause, is_maker, lexicalise_request, nice_above
 from itemlib.templates import phrase_bank
 
 
@@ -69,7 +69,7 @@ class OfflineWriter:
         for spec in catalog.fields_of(FieldKind.CATEGORICAL):
             counts = Counter(str(item.fields[spec.name]) for item in history if spec.name in item.fields)
             favourite = sorted((v for v, n in counts.items() if n >= 2), key=lambda v: (-counts[v], v))
-            if favourite and _is_maker(spec):
+            if favourite and is_maker(spec):
                 extra.append(rng.choice(phrases["summary_maker"]).format(value=favourite[0], label=spec.display, **words))
         sentences += rng.sample(extra, min(len(extra), rng.randint(1, 2)))
         if not sentences:
