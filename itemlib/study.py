@@ -27,6 +27,7 @@ from typing import Sequence
 from itemlib.catalog import Catalog
 from itemlib.datasets import load_catalog
 from itemlib.datasets.steam import default_steam_dir
+from itemlib.provenance import git_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGS = ("movielens", "steam")
@@ -139,15 +140,6 @@ def is_complete(profile: Profile, run: Run) -> bool:
     return (run_dir(profile, run.name) / "metrics.json").exists()
 
 
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "itemlib", "notebooks"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        return out + ("+uncommitted" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def hardware() -> str:
     import torch
 
@@ -183,7 +175,7 @@ def execute(profile: Profile, run: Run, log=print) -> None:
     metrics = json.loads(metrics_path.read_text())
     metrics["provenance"] = {
         "run": run.name, "notebook": run.notebook, "profile": profile.name, "seed": profile.seed,
-        "commit": _git_commit(), "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "commit": git_commit(), "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds": round(time.time() - started, 1), "hardware": hardware(), "parameters": run.parameters,
     }
     (scratch / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -25,7 +24,8 @@ import torch
 
 from itemlib.catalog import Catalog, CatalogError
 from itemlib.losses import IN_BATCH_MODES, ItemInfoNCELoss
-from itemlib.models import DOCUMENT, QUERY, PRESETS, load_encoder
+from itemlib.models import DOCUMENT, PRESETS, QUERY, load_encoder
+from itemlib.provenance import git_commit
 from itemlib.relevance import relevant_mask
 from itemlib.tasks import TASKS, get_task
 
@@ -120,21 +120,14 @@ def false_negative_mask(catalog: Catalog, records: Sequence[dict], negatives: in
         batch = len(rows)
         items = [passage_ids(r)[0] for r in rows] + [i for r in rows for i in passage_ids(r)[1:]]
         positions = np.array([catalog.index[i] for i in items])
+        item_ids = np.array(items)
         blocked = np.zeros((batch, len(items)), dtype=bool)
         for row, r in enumerate(rows):
             relevant = relevant_mask(catalog, records[r]["spec"])
-            blocked[row] = relevant[positions] | (np.array(items) == records[r]["pos_ids"][0])
+            blocked[row] = relevant[positions] | (item_ids == records[r]["pos_ids"][0])
         return torch.from_numpy(blocked)
 
     return mask
-
-
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _distributed() -> dict[str, object]:
@@ -180,7 +173,10 @@ def train(
 
     ``catalog`` is needed for ``in_batch="filtered"`` (the relevance predicates).
     """
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import (
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
     from transformers.trainer_utils import get_last_checkpoint
 
     config = config or TrainConfig()
@@ -245,7 +241,7 @@ def train(
         "hyperparameters": dataclasses.asdict(config) | {"lora_rank": lora_rank},
         "global_step": trainer.state.global_step,
         "train_loss": result.training_loss,
-        "commit": _git_commit(),
+        "commit": git_commit(),
     }
     (out / "itemlib_training.json").write_text(json.dumps(card, indent=1) + "\n")
     (out / "training_log.json").write_text(json.dumps(trainer.state.log_history, indent=1) + "\n")
