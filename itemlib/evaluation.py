@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from tqdm.auto import tqdm
 
 from itemlib.catalog import Catalog, CatalogError
@@ -29,18 +30,24 @@ HEADLINE_K = 5
 
 @dataclass
 class Evaluation:
-    """``metrics``: tidy table (task, metric, k, value, queries); ``headline``: one row per task."""
+    """``metrics``: tidy table (task, metric, k, value, queries); ``headline``: one row per task.
+
+    ``per_query`` keeps each query's headline value (task, query = row in the test file, value), so
+    two models scored on the same queries can be compared pairwise (see ``paired_difference``).
+    """
 
     model: str
     catalog: str
     metrics: pd.DataFrame
     headline: pd.DataFrame
+    per_query: pd.DataFrame
 
     def save(self, out_dir: str | Path) -> None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         self.metrics.to_csv(out / "metrics.csv", index=False)
         self.headline.to_csv(out / "headline.csv", index=False)
+        self.per_query.to_csv(out / "per_query.csv", index=False)
         payload = {
             "model": self.model,
             "catalog": self.catalog,
@@ -119,6 +126,7 @@ def evaluate(
     ranks = id_ranks(catalog)
     depth = max(ks)
     rows = []
+    per_query = []
     for task, records in tqdm(tests.items(), desc=f"evaluating {getattr(retriever, 'name', '')}", disable=not progress):
         if not records:
             continue
@@ -133,9 +141,29 @@ def evaluate(
                 ("ndcg", ndcg_at_k(judged["relevant"], judged["n_positive"], k)),
             ):
                 rows.append({"task": task, "metric": metric, "k": k, "value": float(values.mean()), "queries": len(records)})
+                if metric == get_task(task).headline and k == HEADLINE_K:
+                    per_query.append(pd.DataFrame({"task": task, "query": np.arange(len(records)), "value": values.astype(float)}))
         rows.append({"task": task, "metric": "mrr", "k": depth, "value": float(reciprocal_rank(judged["relevant"]).mean()), "queries": len(records)})
     metrics = pd.DataFrame(rows, columns=["task", "metric", "k", "value", "queries"])
-    return Evaluation(getattr(retriever, "name", "model"), catalog.name, metrics, headline_table(metrics))
+    per_query_table = pd.concat(per_query, ignore_index=True) if per_query else pd.DataFrame(columns=["task", "query", "value"])
+    return Evaluation(getattr(retriever, "name", "model"), catalog.name, metrics, headline_table(metrics), per_query_table)
+
+
+def paired_difference(tuned: Sequence[float], baseline: Sequence[float], seed: int = 0, resamples: int = 2000) -> dict[str, float]:
+    """Mean per-query difference ``tuned - baseline`` with a 95% bootstrap interval.
+
+    Both models must be scored on the same queries in the same order; pairing removes the spread
+    between easy and hard queries, so a difference whose interval excludes 0 is not query noise.
+    """
+    tuned, baseline = np.asarray(tuned, dtype=float), np.asarray(baseline, dtype=float)
+    if tuned.ndim != 1 or tuned.shape != baseline.shape or len(tuned) < 2:
+        raise ValueError(f"paired_difference needs two equal-length score lists of at least 2 queries, got shapes {tuned.shape} and {baseline.shape}")
+    diff = tuned - baseline
+    if not diff.any():
+        return {"difference": 0.0, "low": 0.0, "high": 0.0}
+    interval = stats.bootstrap((diff,), np.mean, n_resamples=resamples, confidence_level=0.95,
+                               method="percentile", random_state=np.random.default_rng(seed)).confidence_interval
+    return {"difference": float(diff.mean()), "low": float(interval.low), "high": float(interval.high)}
 
 
 def headline_table(metrics: pd.DataFrame) -> pd.DataFrame:

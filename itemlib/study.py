@@ -50,7 +50,7 @@ class Profile:
     steps: int = 300
     batch_size: int = 8
     learning_rate: float = 5e-5
-    temperature: float = 0.01
+    temperature: float = 0.05  # a 300-step probe on MovieLens improved 7/10 tasks at 0.05, 6/10 at 0.01
     negatives: int = 7
     save_steps: int = 100  # checkpoint interval of training runs (0: none; a MiniLM checkpoint is ~270 MB)
     ablation_steps: int = 150
@@ -62,7 +62,7 @@ class Profile:
 PROFILES = {
     "smoke": Profile("smoke", max_items=1200, per_task=40, test_per_task=20, steps=6, batch_size=4, save_steps=0,
                      ablation_steps=3, ablation_negatives=(1, 3), ablation_in_batch=("on", "filtered"), dialogues=20),
-    "cpu": Profile("cpu"),
+    "cpu": Profile("cpu", test_per_task=500, ablation_steps=120),
     "gpu": Profile("gpu", per_task=20000, test_per_task=1000, steps=5000, batch_size=64, learning_rate=2e-5, ablation_steps=2000),
 }
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from itemlib.catalog import Catalog, CatalogError, Field, FieldKind, Item
-from itemlib.evaluation import evaluate, load_tests
+from itemlib.evaluation import evaluate, load_tests, paired_difference
 from itemlib.metrics import coverage_at_k, hit_at_k, ndcg_at_k, recall_at_k, reciprocal_rank
 from itemlib.models import ModelError, load_encoder
 from itemlib.retrieval import EncoderRetriever, chunked_top_k, faiss_top_k, make_retriever, top_k_from_scores
@@ -86,6 +86,23 @@ def test_evaluate_baselines_end_to_end(movielens, movielens_data, tmp_path):
     bm25.save(tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["headline"][0]["task"] == "NM2I" and (tmp_path / "metrics.csv").exists()
+    # the per-query headline values average to the headline, so they can be compared pairwise
+    per_task = result.per_query.groupby("task").value.mean()
+    for row in result.headline.itertuples():
+        assert per_task[row.task] == pytest.approx(row.value)
+    gap = paired_difference(bm25.per_query.value, rand.per_query.value)
+    assert gap["low"] > 0 and gap["low"] <= gap["difference"] <= gap["high"]
+
+
+def test_paired_difference_interval():
+    same = paired_difference([1, 0, 1, 0], [1, 0, 1, 0])
+    assert same == {"difference": 0.0, "low": 0.0, "high": 0.0}
+    rng = np.random.default_rng(0)
+    noise = paired_difference(rng.integers(0, 2, 400), rng.integers(0, 2, 400))
+    assert noise["low"] < 0 < noise["high"]  # two coin flips: no real difference
+    assert paired_difference([1, 0], [0, 0], seed=3) == paired_difference([1, 0], [0, 0], seed=3)
+    with pytest.raises(ValueError, match="equal-length"):
+        paired_difference([1, 0, 1], [1, 0])
 
 
 def test_tiny_encoder_retriever_caches_catalog_embeddings(movielens_data, tmp_path):
