@@ -56,7 +56,7 @@ class Profile:
     ablation_steps: int = 150
     ablation_negatives: tuple[int, ...] = (1, 3, 7, 15)
     ablation_in_batch: tuple[str, ...] = ("on", "filtered")
-    dialogues: int = 200  # conversational test set size per catalog
+    dialogues: int = 500  # conversational test set size per catalog
 
 
 PROFILES = {
@@ -124,7 +124,7 @@ def plan(profile: Profile) -> list[Run]:
         "learning_rate": profile.learning_rate, "temperature": profile.temperature, "save_steps": profile.save_steps,
     }, needs=["generate-movielens"]))
     runs.append(Run("chat", "chat.ipynb", {
-        **common, "catalogs": catalogs, "dialogues_per_catalog": profile.dialogues,
+        **common, "catalogs": catalogs, "dialogues_per_catalog": profile.dialogues, "runs_dir": f"book/runs/{profile.name}",
         "models": {c: {"untuned": profile.model, "bm25": "bm25", f"tuned-{c}": f"{work}/models/{c}"} for c in catalogs},
     }, needs=[f"train-{c}" for c in catalogs]))
     runs.append(Run("results", "results.ipynb", {**common, "runs_dir": f"book/runs/{profile.name}", "catalogs": catalogs},
@@ -156,6 +156,7 @@ def execute(profile: Profile, run: Run, log=print) -> None:
     scratch = Path(tempfile.mkdtemp(prefix=f".{run.name}-", dir=target.parent))
     notebook = scratch / run.notebook
     metrics_path = scratch / "metrics.json.partial"
+    commit = git_commit()  # the code the run starts from, not whatever is checked out when it ends
     started = time.time()
     log(f"[{profile.name}] {run.name}: executing notebooks/{run.notebook}")
     try:
@@ -175,7 +176,7 @@ def execute(profile: Profile, run: Run, log=print) -> None:
     metrics = json.loads(metrics_path.read_text())
     metrics["provenance"] = {
         "run": run.name, "notebook": run.notebook, "profile": profile.name, "seed": profile.seed,
-        "commit": git_commit(), "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "commit": commit, "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds": round(time.time() - started, 1), "hardware": hardware(), "parameters": run.parameters,
     }
     (scratch / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
@@ -199,15 +200,16 @@ def run_study(profile_name: str, only: Sequence[str] | None = None, force: bool 
 
     def ensure(name: str, rerun: bool) -> None:
         run = runs[name]
-        for need in run.needs:
-            producer = runs[need]
-            missing = any(not (ROOT / p).exists() for p in producer.products)
-            if need not in executed and (missing or not is_complete(profile, producer)):
-                ensure(need, True)  # its outputs are gone (e.g. a fresh clone): produce them again
         if name in executed:
             return
+        for need in run.needs:
+            if not is_complete(profile, runs[need]):
+                ensure(need, False)
         if is_complete(profile, run) and not rerun and not any(n in executed for n in run.needs):
-            return
+            return  # complete results are kept even when the work files behind them are gone (a fresh clone)
+        for need in run.needs:
+            if need not in executed and any(not (ROOT / p).exists() for p in runs[need].products):
+                ensure(need, True)  # this run reads work files that are gone: produce them again
         execute(profile, run, log)
         executed.append(name)
 
@@ -251,13 +253,23 @@ def build_book(profile_name: str, strict: bool = True) -> Path:
     return ROOT / "_build" / "html" / "index.html"
 
 
-def provenance_table(runs_dir: str | Path) -> list[dict]:
-    """One row per completed run: what the book's provenance boxes show."""
+def page_provenance(profile: str, seed: int) -> str:
+    """The line a results page prints about its own execution (its run's metrics.json is written
+    only after the notebook finishes, so the page cannot read it)."""
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return f"This page was executed at commit `{git_commit()}`, profile `{profile}`, seed {seed}, on {now}, on {hardware()}."
+
+
+def provenance_table(runs_dir: str | Path, runs: Sequence[str] | None = None) -> list[dict]:
+    """One row per completed run (``runs``: only these): what the book's provenance boxes show."""
     rows = []
     for path in sorted(Path(runs_dir).glob("*/metrics.json")):
+        if runs is not None and path.parent.name not in runs:
+            continue
         info = json.loads(path.read_text()).get("provenance", {})
         rows.append({key: info.get(key) for key in ("run", "profile", "seed", "commit", "finished", "wall_seconds", "hardware")})
     return rows
 
 
-__all__ = ["PROFILES", "Profile", "Run", "StudyError", "build_book", "plan", "run_study", "study_catalog", "write_toc"]
+__all__ = ["PROFILES", "Profile", "Run", "StudyError", "build_book", "page_provenance", "plan", "provenance_table", "run_study",
+           "study_catalog", "write_toc"]

@@ -46,9 +46,20 @@ def test_runs_land_with_provenance_and_complete_runs_are_skipped(sandbox):
     assert metrics["read"] == "7"
     assert {"commit", "profile", "seed", "finished", "wall_seconds", "hardware"} <= set(metrics["provenance"])
     assert (root / "book" / "runs" / "smoke" / "make" / "make.ipynb").exists()
+    shown = study.provenance_table(root / "book" / "runs" / "smoke", ["use"])
+    assert [row["run"] for row in shown] == ["use"] and shown[0]["commit"] == metrics["provenance"]["commit"]
     assert run_study("smoke", log=lambda *_: None) == []  # all complete
     (root / "work" / "made.txt").unlink()  # a fresh clone has the results but not the work files
+    assert run_study("smoke", log=lambda *_: None) == []  # so rebuilding the book re-runs nothing
     assert run_study("smoke", only=["use"], force=True, log=lambda *_: None) == ["make", "use"]
+
+
+def test_commit_is_taken_when_the_run_starts(sandbox, monkeypatch):
+    root, runs = sandbox
+    commits = iter(["start", "later"])
+    monkeypatch.setattr(study, "git_commit", lambda: next(commits))
+    run_study("smoke", only=["make"], log=lambda *_: None)
+    assert json.loads((root / "book" / "runs" / "smoke" / "make" / "metrics.json").read_text())["provenance"]["commit"] == "start"
 
 
 def test_failure_names_notebook_and_cell_and_leaves_nothing_behind(sandbox, monkeypatch):
