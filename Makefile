@@ -1,4 +1,4 @@
-# Two commands on a fresh machine: `make book` (the study; PROFILE=smoke|cpu|gpu) and `make test`.
+# Two commands on a fresh machine: `make book` (the study; PROFILE=cpu|smoke|gpu, cpu is committed) and `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # so no CUDA build is pulled in.
 TORCH_CPU := torch==2.13.0
 DATA ?= data
-PROFILE ?= smoke
+PROFILE ?= cpu
 
 .PHONY: setup book data test bench clean
 
