@@ -218,6 +218,10 @@ def run_study(profile_name: str, only: Sequence[str] | None = None, force: bool 
     return executed
 
 
+RUN_STEPS = {"generate": "Generated tasks", "train": "Fine-tuning", "evaluate": "Evaluation"}  # runs made per catalog
+CATALOG_NAMES = {"movielens": "MovieLens", "steam": "Steam"}
+
+
 def write_toc(profile_name: str) -> Path:
     """``_toc.yml`` with the book pages and the executed runs of one profile."""
     profile = get_profile(profile_name)
@@ -233,7 +237,12 @@ def write_toc(profile_name: str) -> Path:
     chapters = ("results", "chat")
     lines += [f"      - file: {page(r)}" for name in chapters for r in runs if r.name == name]
     lines += ["  - caption: The runs", "    chapters:"]
-    lines += [f"      - file: {page(r)}" for r in runs if r.name not in chapters]
+    for run in runs:
+        if run.name not in chapters:
+            step, _, catalog = run.name.partition("-")
+            lines.append(f"      - file: {page(run)}")
+            if step in RUN_STEPS:  # one page per catalog: the sidebar names the catalog
+                lines.append(f"        title: {RUN_STEPS[step]} ({CATALOG_NAMES.get(catalog, catalog)})")
     toc = ROOT / "_toc.yml"
     toc.write_text("\n".join(lines) + "\n")
     return toc
