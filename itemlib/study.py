@@ -127,6 +127,11 @@ def plan(profile: Profile) -> list[Run]:
         **common, "catalogs": catalogs, "dialogues_per_catalog": profile.dialogues, "runs_dir": f"book/runs/{profile.name}",
         "models": {c: {"untuned": profile.model, "bm25": "bm25", f"tuned-{c}": f"{work}/models/{c}"} for c in catalogs},
     }, needs=[f"train-{c}" for c in catalogs]))
+    runs.append(Run("conditions", "conditions.ipynb", {
+        **common, "catalogs": catalogs, "tests_dirs": {c: f"{work}/data/{c}" for c in catalogs},
+        "models": {c: {"untuned": profile.model, f"tuned-{c}": f"{work}/models/{c}"} for c in catalogs},
+        "runs_dir": f"book/runs/{profile.name}",
+    }, needs=[f"generate-{c}" for c in catalogs] + [f"train-{c}" for c in catalogs]))
     runs.append(Run("results", "results.ipynb", {**common, "runs_dir": f"book/runs/{profile.name}", "catalogs": catalogs},
                     needs=[r.name for r in runs]))
     return runs
@@ -158,6 +163,7 @@ def execute(profile: Profile, run: Run, log=print) -> None:
     metrics_path = scratch / "metrics.json.partial"
     commit = git_commit()  # the code the run starts from, not whatever is checked out when it ends
     started = time.time()
+    os.environ["TQDM_DISABLE"] = "1"  # published runs are quiet: no progress bars in the kernels papermill starts
     log(f"[{profile.name}] {run.name}: executing notebooks/{run.notebook}")
     try:
         papermill.execute_notebook(
@@ -234,7 +240,7 @@ def write_toc(profile_name: str) -> Path:
         "  - caption: The method", "    chapters:", "      - file: book/method", "      - file: book/reproduce",
         "  - caption: Results", "    chapters:",
     ]
-    chapters = ("results", "chat")
+    chapters = ("results", "conditions", "chat")
     lines += [f"      - file: {page(r)}" for name in chapters for r in runs if r.name == name]
     lines += ["  - caption: The runs", "    chapters:"]
     for run in runs:

@@ -1,0 +1,58 @@
+"""Why a model misses vague conditions: which retrieved items break which numeric or date condition.
+
+Coverage@K of VC2I says how often the top K satisfy a query such as "released before 2007"; it does
+not say *how* the others fail. This module splits every (query, condition) pair of a constraint
+test set by field and operator and reports, for the top K of a retriever, the share that satisfies
+the condition, the share that lacks the field, and the share that sits on the boundary: the very
+value the query names ("2007" in "before 2007"; for dates, the same calendar year). A model that
+matches the number in the query as a word rather than as a limit fills its top K with boundary
+items, which fail strict "before" / "after" / "below" / "above" conditions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from itemlib.catalog import Catalog, FieldKind
+from itemlib.relevance import constraint_mask
+from itemlib.retrieval import Retriever, id_ranks, search
+
+COMPARISONS = ("lt", "gt")
+
+
+def _boundary(catalog: Catalog, field: str, values: np.ndarray, threshold: object) -> np.ndarray:
+    """Which ``values`` (the catalog's numeric column) equal the threshold a query names."""
+    spec = catalog.schema.get(field)  # None for derived columns such as popularity
+    if spec is not None and spec.kind is FieldKind.DATE:
+        year = dt.date.fromisoformat(str(threshold)).year
+        return np.array([not np.isnan(v) and dt.date.fromordinal(int(v)).year == year for v in values])
+    return values == float(threshold)  # type: ignore[arg-type]
+
+
+def condition_breakdown(retriever: Retriever, catalog: Catalog, records: Sequence[dict], k: int = 5) -> pd.DataFrame:
+    """One row per (query, "lt"/"gt" condition) of ``records`` (a constraint task's test records):
+    field, op, and the shares of the top ``k`` that satisfy it, lack the field or sit on its
+    boundary, beside the share of the whole catalog that satisfies it (what random retrieval gets)."""
+    retriever.index(catalog)
+    masks = [[catalog.index[i] for i in r.get("mask_ids", [])] for r in records]
+    ranked = search(retriever, [r["query"] for r in records], masks, k, ranks=id_ranks(catalog))
+    rows = []
+    for record, top in zip(records, ranked):
+        for condition in record["spec"].get("constraints", []):
+            if condition.get("op") not in COMPARISONS:
+                continue
+            field = str(condition["field"])
+            satisfied = constraint_mask(catalog, condition)
+            values = catalog.numeric_column(field)[top]
+            rows.append({
+                "field": field, "op": condition["op"],
+                "satisfied": float(satisfied[top].mean()),
+                "missing field": float(np.isnan(values).mean()),
+                "on the boundary": float(_boundary(catalog, field, values, condition["value"]).mean()),
+                "catalog rate": float(satisfied.mean()),
+            })
+    return pd.DataFrame(rows, columns=["field", "op", "satisfied", "missing field", "on the boundary", "catalog rate"])

@@ -1,0 +1,44 @@
+"""The vague-condition breakdown: satisfied, missing and boundary shares of the top K."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from itemlib.catalog import Catalog, Field, FieldKind, Item
+from itemlib.diagnostics import condition_breakdown
+
+
+class FirstItems:
+    """Ranks the catalog in its own order, whatever the query."""
+
+    name = "first-items"
+
+    def index(self, catalog: Catalog) -> None:
+        self.size = len(catalog)
+
+    def score(self, queries):
+        return np.tile(-np.arange(self.size, dtype=float), (len(queries), 1))
+
+
+def test_condition_breakdown_splits_failures():
+    years = [2007, 2007, 2006, None, 2010, 2001, 2002, 2003]
+    items = [Item(str(n), f"Film {n}", {} if year is None else {"year": dt.date(year, 1, 1), "runtime": 90 + n})
+             for n, year in enumerate(years)]
+    catalog = Catalog("films", items, [Field("year", FieldKind.DATE), Field("runtime", FieldKind.NUMERIC)])
+    records = [{"query": "released before 2007", "spec": {"constraints": [
+        {"field": "year", "op": "lt", "value": "2007-01-01"},
+        {"field": "runtime", "op": "gt", "value": 91},
+        {"field": "genres", "op": "has_all", "values": ["Drama"]},  # not a comparison: not counted
+    ]}}]
+    table = condition_breakdown(FirstItems(), catalog, records, k=4)
+    year, runtime = table.iloc[0], table.iloc[1]
+    assert (year.field, year.op) == ("year", "lt") and len(table) == 2
+    # top 4: 2007, 2007, 2006, no year
+    assert year.satisfied == pytest.approx(0.25) and year["missing field"] == pytest.approx(0.25)
+    assert year["on the boundary"] == pytest.approx(0.5)
+    assert year["catalog rate"] == pytest.approx(4 / 8)
+    # runtimes 90, 91, 92, missing: 91 is the boundary and fails "above 91"
+    assert runtime.satisfied == pytest.approx(0.25) and runtime["on the boundary"] == pytest.approx(0.25)
