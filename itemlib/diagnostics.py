@@ -1,12 +1,16 @@
-"""Why a model misses vague conditions: which retrieved items break which numeric or date condition.
+"""Diagnoses of where fine-tuning hurts: how retrieved items fail, beyond a headline metric.
 
-Coverage@K of VC2I says how often the top K satisfy a query such as "released before 2007"; it does
+``condition_breakdown``: which retrieved items break which numeric or date condition. Coverage@K of VC2I says how often the top K satisfy a query such as "released before 2007"; it does
 not say *how* the others fail. This module splits every (query, condition) pair of a constraint
 test set by field and operator and reports, for the top K of a retriever, the share that satisfies
 the condition, the share that lacks the field, and the share that sits on the boundary: the very
 value the query names ("2007" in "before 2007"; for dates, the same calendar year). A model that
 matches the number in the query as a word rather than as a limit fills its top K with boundary
 items, which fail strict "before" / "after" / "below" / "above" conditions.
+
+``popular_share``: how much of the top K comes from the catalog's most popular items. Behaviour
+tasks (predict the next item of a history) reward a popularity prior; this measures whether that
+prior leaks into queries where popularity is irrelevant, such as a misspelled title.
 """
 
 from __future__ import annotations
@@ -56,3 +60,15 @@ def condition_breakdown(retriever: Retriever, catalog: Catalog, records: Sequenc
                 "catalog rate": float(satisfied.mean()),
             })
     return pd.DataFrame(rows, columns=["field", "op", "satisfied", "missing field", "on the boundary", "catalog rate"])
+
+
+def popular_share(retriever: Retriever, catalog: Catalog, records: Sequence[dict], k: int = 5, top_fraction: float = 0.01) -> np.ndarray:
+    """Per test record: the share of its top ``k`` among the ``top_fraction`` most interacted-with
+    items of the catalog (users' held-out last items not counted)."""
+    if not 0 < top_fraction < 1:
+        raise ValueError(f"top_fraction must be between 0 and 1, got {top_fraction}")
+    popular = catalog.popularity >= np.quantile(catalog.popularity, 1 - top_fraction)
+    retriever.index(catalog)
+    masks = [[catalog.index[i] for i in r.get("mask_ids", [])] for r in records]
+    ranked = search(retriever, [r["query"] for r in records], masks, k, ranks=id_ranks(catalog))
+    return popular[ranked].mean(axis=1)

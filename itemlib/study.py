@@ -127,7 +127,7 @@ def plan(profile: Profile) -> list[Run]:
         **common, "catalogs": catalogs, "dialogues_per_catalog": profile.dialogues, "runs_dir": f"book/runs/{profile.name}",
         "models": {c: {"untuned": profile.model, "bm25": "bm25", f"tuned-{c}": f"{work}/models/{c}"} for c in catalogs},
     }, needs=[f"train-{c}" for c in catalogs]))
-    runs.append(Run("conditions", "conditions.ipynb", {
+    runs.append(Run("diagnosis", "diagnosis.ipynb", {
         **common, "catalogs": catalogs, "tests_dirs": {c: f"{work}/data/{c}" for c in catalogs},
         "models": {c: {"untuned": profile.model, f"tuned-{c}": f"{work}/models/{c}"} for c in catalogs},
         "runs_dir": f"book/runs/{profile.name}",
@@ -240,7 +240,7 @@ def write_toc(profile_name: str) -> Path:
         "  - caption: The method", "    chapters:", "      - file: book/method", "      - file: book/reproduce",
         "  - caption: Results", "    chapters:",
     ]
-    chapters = ("results", "conditions", "chat")
+    chapters = ("results", "diagnosis", "chat")
     lines += [f"      - file: {page(r)}" for name in chapters for r in runs if r.name == name]
     lines += ["  - caption: The runs", "    chapters:"]
     for run in runs:

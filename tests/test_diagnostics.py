@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from itemlib.catalog import Catalog, Field, FieldKind, Item
-from itemlib.diagnostics import condition_breakdown
+from itemlib.diagnostics import condition_breakdown, popular_share
 
 
 class FirstItems:
@@ -42,3 +42,16 @@ def test_condition_breakdown_splits_failures():
     assert year["catalog rate"] == pytest.approx(4 / 8)
     # runtimes 90, 91, 92, missing: 91 is the boundary and fails "above 91"
     assert runtime.satisfied == pytest.approx(0.25) and runtime["on the boundary"] == pytest.approx(0.25)
+
+
+def test_popular_share_counts_the_most_interacted_items():
+    items = [Item(str(n), f"Film {n}", {}) for n in range(10)]
+    histories = {f"u{n}": ["9", "9", str(n % 3), "0"] for n in range(6)}  # "0" is every user's held-out last item
+    catalog = Catalog("films", items, [], histories=histories)
+    records = [{"query": "anything"}, {"query": "masked", "mask_ids": ["0", "1"]}]
+    shares = popular_share(FirstItems(), catalog, records, k=2, top_fraction=0.1)
+    # item 9 is the only top-10% item and the first-items ranking never reaches it in the top 2
+    assert shares.tolist() == [0.0, 0.0]
+    assert popular_share(FirstItems(), catalog, records, k=8, top_fraction=0.1).tolist() == [0.0, 0.125]  # masking lets 9 in
+    with pytest.raises(ValueError, match="top_fraction"):
+        popular_share(FirstItems(), catalog, records, top_fraction=1.5)
