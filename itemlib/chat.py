@@ -24,7 +24,7 @@ import pandas as pd
 from itemlib.catalog import Catalog
 from itemlib.metrics import hit_at_k
 from itemlib.relevance import relevant_mask
-from itemlib.retrieval import Retriever, id_ranks, search
+from itemlib.retrieval import Retriever, id_ranks, search, search_records
 from itemlib.sampling import article, lexicalise_request, request_clauses, sample_exclusion
 from itemlib.templates import phrase_bank_file
 from itemlib.writers import ChatWriter, WriterError
@@ -100,8 +100,7 @@ def generate_dialogues(catalog: Catalog, count: int = 200, seed: int = 0) -> lis
 def evaluate_dialogues(retriever: Retriever, catalog: Catalog, dialogues: Sequence[dict], ks: Sequence[int] = (5, 10, 20)) -> pd.DataFrame:
     """Hit@K overall and by number of user turns: rows (turns, k, hit, dialogues)."""
     retriever.index(catalog)
-    masks = [[catalog.index[i] for i in d["mask_ids"]] for d in dialogues]
-    ranked = search(retriever, [d["query"] for d in dialogues], masks, max(ks), ranks=id_ranks(catalog))
+    ranked = search_records(retriever, catalog, dialogues, max(ks))
     relevant = np.array([[catalog.items[p].id in d["pos_ids"] for p in row] for d, row in zip(dialogues, ranked)])
     turns = np.array([d["user_turns"] for d in dialogues])
     rows = []

@@ -23,7 +23,7 @@ import pandas as pd
 
 from itemlib.catalog import Catalog, FieldKind
 from itemlib.relevance import constraint_mask
-from itemlib.retrieval import Retriever, id_ranks, search
+from itemlib.retrieval import Retriever, search_records
 
 COMPARISONS = ("lt", "gt")
 
@@ -42,8 +42,7 @@ def condition_breakdown(retriever: Retriever, catalog: Catalog, records: Sequenc
     field, op, and the shares of the top ``k`` that satisfy it, lack the field or sit on its
     boundary, beside the share of the whole catalog that satisfies it (what random retrieval gets)."""
     retriever.index(catalog)
-    masks = [[catalog.index[i] for i in r.get("mask_ids", [])] for r in records]
-    ranked = search(retriever, [r["query"] for r in records], masks, k, ranks=id_ranks(catalog))
+    ranked = search_records(retriever, catalog, records, k)
     rows = []
     for record, top in zip(records, ranked):
         for condition in record["spec"].get("constraints", []):
@@ -69,6 +68,5 @@ def popular_share(retriever: Retriever, catalog: Catalog, records: Sequence[dict
         raise ValueError(f"top_fraction must be between 0 and 1, got {top_fraction}")
     popular = catalog.popularity >= np.quantile(catalog.popularity, 1 - top_fraction)
     retriever.index(catalog)
-    masks = [[catalog.index[i] for i in r.get("mask_ids", [])] for r in records]
-    ranked = search(retriever, [r["query"] for r in records], masks, k, ranks=id_ranks(catalog))
+    ranked = search_records(retriever, catalog, records, k)
     return popular[ranked].mean(axis=1)

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from itemlib.catalog import Catalog, CatalogError
 from itemlib.metrics import coverage_at_k, hit_at_k, ndcg_at_k, reciprocal_rank, recall_at_k
 from itemlib.relevance import relevant_mask
-from itemlib.retrieval import Retriever, id_ranks, search
+from itemlib.retrieval import Retriever, id_ranks, search_records
 from itemlib.tasks import TASKS, get_task
 
 KS = (1, 5, 10, 20)
@@ -130,8 +130,7 @@ def evaluate(
     for task, records in tqdm(tests.items(), desc=f"evaluating {getattr(retriever, 'name', '')}", disable=not progress):
         if not records:
             continue
-        masks = [[catalog.index[i] for i in r.get("mask_ids", [])] for r in records]
-        ranked = search(retriever, [r["query"] for r in records], masks, depth, ranks=ranks, backend=backend)
+        ranked = search_records(retriever, catalog, records, depth, ranks=ranks, backend=backend)
         judged = judge(catalog, task, records, ranked)
         for k in ks:
             for metric, values in (

@@ -200,6 +200,15 @@ def search(
     return chunked_top_k(lambda rows: retriever.score(queries[rows]), len(queries), masks, k, ranks, chunk_size)
 
 
+def search_records(retriever: Retriever, catalog: Catalog, records: Sequence[dict], k: int, *,
+                   ranks: np.ndarray | None = None, backend: str = "exact") -> np.ndarray:
+    """``search`` for test records (``query`` and optional ``mask_ids``): one place that turns a
+    record's masked ids into catalog positions, for evaluation, dialogues and diagnostics alike."""
+    masks = [[catalog.index[i] for i in r.get("mask_ids", [])] for r in records]
+    return search(retriever, [r["query"] for r in records], masks, k,
+                  ranks=id_ranks(catalog) if ranks is None else ranks, backend=backend)
+
+
 def faiss_top_k(query_embeddings: np.ndarray, item_embeddings: np.ndarray, masks, k: int, ranks: np.ndarray) -> np.ndarray:
     """faiss ``IndexFlatIP`` search, over-fetched by the largest mask, then masked and tie-sorted
     like the exact search."""
