@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -116,6 +117,11 @@ MAX_TEXT_CHARS_IN_TEXT = 200
 def normalize_title(title: str) -> str:
     """Key under which two titles count as the same name (case and spacing ignored)."""
     return " ".join(title.lower().split())
+
+
+def title_words(key: str) -> list[str]:
+    """Distinct words of 4+ letters or digits in a normalised title, in order ("the", "of" are not)."""
+    return list(dict.fromkeys(re.findall(r"[^\W_]{4,}", key)))
 
 
 class Catalog:
@@ -267,6 +273,15 @@ class Catalog:
         for position, key in enumerate(self.title_keys):
             table.setdefault(key, []).append(position)
         return table
+
+    @cached_property
+    def title_word_index(self) -> dict[str, np.ndarray]:
+        """Title word (see :func:`title_words`) -> positions of the items whose title has it."""
+        table: dict[str, list[int]] = {}
+        for position, key in enumerate(self.title_keys):
+            for word in title_words(key):
+                table.setdefault(word, []).append(position)
+        return {word: np.array(p, dtype=np.int64) for word, p in table.items()}
 
     def numeric_column(self, name: str) -> np.ndarray:
         """Float array over items (NaN where missing); dates become ordinal day numbers."""

@@ -3,7 +3,9 @@
 In-batch negatives risk pushing away items that are in fact relevant (a second comedy for "a
 comedy"); the paper instead gives each example K sampled negatives verified by the task's
 predicate. For attribute queries part of them are *hard*: items meeting some but not all of the
-constraints, which teach the model that every constraint matters.
+constraints, which teach the model that every constraint matters, and near misses (just on the
+wrong side of a threshold, or a similar title for a misspelled name), which teach it that the
+boundary and the exact name matter (see :func:`itemlib.relevance.near_miss_mask`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import random
 import numpy as np
 
 from itemlib.catalog import Catalog
-from itemlib.relevance import Spec, partial_mask, relevant_mask
+from itemlib.relevance import Spec, hard_negative_pool, relevant_mask
 
 
 def sample_negatives(
@@ -32,7 +34,7 @@ def sample_negatives(
         return []
     excluded = relevant_mask(catalog, spec)
     excluded[[catalog.index[i] for i in positives]] = True
-    hard = np.flatnonzero(partial_mask(catalog, spec) & ~excluded)
+    hard = np.flatnonzero(hard_negative_pool(catalog, spec) & ~excluded)
     chosen: list[int] = []
     if len(hard):
         take = min(len(hard), int(round(count * hard_fraction)))

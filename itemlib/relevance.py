@@ -29,7 +29,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from itemlib.catalog import Catalog, CatalogError, FieldKind
+from itemlib.catalog import Catalog, CatalogError, FieldKind, title_words
 
 Spec = Mapping[str, object]
 
@@ -89,9 +89,57 @@ def relevant_mask(catalog: Catalog, spec: Spec) -> np.ndarray:
     return mask
 
 
+#: Share of the catalog a near miss is drawn from: the failing items closest to a threshold.
+NEAR_MISS_SHARE = 0.02
+#: Title words held by more than this share of titles ("love", "with") do not make a title similar.
+COMMON_TITLE_WORD_SHARE = 0.01
+
+
+def near_miss_mask(catalog: Catalog, constraint: Mapping[str, object]) -> np.ndarray:
+    """Items that fail ``constraint`` yet look as if they met it: the hard negatives it needs.
+
+    A threshold query's positive sits just inside the threshold (generators draw the threshold a
+    few steps beyond the item's value), so random negatives teach "the value near the number in the
+    query" rather than "on the right side of it". Near misses are the failing items closest to the
+    threshold (the nearest :data:`NEAR_MISS_SHARE` of the catalog, ties kept): "released after 2012"
+    gets films from 2012. A title lookup's near misses share a distinctive title word ("Toy Story"
+    for "Toy Stroy 2"). Other operators have none.
+    """
+    op, field = constraint.get("op"), str(constraint.get("field"))
+    mask = np.zeros(len(catalog), dtype=bool)
+    if op in ("lt", "gt"):
+        failing = ~constraint_mask(catalog, constraint)
+        column = catalog.numeric_column(field)
+        distance = np.abs(column - _number(catalog, field, constraint["value"]))
+        candidates = np.flatnonzero(failing & ~np.isnan(column))
+        if len(candidates):
+            nearest = max(1, int(len(catalog) * NEAR_MISS_SHARE))
+            limit = np.partition(distance[candidates], min(nearest, len(candidates)) - 1)[min(nearest, len(candidates)) - 1]
+            mask[candidates[distance[candidates] <= limit]] = True
+    elif op == "title_eq":
+        index = catalog.title_word_index
+        common = COMMON_TITLE_WORD_SHARE * len(catalog)
+        for word in title_words(str(constraint["value"])):
+            positions = index.get(word)
+            if positions is not None and len(positions) <= common:
+                mask[positions] = True
+        mask &= ~constraint_mask(catalog, constraint)
+    return mask
+
+
 def partial_mask(catalog: Catalog, spec: Spec) -> np.ndarray:
     """Items meeting at least one constraint: the hard negatives of an attribute query."""
     constraints = spec.get("constraints") or []
     if not constraints:
         return np.zeros(len(catalog), dtype=bool)
     return np.logical_or.reduce([constraint_mask(catalog, c) for c in constraints])  # type: ignore[union-attr]
+
+
+def hard_negative_pool(catalog: Catalog, spec: Spec) -> np.ndarray:
+    """Items that meet part of the query or narrowly miss one of its constraints (not yet
+    excluding the relevant ones: the caller removes those)."""
+    constraints = spec.get("constraints") or []
+    pool = partial_mask(catalog, spec)
+    for constraint in constraints:  # type: ignore[union-attr]
+        pool |= near_miss_mask(catalog, constraint)
+    return pool

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from itemlib.catalog import Catalog, Field, FieldKind, Item
+from itemlib.catalog import Catalog, Field, FieldKind, Item, title_words
 from itemlib.cooccurrence import item_neighbours
 from itemlib.datasets import load_steam
 from itemlib.generate import generate, normalise_core
-from itemlib.relevance import relevant_mask
+from itemlib.relevance import constraint_mask, near_miss_mask, relevant_mask
 from itemlib.tasks import TASKS
 from itemlib.templates import template_bank
 
@@ -132,3 +132,29 @@ def test_steam_generates_all_ten_tasks(steam_dir, tmp_path):
         assert counts["train_examples"] > 0 and counts["test_examples"] > 0, name
     record = read(tmp_path / "test" / "AS2I.jsonl")[0]
     assert "game" in record["query"]
+
+
+def test_threshold_near_misses_sit_just_on_the_wrong_side(movielens):
+    constraint = {"field": "year", "op": "gt", "value": "2000-12-31"}
+    near = near_miss_mask(movielens, constraint)
+    years = movielens.numeric_column("year")
+    assert near.any() and not (near & constraint_mask(movielens, constraint)).any()
+    wrong_side = ~constraint_mask(movielens, constraint) & ~np.isnan(years)
+    assert years[near].min() > np.median(years[wrong_side]), "near misses are the closest failing items"
+
+
+def test_title_near_misses_share_a_distinctive_word(movielens):
+    position = next(p for p, key in enumerate(movielens.title_keys) if "heat" in key.split())
+    constraint = {"field": "title", "op": "title_eq", "value": movielens.title_keys[position]}
+    near = near_miss_mask(movielens, constraint)
+    assert near.any() and not near[position]
+    assert all(set(title_words(movielens.title_keys[p])) & set(title_words(movielens.title_keys[position])) for p in np.flatnonzero(near))
+
+
+def test_single_condition_queries_get_near_miss_negatives(movielens, movielens_data):
+    """A one-condition VC2I query has no partial matches; its hard negatives are near misses."""
+    records = [r for r in read(movielens_data / "train" / "VC2I.jsonl") if len(r["spec"]["constraints"]) == 1]
+    assert records
+    for record in records:
+        near = near_miss_mask(movielens, record["spec"]["constraints"][0])
+        assert any(near[movielens.index[i]] for i in record["neg_ids"]), record["query"]
