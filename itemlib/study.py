@@ -92,6 +92,7 @@ class Run:
     parameters: dict
     needs: list[str] = field(default_factory=list)  # runs whose products this run reads
     products: list[str] = field(default_factory=list)  # paths under work/ that this run writes
+    folders: list[str] = field(default_factory=list)  # its work folders, emptied before a forced run (no stale checkpoints)
 
 
 def plan(profile: Profile) -> list[Run]:
@@ -111,7 +112,7 @@ def plan(profile: Profile) -> list[Run]:
             "steps": profile.steps, "batch_size": profile.batch_size, "learning_rate": profile.learning_rate,
             "temperature": profile.temperature, "negatives": profile.negatives, "in_batch": "off",
             "save_steps": profile.save_steps,
-        }, needs=[f"generate-{name}"], products=[f"{work}/models/{name}/model.safetensors"]))
+        }, needs=[f"generate-{name}"], products=[f"{work}/models/{name}/model.safetensors"], folders=[f"{work}/models/{name}"]))
     models = {"untuned": profile.model, "bm25": "bm25"} | {f"tuned-{c}": f"{work}/models/{c}" for c in catalogs}
     for name in catalogs:
         runs.append(Run(f"evaluate-{name}", "evaluate.ipynb", {
@@ -123,7 +124,7 @@ def plan(profile: Profile) -> list[Run]:
         **common, "catalog": "movielens", "data_dir": f"{work}/data/movielens", "work_dir": f"{work}/ablation",
         "model": profile.model, "variants": variants, "steps": profile.ablation_steps, "batch_size": profile.batch_size,
         "learning_rate": profile.learning_rate, "temperature": profile.temperature, "save_steps": profile.save_steps,
-    }, needs=["generate-movielens"]))
+    }, needs=["generate-movielens"], folders=[f"{work}/ablation"]))
     runs.append(Run("chat", "chat.ipynb", {
         **common, "catalogs": catalogs, "dialogues_per_catalog": profile.dialogues, "runs_dir": f"book/runs/{profile.name}",
         "models": {c: {"untuned": profile.model, "bm25": "bm25", f"tuned-{c}": f"{work}/models/{c}"} for c in catalogs},
@@ -153,9 +154,17 @@ def hardware() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPU cores, {device}, torch {torch.__version__}"
 
 
-def execute(profile: Profile, run: Run, log=print) -> None:
-    """Execute one run in a scratch folder; move it into place only when it succeeded."""
+def execute(profile: Profile, run: Run, log=print, fresh: bool = False) -> None:
+    """Execute one run in a scratch folder; move it into place only when it succeeded.
+
+    ``fresh`` empties the run's work folders first: a forced re-run trains from scratch instead of
+    resuming the checkpoints of the run it replaces. Without it, an interrupted run resumes.
+    """
     import papermill
+
+    if fresh:
+        for folder in run.folders:
+            shutil.rmtree(ROOT / folder, ignore_errors=True)
 
     target = run_dir(profile, run.name)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -217,7 +226,7 @@ def run_study(profile_name: str, only: Sequence[str] | None = None, force: bool 
         for need in run.needs:
             if need not in executed and any(not (ROOT / p).exists() for p in runs[need].products):
                 ensure(need, True)  # this run reads work files that are gone: produce them again
-        execute(profile, run, log)
+        execute(profile, run, log, fresh=rerun)
         executed.append(name)
 
     for name in wanted:

@@ -7,12 +7,14 @@ or machines; itemlib adds the data (the ten tasks' JSONL with their verified neg
 ``sentence_transformers.SentenceTransformer(path)`` and with ``itemlib.models.load_encoder``.
 
 Resume: checkpoints go to ``OUT/checkpoints``; a new run on the same ``OUT`` continues from the
-newest one, so an interrupted run loses at most ``save_steps`` steps.
+newest one, so an interrupted run loses at most ``save_steps`` steps. Only the same run resumes:
+checkpoints left by other data or settings stop training with an error naming the folder.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -161,6 +163,41 @@ def _merge_lora(model) -> None:
     word.model = word.model.merge_and_unload()
 
 
+#: Settings that do not change what a training run computes, so a checkpoint survives changing them.
+NON_RESULT_SETTINGS = ("progress", "logging_steps", "dataloader_workers", "save_steps")
+
+
+def run_fingerprint(config: TrainConfig, records: Sequence[dict]) -> str:
+    """Hash of the settings and the training examples: a checkpoint is resumed only by the run it
+    belongs to, never by one with other data or settings (which would silently return the old model)."""
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in NON_RESULT_SETTINGS}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    for record in records:
+        digest.update(json.dumps([record["query"], record["pos"], record["neg"]]).encode())
+    return digest.hexdigest()[:16]
+
+
+def claim_checkpoints(checkpoints: Path, fingerprint: str) -> str | None:
+    """The checkpoint to resume from (None: start afresh); marks the folder as this run's.
+
+    Raises ``ValueError`` naming the folder when it holds checkpoints of a different run.
+    """
+    from transformers.trainer_utils import get_last_checkpoint
+
+    stamp = checkpoints / "itemlib_run.json"
+    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    if last is not None:
+        owner = json.loads(stamp.read_text()).get("fingerprint") if stamp.exists() else None
+        if owner != fingerprint:
+            raise ValueError(
+                f"{checkpoints} holds checkpoints of another training run (other data or settings); "
+                "remove that folder to start afresh, or choose another output directory"
+            )
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps({"fingerprint": fingerprint}) + "\n")
+    return last
+
+
 def train(
     data_dir: str | Path,
     out_dir: str | Path,
@@ -177,8 +214,6 @@ def train(
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
     )
-    from transformers.trainer_utils import get_last_checkpoint
-
     config = config or TrainConfig()
     config.validate()
     if config.in_batch == "filtered" and catalog is None:
@@ -224,7 +259,7 @@ def train(
         **_distributed(),
     )
     trainer = SentenceTransformerTrainer(model=model, args=arguments, train_dataset=dataset, loss=loss, callbacks=callbacks)
-    resume = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    resume = claim_checkpoints(checkpoints, run_fingerprint(config, records))
     result = trainer.train(resume_from_checkpoint=resume)
     if not trainer.is_world_process_zero():
         return out

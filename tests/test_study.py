@@ -74,3 +74,16 @@ def test_plans_cover_every_notebook():
     names = {run.notebook for run in plan(PROFILES["smoke"])}
     assert names == {path.name for path in (study.ROOT / "notebooks").glob("*.ipynb")}
     assert plan(PROFILES["cpu"])[-1].name == "results"
+
+
+def test_forced_run_starts_from_empty_work_folders(sandbox):
+    """A forced run must not resume what the run it replaces left behind (e.g. its checkpoints)."""
+    root, runs = sandbox
+    stale = root / "work" / "make" / "checkpoints" / "checkpoint-300"
+    runs[0].folders.append(str(root / "work" / "make"))
+    run_study("smoke", only=["make"], log=lambda *_: None)
+    stale.mkdir(parents=True)
+    run_study("smoke", only=["make"], log=lambda *_: None)  # complete: nothing runs, nothing is removed
+    assert stale.exists()
+    run_study("smoke", only=["make"], force=True, log=lambda *_: None)
+    assert not stale.exists()

@@ -3,6 +3,7 @@ resume after interruption, and 2-process torchrun against 1 process."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -149,6 +150,8 @@ def test_interrupted_run_resumes_to_the_same_step_and_weights(movielens_data, tm
     a, b = _weights(straight), _weights(interrupted)
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="checkpoints of another training run"):  # never resume someone else's run
+        train(movielens_data, straight, dataclasses.replace(config, learning_rate=config.learning_rate * 2))
 
 
 def test_torchrun_two_processes_match_one_process(movielens_data, tmp_path):
