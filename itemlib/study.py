@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
+from unittest import mock
 
 from itemlib.catalog import Catalog
 from itemlib.datasets import load_catalog
@@ -173,14 +174,14 @@ def execute(profile: Profile, run: Run, log=print, fresh: bool = False) -> None:
     metrics_path = scratch / "metrics.json.partial"
     commit = git_commit()  # the code the run starts from, not whatever is checked out when it ends
     started = time.time()
-    os.environ["TQDM_DISABLE"] = "1"  # published runs are quiet: no progress bars in the kernels papermill starts
     log(f"[{profile.name}] {run.name}: executing notebooks/{run.notebook}")
     try:
-        papermill.execute_notebook(
-            str(ROOT / "notebooks" / run.notebook), str(notebook),
-            parameters={**run.parameters, "metrics_path": str(metrics_path)},
-            cwd=str(ROOT), kernel_name="python3", progress_bar=False, log_output=False,
-        )
+        with mock.patch.dict(os.environ, TQDM_DISABLE="1"):  # quiet kernels; the caller's environment comes back
+            papermill.execute_notebook(
+                str(ROOT / "notebooks" / run.notebook), str(notebook),
+                parameters={**run.parameters, "metrics_path": str(metrics_path)},
+                cwd=str(ROOT), kernel_name="python3", progress_bar=False, log_output=False,
+            )
     except papermill.PapermillExecutionError as error:
         line = next((l for l in reversed(str(error.source).splitlines()) if l.strip()), "")
         raise StudyError(

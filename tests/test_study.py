@@ -4,6 +4,7 @@ a failure names the notebook and the cell, and missing inputs re-run their produ
 from __future__ import annotations
 
 import json
+import os
 
 import nbformat
 import pytest
@@ -52,6 +53,16 @@ def test_runs_land_with_provenance_and_complete_runs_are_skipped(sandbox):
     (root / "work" / "made.txt").unlink()  # a fresh clone has the results but not the work files
     assert run_study("smoke", log=lambda *_: None) == []  # so rebuilding the book re-runs nothing
     assert run_study("smoke", only=["use"], force=True, log=lambda *_: None) == ["make", "use"]
+
+
+def test_kernels_run_without_progress_bars_and_the_callers_environment_is_kept(sandbox, monkeypatch):
+    root, runs = sandbox
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    notebook(root / "notebooks" / "env.ipynb", "import json, os\njson.dump({'tqdm': os.environ.get('TQDM_DISABLE')}, open(metrics_path, 'w'))")
+    runs.append(Run("env", "env.ipynb", {}))
+    run_study("smoke", only=["env"], log=lambda *_: None)
+    assert json.loads((root / "book" / "runs" / "smoke" / "env" / "metrics.json").read_text())["tqdm"] == "1"
+    assert "TQDM_DISABLE" not in os.environ
 
 
 def test_commit_is_taken_when_the_run_starts(sandbox, monkeypatch):
