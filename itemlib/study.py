@@ -158,8 +158,9 @@ def hardware() -> str:
 def execute(profile: Profile, run: Run, log=print, fresh: bool = False) -> None:
     """Execute one run in a scratch folder; move it into place only when it succeeded.
 
-    ``fresh`` empties the run's work folders first: a forced re-run trains from scratch instead of
-    resuming the checkpoints of the run it replaces. Without it, an interrupted run resumes.
+    ``fresh`` empties the run's work folders first: a run that replaces a complete one, or whose
+    inputs were just made again, trains from scratch instead of resuming stale checkpoints.
+    Without it, an interrupted run resumes.
     """
     import papermill
 
@@ -227,7 +228,9 @@ def run_study(profile_name: str, only: Sequence[str] | None = None, force: bool 
         for need in run.needs:
             if need not in executed and any(not (ROOT / p).exists() for p in runs[need].products):
                 ensure(need, True)  # this run reads work files that are gone: produce them again
-        execute(profile, run, log, fresh=rerun)
+        # only an interrupted run whose inputs are unchanged resumes; any other starts from empty folders
+        resumes = not is_complete(profile, run) and not any(n in executed for n in run.needs)
+        execute(profile, run, log, fresh=not resumes)
         executed.append(name)
 
     for name in wanted:

@@ -98,3 +98,10 @@ def test_forced_run_starts_from_empty_work_folders(sandbox):
     assert stale.exists()
     run_study("smoke", only=["make"], force=True, log=lambda *_: None)
     assert not stale.exists()
+    stale_use = root / "work" / "use" / "checkpoints" / "checkpoint-300"
+    runs[1].folders.append(str(root / "work" / "use"))
+    run_study("smoke", log=lambda *_: None)
+    stale_use.mkdir(parents=True)
+    (root / "book" / "runs" / "smoke" / "make" / "metrics.json").unlink()  # "make" runs again, so "use" reads new inputs
+    assert run_study("smoke", only=["use"], log=lambda *_: None) == ["make", "use"]
+    assert not stale_use.exists()
