@@ -113,8 +113,8 @@ def near_miss_mask(catalog: Catalog, constraint: Mapping[str, object]) -> np.nda
         distance = np.abs(column - _number(catalog, field, constraint["value"]))
         candidates = np.flatnonzero(failing & ~np.isnan(column))
         if len(candidates):
-            nearest = max(1, int(len(catalog) * NEAR_MISS_SHARE))
-            limit = np.partition(distance[candidates], min(nearest, len(candidates)) - 1)[min(nearest, len(candidates)) - 1]
+            nearest = min(len(candidates), max(1, int(len(catalog) * NEAR_MISS_SHARE)))
+            limit = np.partition(distance[candidates], nearest - 1)[nearest - 1]
             mask[candidates[distance[candidates] <= limit]] = True
     elif op == "title_eq":
         index = catalog.title_word_index
