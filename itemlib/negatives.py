@@ -28,18 +28,26 @@ def sample_negatives(
 ) -> list[str]:
     """Up to ``count`` distinct item ids, none relevant to ``spec`` nor a positive.
 
-    Fewer are returned only when the catalog has fewer irrelevant items.
+    Fewer are returned only when the catalog has fewer irrelevant items. Hard and easy negatives
+    alternate, hard first, because training uses the first K stored ones: every prefix keeps about
+    ``hard_fraction`` of hard negatives, so training with fewer negatives than were generated
+    changes how many the model sees, not how hard they are.
     """
     if count <= 0:
         return []
     excluded = relevant_mask(catalog, spec)
     excluded[[catalog.index[i] for i in positives]] = True
     hard = np.flatnonzero(hard_negative_pool(catalog, spec) & ~excluded)
-    chosen: list[int] = []
-    if len(hard):
-        take = min(len(hard), int(round(count * hard_fraction)))
-        chosen = [int(hard[j]) for j in rng.sample(range(len(hard)), take)]
-    excluded[chosen] = True
+    take = min(len(hard), int(round(count * hard_fraction)))
+    hard_chosen = [int(hard[j]) for j in rng.sample(range(len(hard)), take)]
+    excluded[hard_chosen] = True
     easy = np.flatnonzero(~excluded)
-    chosen += [int(easy[j]) for j in rng.sample(range(len(easy)), min(len(easy), count - len(chosen)))]
-    return [catalog.items[p].id for p in chosen]
+    easy_chosen = [int(easy[j]) for j in rng.sample(range(len(easy)), min(len(easy), count - take))]
+    return [catalog.items[p].id for p in interleave(hard_chosen, easy_chosen)]
+
+
+def interleave(first: list[int], second: list[int]) -> list[int]:
+    """``first[0], second[0], first[1], ...``, then whatever remains of the longer list."""
+    merged = [value for pair in zip(first, second) for value in pair]
+    shorter = min(len(first), len(second))
+    return merged + first[shorter:] + second[shorter:]

@@ -14,7 +14,7 @@ from itemlib.catalog import Catalog, Field, FieldKind, Item, title_words
 from itemlib.cooccurrence import item_neighbours
 from itemlib.datasets import load_steam
 from itemlib.generate import generate, normalise_core
-from itemlib.relevance import constraint_mask, near_miss_mask, relevant_mask
+from itemlib.relevance import constraint_mask, hard_negative_pool, near_miss_mask, relevant_mask
 from itemlib.tasks import TASKS
 from itemlib.templates import template_bank
 
@@ -158,3 +158,16 @@ def test_single_condition_queries_get_near_miss_negatives(movielens, movielens_d
     for record in records:
         near = near_miss_mask(movielens, record["spec"]["constraints"][0])
         assert any(near[movielens.index[i]] for i in record["neg_ids"]), record["query"]
+
+
+def test_every_prefix_of_stored_negatives_mixes_hard_and_easy(movielens, movielens_data):
+    """Training takes the first K stored negatives, so hard ones must not all come first. A
+    one-condition VC2I query's hard negatives are its near misses (a few percent of the catalog):
+    they fill the even positions, random ones (rarely near misses by chance) the odd ones."""
+    records = [r for r in read(movielens_data / "train" / "VC2I.jsonl") if len(r["spec"]["constraints"]) == 1]
+    positions = np.zeros(SMALL["negatives"])
+    for record in records:
+        near = near_miss_mask(movielens, record["spec"]["constraints"][0])
+        positions += [near[movielens.index[i]] for i in record["neg_ids"]]
+    share = positions / len(records)
+    assert share[0::2].min() > 0.9 and share[1::2].max() < 0.2, share
