@@ -11,6 +11,7 @@ boundary and the exact name matter (see :func:`itemlib.relevance.near_miss_mask`
 from __future__ import annotations
 
 import random
+from itertools import zip_longest
 
 import numpy as np
 
@@ -43,11 +44,5 @@ def sample_negatives(
     excluded[hard_chosen] = True
     easy = np.flatnonzero(~excluded)
     easy_chosen = [int(easy[j]) for j in rng.sample(range(len(easy)), min(len(easy), count - take))]
-    return [catalog.items[p].id for p in interleave(hard_chosen, easy_chosen)]
-
-
-def interleave(first: list[int], second: list[int]) -> list[int]:
-    """``first[0], second[0], first[1], ...``, then whatever remains of the longer list."""
-    merged = [value for pair in zip(first, second) for value in pair]
-    shorter = min(len(first), len(second))
-    return merged + first[shorter:] + second[shorter:]
+    alternating = [p for pair in zip_longest(hard_chosen, easy_chosen) for p in pair if p is not None]
+    return [catalog.items[p].id for p in alternating]

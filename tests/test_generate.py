@@ -14,7 +14,7 @@ from itemlib.catalog import Catalog, Field, FieldKind, Item, title_words
 from itemlib.cooccurrence import item_neighbours
 from itemlib.datasets import load_steam
 from itemlib.generate import generate, normalise_core
-from itemlib.relevance import constraint_mask, hard_negative_pool, near_miss_mask, relevant_mask
+from itemlib.relevance import constraint_mask, near_miss_mask, relevant_mask
 from itemlib.tasks import TASKS
 from itemlib.templates import template_bank
 
