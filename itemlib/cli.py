@@ -1,4 +1,4 @@
-"""Command line: ``itemlib generate | train | evaluate | search | chat | study``."""
+"""Command line: ``itemlib generate | train | validation-split | evaluate | search | chat | study``."""
 
 from __future__ import annotations
 
@@ -53,6 +53,17 @@ def _train(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.catalog) if args.catalog else None
     out = train(args.data, args.out, config, catalog=catalog)
     print(f"model saved to {out}")
+    return 0
+
+
+def _validation_split(args: argparse.Namespace) -> int:
+    from itemlib.validation import write_validation_split
+
+    counts = write_validation_split(args.data, load_catalog(args.catalog), args.trained, args.out, args.per_task, args.seed)
+    print(f"training examples none of {len(args.trained)} run(s) drew -> {args.out}/test "
+          f"(score them with `itemlib evaluate --tests {args.out}`)")
+    for task, count in counts.items():
+        print(f"  {task:5s} {count:5d}")
     return 0
 
 
@@ -144,6 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lora-rank", type=int, default=0)
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(run=_train)
+
+    va = verbs.add_parser("validation-split", help="a validation set from training examples that given runs never drew")
+    va.add_argument("--data", required=True, help="directory written by `itemlib generate` that the runs trained on")
+    va.add_argument("--catalog", required=True, help="the catalog the data was generated from")
+    va.add_argument("--trained", nargs="+", required=True, help="model folders written by `itemlib train` on --data")
+    va.add_argument("--out", required=True, help="writes OUT/test/<TASK>.jsonl, in the test format")
+    va.add_argument("--per-task", type=int, default=300)
+    va.add_argument("--seed", type=int, default=0)
+    va.set_defaults(run=_validation_split)
 
     model_help = "encoder preset (minilm, bert, bge, e5, repllama), path or Hub id; or a baseline: bm25, popularity, random"
     ev = verbs.add_parser("evaluate", help="Hit@K, Coverage@K, Recall@K, NDCG@K, MRR per task on a generated test set")

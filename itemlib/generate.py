@@ -40,6 +40,22 @@ def normalise_core(core: str) -> str:
     return " ".join(core.lower().split())
 
 
+def test_record(catalog: Catalog, example: Example) -> dict:
+    """The stored form of a test (or validation) query: what evaluation needs to judge it."""
+    return {
+        "task": example.task,
+        "query": example.query,
+        "core": example.core,
+        "pos_ids": example.pos_ids,
+        "spec": example.spec,
+        "mask_ids": example.mask_ids,
+        "n_relevant": int(relevant_mask(catalog, {"constraints": example.spec.get("constraints", [])}).sum())
+        if get_task(example.task).headline == "coverage"
+        else len(example.pos_ids),
+        "user": example.user,
+    }
+
+
 def build_task(
     context: Context,
     task_name: str,
@@ -93,21 +109,7 @@ def build_task(
             "spec": example.spec,
             "user": example.user,
         })
-    test_records = [
-        {
-            "task": example.task,
-            "query": example.query,
-            "core": example.core,
-            "pos_ids": example.pos_ids,
-            "spec": example.spec,
-            "mask_ids": example.mask_ids,
-            "n_relevant": int(relevant_mask(catalog, {"constraints": example.spec.get("constraints", [])}).sum())
-            if task.headline == "coverage"
-            else len(example.pos_ids),
-            "user": example.user,
-        }
-        for example in test
-    ]
+    test_records = [test_record(catalog, example) for example in test]
     stats = {
         "headline": task.headline,
         "train_examples": len(train_records),
@@ -121,7 +123,7 @@ def build_task(
     return train_records, test_records, stats
 
 
-def _write_jsonl(path: Path, records: Sequence[dict]) -> None:
+def write_jsonl(path: Path, records: Sequence[dict]) -> None:
     """Write to a temporary name and rename, so an interrupted run never leaves a partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
@@ -157,8 +159,8 @@ def generate(
         train, test, stats = build_task(
             context, name, seed=seed, per_task=per_task, test_per_task=test_per_task, negatives=negatives
         )
-        _write_jsonl(out / "train" / f"{name}.jsonl", train)
-        _write_jsonl(out / "test" / f"{name}.jsonl", test)
+        write_jsonl(out / "train" / f"{name}.jsonl", train)
+        write_jsonl(out / "test" / f"{name}.jsonl", test)
         per_task_stats[name] = stats
     summary = {
         "catalog": catalog.name,

@@ -87,6 +87,18 @@ class Task:
     def build(self, context: Context, split: str, count: int, rng: random.Random) -> list[Example]:
         raise NotImplementedError
 
+    def as_test(self, record: dict) -> Example:
+        """A stored training record as a test query of this task (the same positives and masks).
+
+        Training examples no run has drawn make a validation split with the training phrasings and
+        targets, so recipe settings can be chosen without the test set (:mod:`itemlib.validation`).
+        """
+        return self._example(record, list(record["pos_ids"]), [])
+
+    @staticmethod
+    def _example(record: dict, pos_ids: list[str], mask_ids: list[str]) -> Example:
+        return Example(record["task"], record["query"], record["core"], pos_ids, record["spec"], mask_ids, record["user"])
+
 
 class BehaviourTask(Task):
     """Tasks whose target is the next item of a user's time-ordered history."""
@@ -128,6 +140,11 @@ class BehaviourTask(Task):
 
     def example(self, context: Context, split: str, rng: random.Random, before: list[str], target: str) -> Example:
         raise NotImplementedError
+
+    def as_test(self, record: dict) -> Example:
+        """The user's history before the target is masked, as at test time."""
+        history, target = record["spec"]["ids"], record["pos_ids"][0]
+        return self._example(record, [target], history[: history.index(target)])
 
 
 def history_titles(catalog: Catalog, before: list[str], limit: int) -> str:
@@ -189,6 +206,12 @@ class I2I(Task):
                 {"ids": [source.id] + neighbours}, [source.id] if split == "test" else [],
             ))
         return examples
+
+    def as_test(self, record: dict) -> Example:
+        """Every neighbour of the source is a positive and the source is masked, as at test time
+        (a training record names one neighbour as its positive)."""
+        source, *neighbours = record["spec"]["ids"]
+        return self._example(record, neighbours, [source])
 
     @staticmethod
     def test_source(item_id: str, neighbour_count: int) -> bool:

@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -198,44 +199,16 @@ def claim_checkpoints(checkpoints: Path, fingerprint: str) -> str | None:
     return last
 
 
-def train(
-    data_dir: str | Path,
-    out_dir: str | Path,
-    config: TrainConfig | None = None,
-    *,
-    catalog: Catalog | None = None,
-    callbacks: list | None = None,
-) -> Path:
-    """Fine-tune ``config.model`` on the generated data in ``data_dir``; returns ``out_dir``.
-
-    ``catalog`` is needed for ``in_batch="filtered"`` (the relevance predicates).
-    """
-    from sentence_transformers import (
-        SentenceTransformerTrainer,
-        SentenceTransformerTrainingArguments,
-    )
-    config = config or TrainConfig()
-    config.validate()
-    if config.in_batch == "filtered" and catalog is None:
-        raise ValueError("in_batch='filtered' needs the catalog the data was generated from")
-    out = Path(out_dir)
-    records, data_stats = load_training_records(data_dir, config)
-    dataset = build_dataset(records, config.negatives)
-
-    torch.manual_seed(config.seed)
-    model = load_encoder(config.model, pooling=config.pooling, max_seq_length=config.max_seq_length)
-    lora_rank = config.lora_rank or (16 if PRESETS.get(config.model) and PRESETS[config.model].lora else 0)
-    if lora_rank:
-        _add_lora(model, lora_rank)
-    masker = false_negative_mask(catalog, records, config.negatives) if config.in_batch == "filtered" else None
-    loss = ItemInfoNCELoss(model, config.temperature, config.in_batch, masker)  # type: ignore[arg-type]
+def _trainer(config: TrainConfig, model, dataset, loss, checkpoints: Path, callbacks: list | None = None):
+    """The sentence-transformers trainer of a run: :func:`train` fits with it, and
+    :func:`drawn_rows` replays its data loader to learn which examples a run sees."""
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
     prompts = {}
     if model.prompts.get(QUERY):
         prompts["query"] = model.prompts[QUERY]
     if model.prompts.get(DOCUMENT):
         prompts.update({column: model.prompts[DOCUMENT] for column in dataset.column_names if column not in ("query", "label")})
-    checkpoints = out / "checkpoints"
     arguments = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints),
         per_device_train_batch_size=config.batch_size,
@@ -258,7 +231,61 @@ def train(
         **_precision(config),
         **_distributed(),
     )
-    trainer = SentenceTransformerTrainer(model=model, args=arguments, train_dataset=dataset, loss=loss, callbacks=callbacks)
+    return SentenceTransformerTrainer(model=model, args=arguments, train_dataset=dataset, loss=loss, callbacks=callbacks)
+
+
+def drawn_rows(records: Sequence[dict], config: TrainConfig, model: str | None = None) -> set[int]:
+    """Rows of ``records`` that a one-process training run with ``config`` draws.
+
+    The run's own data loader is replayed without training, so the answer follows whatever order
+    the trainer uses. ``model`` (default: ``config.model``) only supplies the tokenizer: a
+    fine-tuned model's own folder does. A run of an epoch or more draws every row.
+    """
+    encoder = load_encoder(model or config.model, pooling=config.pooling, max_seq_length=config.max_seq_length)
+    dataset = build_dataset(records, config.negatives)
+    with tempfile.TemporaryDirectory() as scratch:
+        loader = _trainer(config, encoder, dataset, ItemInfoNCELoss(encoder, config.temperature), Path(scratch)).get_train_dataloader()
+        batches = config.max_steps * config.gradient_accumulation if config.max_steps > 0 else round(len(loader) * config.epochs)
+        if batches >= len(loader):
+            return set(range(len(records)))
+        drawn: set[int] = set()
+        for number, batch in enumerate(loader):
+            if number == batches:
+                break
+            drawn.update(int(row) for row in batch["label"])
+    return drawn
+
+
+def train(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    config: TrainConfig | None = None,
+    *,
+    catalog: Catalog | None = None,
+    callbacks: list | None = None,
+) -> Path:
+    """Fine-tune ``config.model`` on the generated data in ``data_dir``; returns ``out_dir``.
+
+    ``catalog`` is needed for ``in_batch="filtered"`` (the relevance predicates).
+    """
+    config = config or TrainConfig()
+    config.validate()
+    if config.in_batch == "filtered" and catalog is None:
+        raise ValueError("in_batch='filtered' needs the catalog the data was generated from")
+    out = Path(out_dir)
+    records, data_stats = load_training_records(data_dir, config)
+    dataset = build_dataset(records, config.negatives)
+
+    torch.manual_seed(config.seed)
+    model = load_encoder(config.model, pooling=config.pooling, max_seq_length=config.max_seq_length)
+    lora_rank = config.lora_rank or (16 if PRESETS.get(config.model) and PRESETS[config.model].lora else 0)
+    if lora_rank:
+        _add_lora(model, lora_rank)
+    masker = false_negative_mask(catalog, records, config.negatives) if config.in_batch == "filtered" else None
+    loss = ItemInfoNCELoss(model, config.temperature, config.in_batch, masker)  # type: ignore[arg-type]
+
+    checkpoints = out / "checkpoints"
+    trainer = _trainer(config, model, dataset, loss, checkpoints, callbacks)
     resume = claim_checkpoints(checkpoints, run_fingerprint(config, records))
     result = trainer.train(resume_from_checkpoint=resume)
     if not trainer.is_world_process_zero():

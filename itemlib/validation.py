@@ -1,0 +1,73 @@
+"""A validation split for choosing recipe settings without the test set.
+
+A training run draws only part of the generated training examples (the ``cpu`` profile: 540 steps
+of 8 from about 17,000). The rest are examples of the same tasks, phrasings and targets that the
+run never saw, which is what a validation split needs: comparing settings on them leaves the test
+set, with its own phrasings and held-out targets, untouched until the final measurement. Each
+example is judged as a test query of its task would be (:meth:`itemlib.tasks.Task.as_test`), and
+the split is written in the test format, so ``itemlib evaluate --tests`` reads it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from pathlib import Path
+from typing import Sequence
+
+from itemlib.catalog import Catalog
+from itemlib.generate import write_jsonl, test_record
+from itemlib.tasks import get_task
+from itemlib.training import TrainConfig, drawn_rows, load_training_records
+
+
+def trained_config(model_dir: str | Path) -> TrainConfig:
+    """The settings a model folder written by :func:`itemlib.training.train` was trained with."""
+    card_path = Path(model_dir) / "itemlib_training.json"
+    if not card_path.exists():
+        raise ValueError(f"{model_dir}: no itemlib_training.json (not a model fine-tuned by itemlib)")
+    settings = json.loads(card_path.read_text())["hyperparameters"]
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in settings.items() if k in names})
+
+
+def validation_split(
+    data_dir: str | Path, catalog: Catalog, trained: Sequence[str | Path], per_task: int = 300, seed: int = 0
+) -> dict[str, list[dict]]:
+    """Up to ``per_task`` test-form records per task from training examples none of ``trained`` drew.
+
+    ``trained`` are model folders fine-tuned on ``data_dir``; an example counts as drawn by a run
+    when its task and query match one that run's data loader yields.
+    """
+    drawn: set[tuple[str, str]] = set()
+    for model_dir in trained:
+        config = trained_config(model_dir)
+        records, _ = load_training_records(data_dir, config)
+        card = json.loads((Path(model_dir) / "itemlib_training.json").read_text())
+        if card.get("examples") != len(records):
+            raise ValueError(
+                f"{model_dir} was trained on {card.get('examples')} examples, but {data_dir} gives {len(records)} "
+                "with its settings: it was not trained on this data"
+            )
+        drawn.update((records[row]["task"], records[row]["query"]) for row in drawn_rows(records, config, str(model_dir)))
+    everything, _ = load_training_records(data_dir, TrainConfig(negatives=0))
+    unseen: dict[str, list[dict]] = {}
+    for record in everything:
+        if (record["task"], record["query"]) not in drawn:
+            unseen.setdefault(record["task"], []).append(record)
+    split = {}
+    for task, records in unseen.items():
+        chosen = random.Random(f"{seed}:{task}:validation").sample(records, min(per_task, len(records)))
+        split[task] = [test_record(catalog, get_task(task).as_test(record)) for record in chosen]
+    return split
+
+
+def write_validation_split(
+    data_dir: str | Path, catalog: Catalog, trained: Sequence[str | Path], out_dir: str | Path, per_task: int = 300, seed: int = 0
+) -> dict[str, int]:
+    """Write :func:`validation_split` to ``out_dir/test/<TASK>.jsonl``; returns the count per task."""
+    split = validation_split(data_dir, catalog, trained, per_task, seed)
+    for task, records in split.items():
+        write_jsonl(Path(out_dir) / "test" / f"{task}.jsonl", records)
+    return {task: len(records) for task, records in split.items()}

@@ -1,0 +1,83 @@
+"""The validation split: exactly the training examples a run never drew, judged as test queries."""
+
+from __future__ import annotations
+
+import json
+from unittest import mock
+
+import pytest
+
+from itemlib.cli import main
+from itemlib.evaluation import load_tests
+from itemlib.losses import ItemInfoNCELoss
+from itemlib.tasks import TASKS
+from itemlib.training import TrainConfig, drawn_rows, load_training_records, train
+from itemlib.validation import validation_split
+
+from .tiny_models import tiny_bert
+
+
+def _config(base: str, **changes) -> TrainConfig:
+    settings = dict(model=base, negatives=2, batch_size=4, max_steps=5, learning_rate=1e-3, progress=False, precision="fp32")
+    return TrainConfig(**settings | changes)
+
+
+def test_drawn_rows_are_the_rows_training_sees(movielens_data, tmp_path):
+    base = tiny_bert(tmp_path / "bert")
+    config = _config(base)
+    seen: list[int] = []
+    forward = ItemInfoNCELoss.forward
+
+    def recording(self, features, labels):
+        seen.extend(int(row) for row in labels)
+        return forward(self, features, labels)
+
+    with mock.patch.object(ItemInfoNCELoss, "forward", recording):
+        train(movielens_data, tmp_path / "out", config)
+    records, _ = load_training_records(movielens_data, config)
+    assert len(seen) == 5 * 4
+    assert drawn_rows(records, config) == set(seen)
+    assert drawn_rows(records, _config(base, max_steps=-1, epochs=1.0)) == set(range(len(records)))
+
+
+def test_split_holds_undrawn_examples_judged_like_test_queries(movielens, movielens_data, tmp_path):
+    base = tiny_bert(tmp_path / "bert")
+    config = _config(base)
+    model = train(movielens_data, tmp_path / "out", config)
+    records, _ = load_training_records(movielens_data, config)
+    drawn = {(records[r]["task"], records[r]["query"]) for r in drawn_rows(records, config)}
+    split = validation_split(movielens_data, movielens, [model], per_task=30, seed=1)
+    assert set(split) == set(TASKS)
+    train_files = {t: [json.loads(l) for l in (movielens_data / "train" / f"{t}.jsonl").read_text().splitlines()] for t in TASKS}
+    for task, rows in split.items():
+        assert len(rows) == 30
+        assert not drawn & {(task, r["query"]) for r in rows}
+        stored = {r["query"]: r for r in train_files[task]}
+        for row in rows:
+            source = stored[row["query"]]
+            assert not set(row["mask_ids"]) & set(row["pos_ids"])
+            if task in ("UH2I", "US2I", "UQ2I"):  # the history before the target is masked, as in test
+                history = source["spec"]["ids"]
+                assert row["mask_ids"] == history[: history.index(source["pos_ids"][0])]
+            elif task == "I2I":  # every neighbour is a positive, the source is masked
+                assert row["mask_ids"] == source["spec"]["ids"][:1] and row["pos_ids"] == source["spec"]["ids"][1:]
+                assert source["pos_ids"][0] in row["pos_ids"]
+            else:
+                assert row["pos_ids"] == source["pos_ids"] and row["mask_ids"] == []
+    assert validation_split(movielens_data, movielens, [model], per_task=30, seed=1) == split  # seeded
+
+
+def test_cli_writes_a_split_that_evaluate_reads_and_rejects_foreign_models(movielens, movielens_data, tmp_path, capsys):
+    base = tiny_bert(tmp_path / "bert")
+    model = train(movielens_data, tmp_path / "out", _config(base))
+    out = tmp_path / "valid"
+    assert main(["validation-split", "--data", str(movielens_data), "--catalog", "movielens", "--trained", str(model),
+                 "--out", str(out), "--per-task", "10"]) == 0
+    assert {t: len(r) for t, r in load_tests(out, movielens).items()} == {t: 10 for t in TASKS}
+    assert main(["validation-split", "--data", str(movielens_data), "--catalog", "movielens", "--trained", base,
+                 "--out", str(out)]) == 2
+    assert "not a model fine-tuned by itemlib" in capsys.readouterr().err
+    card = model / "itemlib_training.json"
+    card.write_text(json.dumps(json.loads(card.read_text()) | {"examples": 1}))
+    with pytest.raises(ValueError, match="not trained on this data"):
+        validation_split(movielens_data, movielens, [model], per_task=10)
