@@ -210,7 +210,10 @@ def execute(profile: Profile, run: Run, log=print, fresh: bool = False) -> None:
 
 def run_study(profile_name: str, only: Sequence[str] | None = None, force: bool = False, log=print) -> list[str]:
     """Execute the profile's incomplete runs (``only``: just these; ``force``: even complete ones).
-    Returns the names of the runs executed."""
+
+    Complete runs that read a run executed here follow it, so no published result is left computed
+    from inputs that were since replaced. Returns the names of the runs executed.
+    """
     profile = get_profile(profile_name)
     runs = {run.name: run for run in plan(profile)}
     unknown = set(only or []) - set(runs)
@@ -238,6 +241,9 @@ def run_study(profile_name: str, only: Sequence[str] | None = None, force: bool 
 
     for name in wanted:
         ensure(name, force)
+    for name, run in runs.items():  # plan order: a run comes after every run it needs
+        if name not in executed and is_complete(profile, run) and any(n in executed for n in run.needs):
+            ensure(name, True)  # its results were made from inputs just made again: stale, so it follows
     return executed
 
 

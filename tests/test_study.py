@@ -53,6 +53,7 @@ def test_runs_land_with_provenance_and_complete_runs_are_skipped(sandbox):
     (root / "work" / "made.txt").unlink()  # a fresh clone has the results but not the work files
     assert run_study("smoke", log=lambda *_: None) == []  # so rebuilding the book re-runs nothing
     assert run_study("smoke", only=["use"], force=True, log=lambda *_: None) == ["make", "use"]
+    assert run_study("smoke", only=["make"], force=True, log=lambda *_: None) == ["make", "use"]  # "use" would be stale
 
 
 def test_kernels_run_without_progress_bars_and_the_callers_environment_is_kept(sandbox, monkeypatch):
