@@ -22,14 +22,18 @@ from itemlib.tasks import get_task
 from itemlib.training import TrainConfig, drawn_rows, load_training_records
 
 
-def trained_config(model_dir: str | Path) -> TrainConfig:
-    """The settings a model folder written by :func:`itemlib.training.train` was trained with."""
+def training_card(model_dir: str | Path) -> dict:
+    """The card :func:`itemlib.training.train` writes beside a model: its settings and data size."""
     card_path = Path(model_dir) / "itemlib_training.json"
     if not card_path.exists():
         raise ValueError(f"{model_dir}: no itemlib_training.json (not a model fine-tuned by itemlib)")
-    settings = json.loads(card_path.read_text())["hyperparameters"]
+    return json.loads(card_path.read_text())
+
+
+def trained_config(card: dict) -> TrainConfig:
+    """The settings a model was trained with, from its :func:`training_card`."""
     names = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in settings.items() if k in names})
+    return TrainConfig(**{k: v for k, v in card["hyperparameters"].items() if k in names})
 
 
 def validation_split(
@@ -42,9 +46,9 @@ def validation_split(
     """
     drawn: set[tuple[str, str]] = set()
     for model_dir in trained:
-        config = trained_config(model_dir)
+        card = training_card(model_dir)
+        config = trained_config(card)
         records, _ = load_training_records(data_dir, config)
-        card = json.loads((Path(model_dir) / "itemlib_training.json").read_text())
         if card.get("examples") != len(records):
             raise ValueError(
                 f"{model_dir} was trained on {card.get('examples')} examples, but {data_dir} gives {len(records)} "
