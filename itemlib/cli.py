@@ -39,12 +39,20 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _task_count(text: str) -> tuple[str, int]:
+    """``TASK=N`` of ``--oversample``, checked here so a typo gets a usage error, not a traceback."""
+    task, _, count = text.partition("=")
+    if task.upper() not in TASKS or not count.isdigit() or int(count) < 1:
+        raise argparse.ArgumentTypeError(f"expected TASK=N with TASK one of {', '.join(TASKS)} and N >= 1, got {text!r}")
+    return task.upper(), int(count)
+
+
 def _train(args: argparse.Namespace) -> int:
     from itemlib.training import TrainConfig, train
 
     config = TrainConfig(
         model=args.model, pooling=args.pooling, tasks=args.tasks, max_per_task=args.max_per_task, negatives=args.negatives,
-        in_batch=args.in_batch, temperature=args.temperature, batch_size=args.batch_size,
+        oversample=dict(args.oversample) or None, in_batch=args.in_batch, temperature=args.temperature, batch_size=args.batch_size,
         learning_rate=args.lr, epochs=args.epochs, max_steps=args.max_steps, warmup_ratio=args.warmup_ratio,
         gradient_accumulation=args.gradient_accumulation, precision=args.precision, seed=args.seed,
         save_steps=args.save_steps, max_seq_length=args.max_seq_length, lora_rank=args.lora_rank,
@@ -139,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--catalog", help="the data's catalog; needed for --in-batch filtered")
     tr.add_argument("--tasks", nargs="+", choices=list(TASKS))
     tr.add_argument("--max-per-task", type=int)
+    tr.add_argument("--oversample", nargs="+", type=_task_count, metavar="TASK=N", default=[],
+                    help="repeat each example of TASK N times, so a run of --max-steps draws that task N times as often")
     tr.add_argument("--negatives", type=int, default=7)
     tr.add_argument("--in-batch", choices=["off", "on", "filtered"], default="off")
     tr.add_argument("--temperature", type=float, default=0.01)

@@ -53,6 +53,7 @@ class Profile:
     learning_rate: float = 5e-5
     temperature: float = 0.05  # a 300-step probe on MovieLens improved 7/10 tasks at 0.05, 6/10 at 0.01
     negatives: int = 7
+    oversample: tuple[tuple[str, int], ...] = ()  # (task, N): the in-domain runs repeat that task's examples N times
     save_steps: int = 100  # checkpoint interval of training runs (0: none; a MiniLM checkpoint is ~270 MB)
     ablation_steps: int = 150
     ablation_negatives: tuple[int, ...] = (1, 3, 7, 15)
@@ -115,7 +116,7 @@ def plan(profile: Profile) -> list[Run]:
             **common, "data_dir": f"{work}/data/{name}", "model": profile.model, "out_dir": f"{work}/models/{name}",
             "steps": profile.steps, "batch_size": profile.batch_size, "learning_rate": profile.learning_rate,
             "temperature": profile.temperature, "negatives": profile.negatives, "in_batch": "off",
-            "save_steps": profile.save_steps,
+            "oversample": dict(profile.oversample), "save_steps": profile.save_steps,
         }, needs=[f"generate-{name}"], products=[f"{work}/models/{name}/model.safetensors"], folders=[f"{work}/models/{name}"]))
     models = {"untuned": profile.model, "bm25": "bm25"} | {f"tuned-{c}": f"{work}/models/{c}" for c in catalogs}
     for name in catalogs:

@@ -41,6 +41,7 @@ class TrainConfig:
     pooling: str | None = None  # mean | cls | lasttoken; default: the preset's, else mean
     tasks: list[str] | None = None  # default: all ten
     max_per_task: int | None = None  # cap on training examples taken from each task
+    oversample: dict[str, int] | None = None  # task -> N: each of its examples appears N times, so batches draw it N times as often
     negatives: int = 7  # K verified negatives per example (0..15)
     in_batch: str = "off"  # "off" | "on" | "filtered"
     temperature: float = 0.01
@@ -70,16 +71,25 @@ class TrainConfig:
             raise ValueError("batch_size and gradient_accumulation must be >= 1")
         for name in self.tasks or []:
             get_task(name)
+        for name, times in (self.oversample or {}).items():
+            get_task(name)
+            if not isinstance(times, int) or times < 1:
+                raise ValueError(f"oversample counts must be whole numbers >= 1, got {name}={times!r}")
 
 
 def load_training_records(data_dir: str | Path, config: TrainConfig) -> tuple[list[dict], dict]:
-    """Training records of the chosen tasks with at least K negatives (the rest counted)."""
+    """Training records of the chosen tasks with at least K negatives (the rest counted).
+
+    A task in ``config.oversample`` has its records repeated, so a run that draws only part of
+    the data (``max_steps``) sees that task more often; ``examples_per_task`` counts distinct ones.
+    """
     train_dir = Path(data_dir) / "train"
     if not train_dir.is_dir():
         raise CatalogError(f"{data_dir}: no train/ directory (run `itemlib generate` first)")
     records: list[dict] = []
     counts: dict[str, int] = {}
     short = 0
+    repeats = {get_task(task).name: times for task, times in (config.oversample or {}).items()}
     for name in [get_task(t).name for t in (config.tasks or TASKS)]:
         path = train_dir / f"{name}.jsonl"
         if not path.exists():
@@ -94,12 +104,12 @@ def load_training_records(data_dir: str | Path, config: TrainConfig) -> tuple[li
             if len(record["neg"]) < config.negatives:
                 short += 1
                 continue
-            records.append(record)
+            records.extend([record] * repeats.get(name, 1))
             taken += 1
         counts[name] = taken
     if not records:
         raise CatalogError(f"{train_dir}: no training examples for tasks {config.tasks or list(TASKS)}")
-    return records, {"examples_per_task": counts, "skipped_fewer_negatives": short}
+    return records, {"examples_per_task": counts, "skipped_fewer_negatives": short, "oversample": repeats}
 
 
 def build_dataset(records: Sequence[dict], negatives: int):

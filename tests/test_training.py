@@ -64,6 +64,18 @@ def test_loss_rejects_bad_arguments():
         ItemInfoNCELoss(torch.nn.Identity(), in_batch="filtered")
 
 
+def test_oversample_repeats_a_tasks_examples_and_counts_them_once(movielens_data):
+    plain, plain_stats = load_training_records(movielens_data, TrainConfig(tasks=["NM2I", "VC2I"], negatives=3))
+    records, stats = load_training_records(movielens_data, TrainConfig(tasks=["NM2I", "VC2I"], negatives=3, oversample={"nm2i": 3}))
+    nm2i = [r for r in plain if r["task"] == "NM2I"]
+    assert [r for r in records if r["task"] == "NM2I"] == [r for r in nm2i for _ in range(3)]
+    assert [r for r in records if r["task"] == "VC2I"] == [r for r in plain if r["task"] == "VC2I"]
+    assert stats["examples_per_task"] == plain_stats["examples_per_task"] and stats["oversample"] == {"NM2I": 3}
+    for bad in ({"NM2I": 0}, {"NM2I": 1.5}, {"XX2I": 2}):
+        with pytest.raises(ValueError):
+            TrainConfig(oversample=bad).validate()
+
+
 def test_filtered_mode_blocks_exactly_what_the_predicate_accepts(movielens, movielens_data):
     records, _ = load_training_records(movielens_data, TrainConfig(tasks=["NA2I", "FA2I"], negatives=3))
     rows = list(range(0, len(records), max(1, len(records) // 12)))[:12]
