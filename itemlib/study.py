@@ -53,6 +53,7 @@ class Profile:
     learning_rate: float = 5e-5
     temperature: float = 0.05  # a 300-step probe on MovieLens improved 7/10 tasks at 0.05, 6/10 at 0.01
     negatives: int = 7
+    in_batch: str = "off"  # in-batch negatives of the in-domain runs: off | on | filtered
     oversample: tuple[tuple[str, int], ...] = ()  # (task, N): the in-domain runs repeat that task's examples N times
     save_steps: int = 100  # checkpoint interval of training runs (0: none; a MiniLM checkpoint is ~270 MB)
     ablation_steps: int = 150
@@ -113,9 +114,9 @@ def plan(profile: Profile) -> list[Run]:
         }, products=[f"{work}/data/{name}/stats.json"]))
     for name in catalogs:
         runs.append(Run(f"train-{name}", "train.ipynb", {
-            **common, "data_dir": f"{work}/data/{name}", "model": profile.model, "out_dir": f"{work}/models/{name}",
+            **common, "catalog": name, "data_dir": f"{work}/data/{name}", "model": profile.model, "out_dir": f"{work}/models/{name}",
             "steps": profile.steps, "batch_size": profile.batch_size, "learning_rate": profile.learning_rate,
-            "temperature": profile.temperature, "negatives": profile.negatives, "in_batch": "off",
+            "temperature": profile.temperature, "negatives": profile.negatives, "in_batch": profile.in_batch,
             "oversample": dict(profile.oversample), "save_steps": profile.save_steps,
         }, needs=[f"generate-{name}"], products=[f"{work}/models/{name}/model.safetensors"], folders=[f"{work}/models/{name}"]))
     models = {"untuned": profile.model, "bm25": "bm25"} | {f"tuned-{c}": f"{work}/models/{c}" for c in catalogs}
