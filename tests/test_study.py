@@ -88,6 +88,18 @@ def test_plans_cover_every_notebook():
     assert plan(PROFILES["cpu"])[-1].name == "results"
 
 
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu"])
+def test_every_parameter_a_plan_passes_is_one_its_notebook_declares(profile, caplog):
+    """papermill injects an undeclared or unparseable parameter with only a log warning, so a typo or a
+    comment it cannot parse (one holding '=') would otherwise go unnoticed."""
+    import papermill
+
+    for run in plan(PROFILES[profile]):
+        declared = papermill.inspect_notebook(str(study.ROOT / "notebooks" / run.notebook))
+        assert set(run.parameters) <= set(declared), run.notebook
+    assert "Unable to parse" not in caplog.text
+
+
 def test_forced_run_starts_from_empty_work_folders(sandbox):
     """A forced run must not resume what the run it replaces left behind (e.g. its checkpoints)."""
     root, runs = sandbox
