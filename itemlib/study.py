@@ -165,6 +165,20 @@ def hardware() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPU cores, {device}, torch {torch.__version__}"
 
 
+def hide_parameter_cells(path: Path) -> None:
+    """Fold the template's default parameters and papermill's injected ones behind "Show code cell source"
+    in the book: two near-identical cells, one naming the run's scratch metrics path, lead every page
+    otherwise. The run's parameters stay in the notebook and in its metrics.json."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if {"parameters", "injected-parameters"} & set(tags) and "hide-input" not in tags:
+            tags.append("hide-input")
+    nbformat.write(notebook, path)
+
+
 def execute(profile: Profile, run: Run, log=print, fresh: bool = False) -> None:
     """Execute one run in a scratch folder; move it into place only when it succeeded.
 
@@ -201,6 +215,7 @@ def execute(profile: Profile, run: Run, log=print, fresh: bool = False) -> None:
         ) from None
     if not metrics_path.exists():
         raise StudyError(f"run {run.name!r}: notebooks/{run.notebook} wrote no metrics (parameter metrics_path)")
+    hide_parameter_cells(notebook)
     metrics = json.loads(metrics_path.read_text())
     metrics["provenance"] = {
         "run": run.name, "notebook": run.notebook, "profile": profile.name, "seed": profile.seed,

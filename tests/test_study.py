@@ -46,7 +46,9 @@ def test_runs_land_with_provenance_and_complete_runs_are_skipped(sandbox):
     metrics = json.loads((root / "book" / "runs" / "smoke" / "use" / "metrics.json").read_text())
     assert metrics["read"] == "7"
     assert {"commit", "profile", "seed", "finished", "wall_seconds", "hardware"} <= set(metrics["provenance"])
-    assert (root / "book" / "runs" / "smoke" / "make" / "make.ipynb").exists()
+    executed = nbformat.read(root / "book" / "runs" / "smoke" / "make" / "make.ipynb", as_version=4)
+    parameter_cells = [cell for cell in executed.cells if {"parameters", "injected-parameters"} & set(cell.metadata.get("tags", []))]
+    assert len(parameter_cells) == 2 and all("hide-input" in cell.metadata.tags for cell in parameter_cells)
     shown = study.provenance_table(root / "book" / "runs" / "smoke", ["use"])
     assert [row["run"] for row in shown] == ["use"] and shown[0]["commit"] == metrics["provenance"]["commit"]
     assert run_study("smoke", log=lambda *_: None) == []  # all complete
