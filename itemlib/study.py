@@ -194,6 +194,8 @@ def execute(profile: Profile, run: Run, log=print, fresh: bool = False) -> None:
 
     target = run_dir(profile, run.name)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for earlier in target.parent.glob(f".{run.name}-*"):  # a failed or interrupted try's copy, kept until this retry
+        shutil.rmtree(earlier, ignore_errors=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{run.name}-", dir=target.parent))
     notebook = scratch / run.notebook
     metrics_path = scratch / "metrics.json.partial"

@@ -76,12 +76,18 @@ def test_commit_is_taken_when_the_run_starts(sandbox, monkeypatch):
     assert json.loads((root / "book" / "runs" / "smoke" / "make" / "metrics.json").read_text())["provenance"]["commit"] == "start"
 
 
-def test_failure_names_notebook_and_cell_and_leaves_nothing_behind(sandbox, monkeypatch):
+def test_failure_names_notebook_and_cell_lands_nothing_and_keeps_only_the_latest_copy(sandbox, monkeypatch):
     root, runs = sandbox
     runs.append(Run("broken", "fail.ipynb", {}))
     with pytest.raises(StudyError, match=r"run 'broken' failed in notebooks/fail\.ipynb, cell 3 of the executed copy \(`raise ValueError\('broken on purpose'\)`\): ValueError: broken on purpose"):
         run_study("smoke", only=["broken"], log=lambda *_: None)
     assert not (root / "book" / "runs" / "smoke" / "broken").exists()
+    kept = list((root / "book" / "runs" / "smoke").glob(".broken-*"))
+    assert len(kept) == 1  # the executed copy, for inspection
+    with pytest.raises(StudyError):
+        run_study("smoke", only=["broken"], log=lambda *_: None)
+    assert list((root / "book" / "runs" / "smoke").glob(".broken-*")) != kept  # a retry replaces it, so copies do not pile up
+    assert len(list((root / "book" / "runs" / "smoke").glob(".broken-*"))) == 1
 
 
 def test_plans_cover_every_notebook():
