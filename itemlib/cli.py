@@ -52,7 +52,7 @@ def _train(args: argparse.Namespace) -> int:
 
     config = TrainConfig(
         model=args.model, pooling=args.pooling, tasks=args.tasks, max_per_task=args.max_per_task, negatives=args.negatives,
-        oversample=dict(args.oversample) or None, in_batch=args.in_batch, temperature=args.temperature, batch_size=args.batch_size,
+        oversample=dict(args.oversample) or None, resample_positives=args.resample_positives, in_batch=args.in_batch, temperature=args.temperature, batch_size=args.batch_size,
         learning_rate=args.lr, epochs=args.epochs, max_steps=args.max_steps, warmup_ratio=args.warmup_ratio,
         gradient_accumulation=args.gradient_accumulation, precision=args.precision, seed=args.seed,
         save_steps=args.save_steps, max_seq_length=args.max_seq_length, lora_rank=args.lora_rank,
@@ -144,11 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--model", default="minilm", help="preset (minilm, bert, bge, e5, repllama), path or Hub id")
     tr.add_argument("--out", required=True, help="output directory (re-running resumes from its checkpoints)")
     tr.add_argument("--pooling", choices=["mean", "cls", "lasttoken"], help="default: the preset's, else mean")
-    tr.add_argument("--catalog", help="the data's catalog; needed for --in-batch filtered")
+    tr.add_argument("--catalog", help="the data's catalog; needed for --in-batch filtered and --resample-positives")
     tr.add_argument("--tasks", nargs="+", choices=list(TASKS))
     tr.add_argument("--max-per-task", type=int)
     tr.add_argument("--oversample", nargs="+", type=_task_count, metavar="TASK=N", default=[],
                     help="repeat each example of TASK N times, so a run of --max-steps draws that task N times as often")
+    tr.add_argument("--resample-positives", nargs="+", choices=list(TASKS), metavar="TASK",
+                    help="draw TASK's positives from every item its query accepts, not the item it was phrased from (needs --catalog)")
     tr.add_argument("--negatives", type=int, default=7)
     tr.add_argument("--in-batch", choices=["off", "on", "filtered"], default="off")
     tr.add_argument("--temperature", type=float, default=0.01)

@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import random
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ class TrainConfig:
     tasks: list[str] | None = None  # default: all ten
     max_per_task: int | None = None  # cap on training examples taken from each task
     oversample: dict[str, int] | None = None  # task -> N: each of its examples appears N times, so batches draw it N times as often
+    resample_positives: list[str] | None = None  # tasks whose positive is any item the query accepts (needs the catalog)
     negatives: int = 7  # K verified negatives per example (0..15)
     in_batch: str = "off"  # "off" | "on" | "filtered"
     temperature: float = 0.01
@@ -70,6 +72,8 @@ class TrainConfig:
         if self.batch_size < 1 or self.gradient_accumulation < 1:
             raise ValueError("batch_size and gradient_accumulation must be >= 1")
         for name in self.tasks or []:
+            get_task(name)
+        for name in self.resample_positives or []:
             get_task(name)
         for name, times in (self.oversample or {}).items():
             get_task(name)
@@ -110,6 +114,34 @@ def load_training_records(data_dir: str | Path, config: TrainConfig) -> tuple[li
     if not records:
         raise CatalogError(f"{train_dir}: no training examples for tasks {config.tasks or list(TASKS)}")
     return records, {"examples_per_task": counts, "skipped_fewer_negatives": short, "oversample": repeats}
+
+
+def resample_positives(records: Sequence[dict], catalog: Catalog, tasks: Sequence[str], seed: int) -> list[dict]:
+    """``records`` with the positive of each example of ``tasks`` redrawn among all items its
+    query's predicate accepts (seeded; every repeat of an oversampled example draws anew).
+
+    A generated threshold query ("released before 1984") is phrased from one item whose value sits
+    a step or two inside the threshold, and its near-miss negatives sit just outside. Trained on
+    that item alone, a model learns "a value near the number in the query", which puts boundary
+    items (1984 films) in its top results; a positive drawn from everything that meets the
+    condition teaches the side of the limit instead. The negatives stay valid: they are verified
+    against the same predicate.
+    """
+    names = {get_task(task).name for task in tasks}
+    rng = random.Random(seed)
+    accepted: dict[int, np.ndarray] = {}
+    resampled = []
+    for record in records:
+        if record["task"] not in names:
+            resampled.append(record)
+            continue
+        pool = accepted.setdefault(id(record), np.flatnonzero(relevant_mask(catalog, record["spec"])))
+        if not len(pool):
+            raise CatalogError(f"a {record['task']} example accepts no item of {catalog.name}: {record['query']!r}"
+                               " (is this the catalog the data was generated from?)")
+        position = int(pool[rng.randrange(len(pool))])
+        resampled.append(record | {"pos": [catalog.texts[position]], "pos_ids": [catalog.items[position].id]})
+    return resampled
 
 
 def build_dataset(records: Sequence[dict], negatives: int):
@@ -276,14 +308,17 @@ def train(
 ) -> Path:
     """Fine-tune ``config.model`` on the generated data in ``data_dir``; returns ``out_dir``.
 
-    ``catalog`` is needed for ``in_batch="filtered"`` (the relevance predicates).
+    ``catalog`` is needed for ``in_batch="filtered"`` and ``resample_positives`` (the relevance
+    predicates).
     """
     config = config or TrainConfig()
     config.validate()
-    if config.in_batch == "filtered" and catalog is None:
-        raise ValueError("in_batch='filtered' needs the catalog the data was generated from")
+    if catalog is None and (config.in_batch == "filtered" or config.resample_positives):
+        raise ValueError("in_batch='filtered' and resample_positives need the catalog the data was generated from")
     out = Path(out_dir)
     records, data_stats = load_training_records(data_dir, config)
+    if config.resample_positives:
+        records = resample_positives(records, catalog, config.resample_positives, config.seed)  # type: ignore[arg-type]
     dataset = build_dataset(records, config.negatives)
 
     torch.manual_seed(config.seed)

@@ -19,7 +19,8 @@ from transformers import TrainerCallback
 from itemlib.losses import ItemInfoNCELoss
 from itemlib.models import load_encoder
 from itemlib.relevance import relevant_mask
-from itemlib.training import TrainConfig, build_dataset, false_negative_mask, load_training_records, train
+from itemlib.training import (TrainConfig, build_dataset, false_negative_mask, load_training_records, resample_positives,
+                               train)
 
 from .tiny_models import tiny_bert, tiny_llama
 
@@ -74,6 +75,24 @@ def test_oversample_repeats_a_tasks_examples_and_counts_them_once(movielens_data
     for bad in ({"NM2I": 0}, {"NM2I": 1.5}, {"XX2I": 2}):
         with pytest.raises(ValueError):
             TrainConfig(oversample=bad).validate()
+
+
+def test_resampled_positives_meet_the_query_and_only_the_chosen_task_changes(movielens, movielens_data):
+    records, _ = load_training_records(movielens_data, TrainConfig(tasks=["VC2I", "FA2I"], negatives=3, oversample={"VC2I": 2}))
+    resampled = resample_positives(records, movielens, ["vc2i"], seed=5)
+    assert resample_positives(records, movielens, ["VC2I"], seed=5) == resampled  # seeded
+    assert [r for r in resampled if r["task"] == "FA2I"] == [r for r in records if r["task"] == "FA2I"]
+    vc2i = [(old, new) for old, new in zip(records, resampled) if old["task"] == "VC2I"]
+    for old, new in vc2i:
+        position = movielens.index[new["pos_ids"][0]]
+        assert relevant_mask(movielens, old["spec"])[position]
+        assert new["pos"] == [movielens.texts[position]]
+        assert (new["query"], new["neg_ids"], new["neg"]) == (old["query"], old["neg_ids"], old["neg"])
+    assert sum(old["pos_ids"] != new["pos_ids"] for old, new in vc2i) > len(vc2i) / 2  # not the phrased-from item
+    with pytest.raises(ValueError, match="need the catalog"):
+        train(movielens_data, "unused", TrainConfig(resample_positives=["VC2I"]))
+    with pytest.raises(ValueError):
+        TrainConfig(resample_positives=["XX2I"]).validate()
 
 
 def test_filtered_mode_blocks_exactly_what_the_predicate_accepts(movielens, movielens_data):
