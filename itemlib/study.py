@@ -327,13 +327,22 @@ def page_provenance(profile: str, seed: int) -> str:
 
 
 def provenance_table(runs_dir: str | Path, runs: Sequence[str] | None = None) -> list[dict]:
-    """One row per completed run (``runs``: only these): what the book's provenance boxes show."""
+    """One row per completed run (``runs``: only these): what the book's provenance boxes show.
+
+    The commit is cut to its first 12 hex digits and the finish time to the minute (UTC), so the
+    table fits a page; each run's ``metrics.json`` keeps the full values.
+    """
     rows = []
     for path in sorted(Path(runs_dir).glob("*/metrics.json")):
         if runs is not None and path.parent.name not in runs:
             continue
         info = json.loads(path.read_text()).get("provenance", {})
-        rows.append({key: info.get(key) for key in ("run", "profile", "seed", "commit", "finished", "wall_seconds", "hardware")})
+        row = {key: info.get(key) for key in ("run", "profile", "seed", "commit", "finished", "wall_seconds", "hardware")}
+        if row["commit"]:
+            row["commit"] = str(row["commit"])[:12]
+        if row["finished"]:
+            row["finished"] = dt.datetime.fromisoformat(str(row["finished"])).astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        rows.append(row)
     return rows
 
 
