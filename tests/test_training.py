@@ -91,6 +91,9 @@ def test_resampled_positives_meet_the_query_and_only_the_chosen_task_changes(mov
     assert sum(old["pos_ids"] != new["pos_ids"] for old, new in vc2i) > len(vc2i) / 2  # not the phrased-from item
     with pytest.raises(ValueError, match="need the catalog"):
         train(movielens_data, "unused", TrainConfig(resample_positives=["VC2I"]))
+    impossible = vc2i[0][0] | {"spec": {"constraints": [{"field": "year", "op": "lt", "value": "1000-01-01"}]}}
+    with pytest.raises(ValueError, match="accepts no item of movielens"):  # CatalogError: data from another catalog
+        resample_positives([impossible], movielens, ["VC2I"], seed=0)
     with pytest.raises(ValueError):
         TrainConfig(resample_positives=["XX2I"]).validate()
 
