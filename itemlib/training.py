@@ -62,6 +62,12 @@ class TrainConfig:
     progress: bool = True
     dataloader_workers: int = 0
 
+    @property
+    def needs_catalog(self) -> bool:
+        """Whether training reads the catalog's relevance predicates (filtered in-batch negatives,
+        resampled positives): callers load a catalog only then."""
+        return self.in_batch == "filtered" or bool(self.resample_positives)
+
     def validate(self) -> None:
         if self.in_batch not in IN_BATCH_MODES:
             raise ValueError(f"in_batch must be one of {IN_BATCH_MODES}, got {self.in_batch!r}")
@@ -129,13 +135,12 @@ def resample_positives(records: Sequence[dict], catalog: Catalog, tasks: Sequenc
     """
     names = {get_task(task).name for task in tasks}
     rng = random.Random(seed)
-    accepted: dict[int, np.ndarray] = {}
     resampled = []
     for record in records:
         if record["task"] not in names:
             resampled.append(record)
             continue
-        pool = accepted.setdefault(id(record), np.flatnonzero(relevant_mask(catalog, record["spec"])))
+        pool = np.flatnonzero(relevant_mask(catalog, record["spec"]))
         if not len(pool):
             raise CatalogError(f"a {record['task']} example accepts no item of {catalog.name}: {record['query']!r}"
                                " (is this the catalog the data was generated from?)")
@@ -313,7 +318,7 @@ def train(
     """
     config = config or TrainConfig()
     config.validate()
-    if catalog is None and (config.in_batch == "filtered" or config.resample_positives):
+    if catalog is None and config.needs_catalog:
         raise ValueError("in_batch='filtered' and resample_positives need the catalog the data was generated from")
     out = Path(out_dir)
     records, data_stats = load_training_records(data_dir, config)
