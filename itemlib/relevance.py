@@ -25,7 +25,7 @@ An item missing a field fails every positive condition on it and passes ``has_no
 from __future__ import annotations
 
 import datetime as dt
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import os
 import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -45,7 +46,9 @@ def model_fingerprint(model) -> str:
 class EncoderRetriever:
     """A text encoder (preset, path or Hub id): cosine similarity of unit-norm embeddings."""
 
-    def __init__(self, model: str | object, *, batch_size: int = 64, cache_dir: Path | None = None, progress: bool = False) -> None:
+    def __init__(
+        self, model: str | object, *, batch_size: int = 64, cache_dir: Path | None = None, progress: bool = False
+    ) -> None:
         self.model = load_encoder(model) if isinstance(model, str) else model
         self.name = model if isinstance(model, str) else type(model).__name__
         self.batch_size = batch_size
@@ -97,7 +100,9 @@ class BM25Retriever:
 
     def score(self, queries: Sequence[str]) -> np.ndarray:
         tokenized = self._bm25s.tokenize(list(queries), stopwords="en", return_ids=False, show_progress=False)
-        return np.stack([self.retriever.get_scores(tokens) if tokens else np.zeros(self.size) for tokens in tokenized]).astype(np.float32)
+        return np.stack(
+            [self.retriever.get_scores(tokens) if tokens else np.zeros(self.size) for tokens in tokenized]
+        ).astype(np.float32)
 
 
 class PopularityRetriever:
@@ -124,7 +129,10 @@ class RandomRetriever:
         self.size = len(catalog)
 
     def score(self, queries: Sequence[str]) -> np.ndarray:
-        rows = [np.random.default_rng([self.seed, zlib.crc32(q.encode())]).random(self.size, dtype=np.float32) for q in queries]
+        rows = [
+            np.random.default_rng([self.seed, zlib.crc32(q.encode())]).random(self.size, dtype=np.float32)
+            for q in queries
+        ]
         return np.stack(rows) if rows else np.zeros((0, self.size), np.float32)
 
 
@@ -200,16 +208,31 @@ def search(
     return chunked_top_k(lambda rows: retriever.score(queries[rows]), len(queries), masks, k, ranks, chunk_size)
 
 
-def search_records(retriever: Retriever, catalog: Catalog, records: Sequence[dict], k: int, *,
-                   ranks: np.ndarray | None = None, backend: str = "exact") -> np.ndarray:
+def search_records(
+    retriever: Retriever,
+    catalog: Catalog,
+    records: Sequence[dict],
+    k: int,
+    *,
+    ranks: np.ndarray | None = None,
+    backend: str = "exact",
+) -> np.ndarray:
     """``search`` for test records (``query`` and optional ``mask_ids``): one place that turns a
     record's masked ids into catalog positions, for evaluation, dialogues and diagnostics alike."""
     masks = [[catalog.index[i] for i in r.get("mask_ids", [])] for r in records]
-    return search(retriever, [r["query"] for r in records], masks, k,
-                  ranks=id_ranks(catalog) if ranks is None else ranks, backend=backend)
+    return search(
+        retriever,
+        [r["query"] for r in records],
+        masks,
+        k,
+        ranks=id_ranks(catalog) if ranks is None else ranks,
+        backend=backend,
+    )
 
 
-def faiss_top_k(query_embeddings: np.ndarray, item_embeddings: np.ndarray, masks, k: int, ranks: np.ndarray) -> np.ndarray:
+def faiss_top_k(
+    query_embeddings: np.ndarray, item_embeddings: np.ndarray, masks, k: int, ranks: np.ndarray
+) -> np.ndarray:
     """faiss ``IndexFlatIP`` search, over-fetched by the largest mask, then masked and tie-sorted
     like the exact search."""
     import faiss

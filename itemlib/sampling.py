@@ -97,7 +97,9 @@ def attribute_clause(spec: Field, value: object, rng: random.Random, max_list_va
         upper = len(values) if max_list_values is None else min(max_list_values, len(values))
         chosen = rng.sample(values, rng.randint(1, upper))
         words = ", ".join(chosen)
-        return Clause({"field": spec.name, "op": "has_all", "values": chosen}, f"{name}: {words}", words, " and ".join(chosen))
+        return Clause(
+            {"field": spec.name, "op": "has_all", "values": chosen}, f"{name}: {words}", words, " and ".join(chosen)
+        )
     if spec.kind is FieldKind.CATEGORICAL:
         text = str(value)
         natural = f"by {text}" if is_maker(spec) else f"with {name} {text}"
@@ -110,15 +112,24 @@ def attribute_clause(spec: Field, value: object, rng: random.Random, max_list_va
         assert isinstance(value, dt.date)
         low, high = _date_span(spec, value)
         text = spec.format_value(value)
-        return Clause({"field": spec.name, "op": "between", "low": low, "high": high}, f"{name}: {text}", text, f"from {text}")
+        return Clause(
+            {"field": spec.name, "op": "between", "low": low, "high": high}, f"{name}: {text}", text, f"from {text}"
+        )
     words = str(value).split()
     start = rng.randint(0, max(0, len(words) - 6))
     snippet = " ".join(words[start : start + rng.randint(3, 6)])
-    return Clause({"field": spec.name, "op": "contains", "value": snippet}, f"{name}: {snippet}", snippet, f"about {snippet}")
+    return Clause(
+        {"field": spec.name, "op": "contains", "value": snippet}, f"{name}: {snippet}", snippet, f"about {snippet}"
+    )
 
 
 def title_clause(item: Item) -> Clause:
-    return Clause({"field": "title", "op": "title_eq", "value": normalize_title(item.title)}, f"title: {item.title}", item.title, f"titled {item.title}")
+    return Clause(
+        {"field": "title", "op": "title_eq", "value": normalize_title(item.title)},
+        f"title: {item.title}",
+        item.title,
+        f"titled {item.title}",
+    )
 
 
 def sample_attributes(
@@ -170,7 +181,9 @@ def _number_phrase(spec: Field, op: str, threshold: float) -> str:
     if spec.unit == "$":
         return {"lt": f"under {amount}", "gt": f"over {amount}"}[op]
     if spec.unit:
-        return {"lt": f"shorter than {amount}" if "minute" in spec.unit else f"under {amount}", "gt": f"over {amount}"}[op]
+        return {"lt": f"shorter than {amount}" if "minute" in spec.unit else f"under {amount}", "gt": f"over {amount}"}[
+            op
+        ]
     return {"lt": f"with {spec.display} below {amount}", "gt": f"with {spec.display} above {amount}"}[op]
 
 
@@ -180,7 +193,7 @@ def _date_verb(spec: Field) -> str:
 
 
 def numeric_condition(spec: Field, value: float, rng: random.Random) -> Clause | None:
-    """"under $20" / "over 90 minutes": a threshold condition the item's value satisfies."""
+    """ "under $20" / "over 90 minutes": a threshold condition the item's value satisfies."""
     ops = ["lt", "gt"] if value > 0 else ["lt"]
     op = rng.choice(ops)
     threshold = nice_above(value, rng) if op == "lt" or value <= 0 else nice_below(value, rng)
@@ -190,11 +203,24 @@ def numeric_condition(spec: Field, value: float, rng: random.Random) -> Clause |
     return Clause({"field": spec.name, "op": op, "value": threshold}, text, text, text)
 
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 def date_condition(spec: Field, value: dt.date, rng: random.Random) -> Clause:
-    """"released after 2012" / "released before March 2016": holds for the item's date."""
+    """ "released after 2012" / "released before March 2016": holds for the item's date."""
     verb = _date_verb(spec)
     if rng.random() < 0.5:
         year = value.year - rng.randint(1, 10)
@@ -215,7 +241,12 @@ def date_condition(spec: Field, value: dt.date, rng: random.Random) -> Clause:
 def decade_clause(spec: Field, value: dt.date) -> Clause:
     decade = value.year // 10 * 10
     text = f"from the {decade}s"
-    constraint = {"field": spec.name, "op": "between", "low": dt.date(decade, 1, 1).isoformat(), "high": dt.date(decade + 9, 12, 31).isoformat()}
+    constraint = {
+        "field": spec.name,
+        "op": "between",
+        "low": dt.date(decade, 1, 1).isoformat(),
+        "high": dt.date(decade + 9, 12, 31).isoformat(),
+    }
     return Clause(constraint, text, text, text)
 
 
@@ -233,18 +264,33 @@ def relative_conditions(catalog: Catalog, item: Item) -> list[Clause]:
         if spec.kind is FieldKind.NUMERIC and spec.unit == "$":
             low, high = np.percentile(present, [20, 80])
             if value < low:
-                clauses.append(Clause({"field": spec.name, "op": "lt", "value": float(low)}, "that are cheap", "cheap", "cheap"))
+                clauses.append(
+                    Clause({"field": spec.name, "op": "lt", "value": float(low)}, "that are cheap", "cheap", "cheap")
+                )
             if value > high:
-                clauses.append(Clause({"field": spec.name, "op": "gt", "value": float(high)}, "that are expensive", "expensive", "expensive"))
+                clauses.append(
+                    Clause(
+                        {"field": spec.name, "op": "gt", "value": float(high)},
+                        "that are expensive",
+                        "expensive",
+                        "expensive",
+                    )
+                )
         if spec.kind is FieldKind.DATE:
             recent = float(np.percentile(present, 90))
             if value > recent:
                 iso = dt.date.fromordinal(int(recent)).isoformat()
-                clauses.append(Clause({"field": spec.name, "op": "gt", "value": iso}, "that are recent", "recent", "recent"))
+                clauses.append(
+                    Clause({"field": spec.name, "op": "gt", "value": iso}, "that are recent", "recent", "recent")
+                )
     if catalog.histories:
         threshold = float(np.percentile(catalog.popularity, 95))
         if catalog.popularity[position] > threshold:
-            clauses.append(Clause({"field": "popularity", "op": "gt", "value": threshold}, "that are popular", "popular", "popular"))
+            clauses.append(
+                Clause(
+                    {"field": "popularity", "op": "gt", "value": threshold}, "that are popular", "popular", "popular"
+                )
+            )
     return clauses
 
 
@@ -290,7 +336,7 @@ EXCLUSION_WORDINGS = (
 
 
 def sample_exclusion(catalog: Catalog, item: Item, rng: random.Random, vocabulary_size: int = 30) -> Clause | None:
-    """"not including tags: Horror, Indie": 1-3 frequent values of a list/categorical field that
+    """ "not including tags: Horror, Indie": 1-3 frequent values of a list/categorical field that
     ``item`` does not hold (the item has the field, so the exclusion is informative)."""
     fields = [s for s in catalog.fields_of(FieldKind.LIST, FieldKind.CATEGORICAL) if s.name in item.fields]
     if not fields:
@@ -333,9 +379,13 @@ def request_clauses(catalog: Catalog, item: Item, rng: random.Random) -> list[Cl
 
 
 def lexicalise_request(catalog: Catalog, clauses: list[Clause]) -> str:
-    """"an Action and Thriller movie from the 1990s under 120 minutes": list values become
+    """ "an Action and Thriller movie from the 1990s under 120 minutes": list values become
     modifiers before the noun, everything else follows it."""
-    modifiers = [c.natural for c in clauses if c.constraint["op"] == "has_all" and catalog.schema[c.constraint["field"]].kind is FieldKind.LIST]
+    modifiers = [
+        c.natural
+        for c in clauses
+        if c.constraint["op"] == "has_all" and catalog.schema[c.constraint["field"]].kind is FieldKind.LIST
+    ]
     rest = [c.natural for c in clauses if c.natural not in modifiers]
     head = " ".join(modifiers + [catalog.noun])
     return ", ".join([f"{article(head)} {head}"] + rest)

@@ -28,6 +28,7 @@ from itemlib.sampling import (
     sample_conditions,
     sample_exclusion,
 )
+from itemlib.taskinfo import TASK_INFO, TaskInfo, task_info
 from itemlib.templates import template_bank
 from itemlib.writers import OfflineWriter, Writer
 
@@ -76,13 +77,13 @@ def core_of(*slots: str) -> str:
 
 
 class Task:
-    """Base of the ten tasks: a name, the headline metric and a builder."""
+    """Base of the ten task generators: a name (its metadata lives in :mod:`itemlib.taskinfo`) and a builder."""
 
     name: ClassVar[str]
-    headline: ClassVar[str]  # "hit" or "coverage"
-    #: True where every item satisfying the constraints is a positive (VC2I, NA2I); otherwise the
-    #: positives are the stored ``pos_ids`` (FA2I/SA2I: the described item itself)
-    positives_from_spec: ClassVar[bool] = False
+
+    @property
+    def info(self) -> TaskInfo:
+        return TASK_INFO[self.name]
 
     def build(self, context: Context, split: str, count: int, rng: random.Random) -> list[Example]:
         raise NotImplementedError
@@ -97,13 +98,14 @@ class Task:
 
     @staticmethod
     def _example(record: dict, pos_ids: list[str], mask_ids: list[str]) -> Example:
-        return Example(record["task"], record["query"], record["core"], pos_ids, record["spec"], mask_ids, record["user"])
+        return Example(
+            record["task"], record["query"], record["core"], pos_ids, record["spec"], mask_ids, record["user"]
+        )
 
 
 class BehaviourTask(Task):
     """Tasks whose target is the next item of a user's time-ordered history."""
 
-    headline = "hit"
     last_only_train: ClassVar[bool] = False  # UQ2I trains on the second-to-last item only
 
     def targets(self, context: Context, split: str, count: int, rng: random.Random) -> list[tuple[str, int]]:
@@ -167,7 +169,9 @@ class US2I(BehaviourTask):
     def example(self, context, split, rng, before, target):
         items = [context.catalog.item(i) for i in before[-HISTORY_LIMIT:]]
         summary = context.writer.summary(context.catalog, items, rng)
-        return Example(self.name, context.render(self.name, split, rng, summary=summary), core_of(summary), [target], {})
+        return Example(
+            self.name, context.render(self.name, split, rng, summary=summary), core_of(summary), [target], {}
+        )
 
 
 class UQ2I(BehaviourTask):
@@ -182,16 +186,19 @@ class UQ2I(BehaviourTask):
         )
         attributes = lexicalise_request(catalog, clauses)
         query = context.render(self.name, split, rng, history=history, attributes=attributes)
-        return Example(self.name, query, core_of(history, attributes), [target], {"constraints": [c.constraint for c in clauses]})
+        return Example(self.name, query, core_of(history, attributes), [target], constraint_spec(clauses))
 
 
 class I2I(Task):
     name = "I2I"
-    headline = "hit"
 
     def build(self, context, split, count, rng):
         catalog = context.catalog
-        pool = [p for p, n in sorted(context.neighbours.items()) if self.test_source(catalog.items[p].id, len(n)) == (split == "test")]
+        pool = [
+            p
+            for p, n in sorted(context.neighbours.items())
+            if self.test_source(catalog.items[p].id, len(n)) == (split == "test")
+        ]
         rng.shuffle(pool)
         # train cycles through its sources (each time with another positive); test uses each once
         sources = pool[:count] if split == "test" else [pool[n % len(pool)] for n in range(count if pool else 0)]
@@ -201,10 +208,16 @@ class I2I(Task):
             neighbours = [catalog.items[p].id for p in context.neighbours[position]]
             title = self.describe(catalog, source, rng)
             positives = neighbours if split == "test" else [rng.choice(neighbours)]
-            examples.append(Example(
-                self.name, context.render(self.name, split, rng, title=title), core_of(title), positives,
-                {"ids": [source.id] + neighbours}, [source.id] if split == "test" else [],
-            ))
+            examples.append(
+                Example(
+                    self.name,
+                    context.render(self.name, split, rng, title=title),
+                    core_of(title),
+                    positives,
+                    {"ids": [source.id] + neighbours},
+                    [source.id] if split == "test" else [],
+                )
+            )
         return examples
 
     def as_test(self, record: dict) -> Example:
@@ -223,7 +236,9 @@ class I2I(Task):
         """The title, sometimes followed by a few attribute values in brackets."""
         if rng.random() >= 0.3:
             return item.title
-        clauses = sample_attributes(catalog, item, rng, max_fields=2, title_probability=0.0, allow_text=False, max_list_values=2)
+        clauses = sample_attributes(
+            catalog, item, rng, max_fields=2, title_probability=0.0, allow_text=False, max_list_values=2
+        )
         return f"{item.title} ({'; '.join(c.bare for c in clauses)})"
 
 
@@ -248,9 +263,20 @@ class ItemTask(Task):
     def example(self, context: Context, split: str, rng: random.Random, item: Item) -> Example | None:
         raise NotImplementedError
 
+    def phrased(
+        self, context: Context, split: str, rng: random.Random, item: Item, slot: str, text: str, spec: dict
+    ) -> Example:
+        """The example whose query puts ``text`` into the template slot ``slot`` (``text`` is its core)."""
+        query = context.render(self.name, split, rng, **{slot: text})
+        return Example(self.name, query, core_of(text), [item.id], spec)
+
+
+def constraint_spec(clauses: list[Clause]) -> dict:
+    return {"constraints": [c.constraint for c in clauses]}
+
 
 def render_attributes(clauses: list[Clause], rng: random.Random) -> str:
-    """"key: value" style ("genres: Drama; year: 1995") or bare style ("Drama, 1995")."""
+    """ "key: value" style ("genres: Drama; year: 1995") or bare style ("Drama, 1995")."""
     if rng.random() < 0.5:
         return "; ".join(c.keyed for c in clauses)
     return ", ".join(c.bare for c in clauses)
@@ -258,14 +284,13 @@ def render_attributes(clauses: list[Clause], rng: random.Random) -> str:
 
 class FA2I(ItemTask):
     name = "FA2I"
-    headline = "coverage"
     sampling = dict(max_fields=None, title_probability=0.5, allow_text=True, max_list_values=None)
 
     def example(self, context, split, rng, item):
         clauses = sample_attributes(context.catalog, item, rng, **self.sampling)
-        attributes = render_attributes(clauses, rng)
-        query = context.render(self.name, split, rng, attributes=attributes)
-        return Example(self.name, query, core_of(attributes), [item.id], {"constraints": [c.constraint for c in clauses]})
+        return self.phrased(
+            context, split, rng, item, "attributes", render_attributes(clauses, rng), constraint_spec(clauses)
+        )
 
 
 class SA2I(FA2I):
@@ -275,20 +300,18 @@ class SA2I(FA2I):
 
 class AS2I(ItemTask):
     name = "AS2I"
-    headline = "hit"
 
     def example(self, context, split, rng, item):
-        clauses = request_clauses(context.catalog, item, rng)
-        if not clauses:
+        if not (clauses := request_clauses(context.catalog, item, rng)):
             return None
         request = context.writer.request(context.catalog, clauses, rng)
-        query = context.render(self.name, split, rng, request=request)
-        return Example(self.name, query, core_of(request), [item.id], {"ids": [item.id], "constraints": [c.constraint for c in clauses]})
+        return self.phrased(
+            context, split, rng, item, "request", request, {"ids": [item.id], **constraint_spec(clauses)}
+        )
 
 
 class NM2I(ItemTask):
     name = "NM2I"
-    headline = "hit"
 
     def example(self, context, split, rng, item):
         if sum(c.isalpha() for c in item.title) < 4:
@@ -298,43 +321,40 @@ class NM2I(ItemTask):
         key = catalog.title_keys[catalog.index[item.id]]
         same_title = [catalog.items[p].id for p in catalog.items_by_title[key]]
         query = typo if rng.random() < 0.4 else context.render(self.name, split, rng, title=typo)
-        return Example(self.name, query, core_of(typo), same_title, {"constraints": [{"field": "title", "op": "title_eq", "value": key}]})
+        return Example(
+            self.name,
+            query,
+            core_of(typo),
+            same_title,
+            {"constraints": [{"field": "title", "op": "title_eq", "value": key}]},
+        )
 
 
 class VC2I(ItemTask):
     name = "VC2I"
-    headline = "coverage"
-    positives_from_spec = True
 
     def example(self, context, split, rng, item):
-        clauses = sample_conditions(context.catalog, item, rng)
-        if not clauses:
+        if not (clauses := sample_conditions(context.catalog, item, rng)):
             return None
         condition = " and ".join(c.natural for c in clauses)
-        query = context.render(self.name, split, rng, condition=condition)
-        return Example(self.name, query, core_of(condition), [item.id], {"constraints": [c.constraint for c in clauses]})
+        return self.phrased(context, split, rng, item, "condition", condition, constraint_spec(clauses))
 
 
 class NA2I(ItemTask):
     name = "NA2I"
-    headline = "coverage"
-    positives_from_spec = True
 
     def example(self, context, split, rng, item):
         clause = sample_exclusion(context.catalog, item, rng)
         if clause is None:
             return None
-        query = context.render(self.name, split, rng, exclusion=clause.natural)
-        return Example(self.name, query, core_of(clause.natural), [item.id], {"constraints": [clause.constraint]})
+        return self.phrased(context, split, rng, item, "exclusion", clause.natural, constraint_spec([clause]))
 
 
-TASKS: dict[str, Task] = {task.name: task for task in (UH2I(), I2I(), US2I(), FA2I(), SA2I(), AS2I(), NM2I(), VC2I(), NA2I(), UQ2I())}
-HEADLINE = {name: task.headline for name, task in TASKS.items()}
-CONSTRAINT_TASKS = tuple(name for name, task in TASKS.items() if task.headline == "coverage")
+TASKS: dict[str, Task] = {
+    task.name: task for task in (UH2I(), I2I(), US2I(), FA2I(), SA2I(), AS2I(), NM2I(), VC2I(), NA2I(), UQ2I())
+}
 
 
 def get_task(name: str) -> Task:
-    try:
-        return TASKS[name.upper()]
-    except KeyError:
-        raise ValueError(f"unknown task {name!r}; tasks are {', '.join(TASKS)}") from None
+    """The generator of the task called ``name`` (any case); unknown names are a ``ValueError``."""
+    return TASKS[task_info(name).name]

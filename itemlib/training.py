@@ -19,72 +19,19 @@ import json
 import os
 import random
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 
 from itemlib.catalog import Catalog, CatalogError
-from itemlib.losses import IN_BATCH_MODES, ItemInfoNCELoss
+from itemlib.losses import ItemInfoNCELoss
 from itemlib.models import DOCUMENT, PRESETS, QUERY, load_encoder
 from itemlib.provenance import git_commit
 from itemlib.relevance import relevant_mask
-from itemlib.tasks import TASKS, get_task
-
-
-@dataclass
-class TrainConfig:
-    """Hyperparameters; defaults suit MiniLM on a CPU (the paper's temperature, 7 negatives)."""
-
-    model: str = "minilm"
-    pooling: str | None = None  # mean | cls | lasttoken; default: the preset's, else mean
-    tasks: list[str] | None = None  # default: all ten
-    max_per_task: int | None = None  # cap on training examples taken from each task
-    oversample: dict[str, int] | None = None  # task -> N: each of its examples appears N times, so batches draw it N times as often
-    resample_positives: list[str] | None = None  # tasks whose positive is any item the query accepts (needs the catalog)
-    negatives: int = 7  # K verified negatives per example (0..15)
-    in_batch: str = "off"  # "off" | "on" | "filtered"
-    temperature: float = 0.01
-    batch_size: int = 8  # per device
-    learning_rate: float = 2e-5
-    epochs: float = 1.0
-    max_steps: int = -1  # > 0 overrides epochs
-    warmup_ratio: float = 0.1
-    gradient_accumulation: int = 1
-    precision: str = "auto"  # "auto" (bf16/fp16 on GPU, fp32 on CPU) | "fp32" | "bf16" | "fp16"
-    seed: int = 0
-    save_steps: int = 0  # checkpoint every N steps (0: only at the end)
-    max_seq_length: int = 96
-    lora_rank: int = 0  # > 0 trains LoRA adapters, merged into the saved weights; repllama: 16
-    logging_steps: int = 10
-    progress: bool = True
-    dataloader_workers: int = 0
-
-    @property
-    def needs_catalog(self) -> bool:
-        """Whether training reads the catalog's relevance predicates (filtered in-batch negatives,
-        resampled positives): callers load a catalog only then."""
-        return self.in_batch == "filtered" or bool(self.resample_positives)
-
-    def validate(self) -> None:
-        if self.in_batch not in IN_BATCH_MODES:
-            raise ValueError(f"in_batch must be one of {IN_BATCH_MODES}, got {self.in_batch!r}")
-        if not 0 <= self.negatives <= 15:
-            raise ValueError(f"negatives must be in 0..15, got {self.negatives}")
-        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
-            raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
-        if self.batch_size < 1 or self.gradient_accumulation < 1:
-            raise ValueError("batch_size and gradient_accumulation must be >= 1")
-        for name in self.tasks or []:
-            get_task(name)
-        for name in self.resample_positives or []:
-            get_task(name)
-        for name, times in (self.oversample or {}).items():
-            get_task(name)
-            if not isinstance(times, int) or times < 1:
-                raise ValueError(f"oversample counts must be whole numbers >= 1, got {name}={times!r}")
+from itemlib.taskinfo import TASK_NAMES, task_info
+from itemlib.train_config import TrainConfig
 
 
 def load_training_records(data_dir: str | Path, config: TrainConfig) -> tuple[list[dict], dict]:
@@ -99,8 +46,8 @@ def load_training_records(data_dir: str | Path, config: TrainConfig) -> tuple[li
     records: list[dict] = []
     counts: dict[str, int] = {}
     short = 0
-    repeats = {get_task(task).name: times for task, times in (config.oversample or {}).items()}
-    for name in [get_task(t).name for t in (config.tasks or TASKS)]:
+    repeats = dict(config.oversample or {})
+    for name in config.tasks or TASK_NAMES:
         path = train_dir / f"{name}.jsonl"
         if not path.exists():
             if config.tasks:
@@ -118,7 +65,7 @@ def load_training_records(data_dir: str | Path, config: TrainConfig) -> tuple[li
             taken += 1
         counts[name] = taken
     if not records:
-        raise CatalogError(f"{train_dir}: no training examples for tasks {config.tasks or list(TASKS)}")
+        raise CatalogError(f"{train_dir}: no training examples for tasks {config.tasks or list(TASK_NAMES)}")
     return records, {"examples_per_task": counts, "skipped_fewer_negatives": short, "oversample": repeats}
 
 
@@ -133,7 +80,7 @@ def resample_positives(records: Sequence[dict], catalog: Catalog, tasks: Sequenc
     condition teaches the side of the limit instead. The negatives stay valid: they are verified
     against the same predicate.
     """
-    names = {get_task(task).name for task in tasks}
+    names = {task_info(task).name for task in tasks}
     rng = random.Random(seed)
     resampled = []
     for record in records:
@@ -142,8 +89,10 @@ def resample_positives(records: Sequence[dict], catalog: Catalog, tasks: Sequenc
             continue
         pool = np.flatnonzero(relevant_mask(catalog, record["spec"]))
         if not len(pool):
-            raise CatalogError(f"a {record['task']} example accepts no item of {catalog.name}: {record['query']!r}"
-                               " (is this the catalog the data was generated from?)")
+            raise CatalogError(
+                f"a {record['task']} example accepts no item of {catalog.name}: {record['query']!r}"
+                " (is this the catalog the data was generated from?)"
+            )
         position = int(pool[rng.randrange(len(pool))])
         resampled.append(record | {"pos": [catalog.texts[position]], "pos_ids": [catalog.items[position].id]})
     return resampled
@@ -163,6 +112,7 @@ def build_dataset(records: Sequence[dict], negatives: int):
 def false_negative_mask(catalog: Catalog, records: Sequence[dict], negatives: int):
     """For ``in_batch="filtered"``: block an in-batch passage for query i when the item is
     relevant to i by its task's predicate, or is i's own positive item."""
+
     def passage_ids(row: int) -> list[str]:
         return [records[row]["pos_ids"][0]] + list(records[row]["neg_ids"][:negatives])
 
@@ -255,7 +205,9 @@ def _trainer(config: TrainConfig, model, dataset, loss, checkpoints: Path, callb
     if model.prompts.get(QUERY):
         prompts["query"] = model.prompts[QUERY]
     if model.prompts.get(DOCUMENT):
-        prompts.update({column: model.prompts[DOCUMENT] for column in dataset.column_names if column not in ("query", "label")})
+        prompts.update(
+            {column: model.prompts[DOCUMENT] for column in dataset.column_names if column not in ("query", "label")}
+        )
     arguments = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints),
         per_device_train_batch_size=config.batch_size,
@@ -278,7 +230,9 @@ def _trainer(config: TrainConfig, model, dataset, loss, checkpoints: Path, callb
         **_precision(config),
         **_distributed(),
     )
-    return SentenceTransformerTrainer(model=model, args=arguments, train_dataset=dataset, loss=loss, callbacks=callbacks)
+    return SentenceTransformerTrainer(
+        model=model, args=arguments, train_dataset=dataset, loss=loss, callbacks=callbacks
+    )
 
 
 def drawn_rows(records: Sequence[dict], config: TrainConfig, model: str | None = None) -> set[int]:
@@ -291,8 +245,14 @@ def drawn_rows(records: Sequence[dict], config: TrainConfig, model: str | None =
     encoder = load_encoder(model or config.model, pooling=config.pooling, max_seq_length=config.max_seq_length)
     dataset = build_dataset(records, config.negatives)
     with tempfile.TemporaryDirectory() as scratch:
-        loader = _trainer(config, encoder, dataset, ItemInfoNCELoss(encoder, config.temperature), Path(scratch)).get_train_dataloader()
-        batches = config.max_steps * config.gradient_accumulation if config.max_steps > 0 else round(len(loader) * config.epochs)
+        loader = _trainer(
+            config, encoder, dataset, ItemInfoNCELoss(encoder, config.temperature), Path(scratch)
+        ).get_train_dataloader()
+        batches = (
+            config.max_steps * config.gradient_accumulation
+            if config.max_steps > 0
+            else round(len(loader) * config.epochs)
+        )
         if batches >= len(loader):
             return set(range(len(records)))
         drawn: set[int] = set()
@@ -317,7 +277,6 @@ def train(
     predicates).
     """
     config = config or TrainConfig()
-    config.validate()
     if catalog is None and config.needs_catalog:
         raise ValueError("in_batch='filtered' and resample_positives need the catalog the data was generated from")
     out = Path(out_dir)
@@ -357,14 +316,14 @@ def train(
     }
     (out / "itemlib_training.json").write_text(json.dumps(card, indent=1) + "\n")
     (out / "training_log.json").write_text(json.dumps(trainer.state.log_history, indent=1) + "\n")
-    with (out / "README.md").open("a", encoding="utf-8") as readme:
+    with (out / "README.md").open(
+        "a", encoding="utf-8"
+    ) as readme:  # the loss and trainer settings are in the card above
         readme.write(
             "\n\n## itemlib fine-tuning\n\n"
             f"Base model `{config.model}`, fine-tuned with itemlib (commit `{card['commit']}`) on `{data_dir}`: "
             f"{len(records)} examples from tasks {', '.join(data_stats['examples_per_task'])}, "
-            f"{config.negatives} verified negatives each, in-batch negatives `{config.in_batch}`, "
-            f"temperature {config.temperature}, batch {config.batch_size} x {config.gradient_accumulation}, "
-            f"learning rate {config.learning_rate}, {trainer.state.global_step} steps, seed {config.seed}. "
+            f"{config.negatives} verified negatives each, {trainer.state.global_step} steps. "
             "All settings: `itemlib_training.json`.\n"
         )
     return out

@@ -13,11 +13,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from itemlib.catalog import Catalog
-from itemlib.generate import write_jsonl, test_record
+from itemlib.generate import test_record, write_jsonl
 from itemlib.tasks import get_task
 from itemlib.training import TrainConfig, drawn_rows, load_training_records
 
@@ -54,7 +54,9 @@ def validation_split(
                 f"{model_dir} was trained on {card.get('examples')} examples, but {data_dir} gives {len(records)} "
                 "with its settings: it was not trained on this data"
             )
-        drawn.update((records[row]["task"], records[row]["query"]) for row in drawn_rows(records, config, str(model_dir)))
+        drawn.update(
+            (records[row]["task"], records[row]["query"]) for row in drawn_rows(records, config, str(model_dir))
+        )
     everything, _ = load_training_records(data_dir, TrainConfig(negatives=0))
     unseen: dict[str, list[dict]] = {}
     for record in everything:
@@ -68,7 +70,12 @@ def validation_split(
 
 
 def write_validation_split(
-    data_dir: str | Path, catalog: Catalog, trained: Sequence[str | Path], out_dir: str | Path, per_task: int = 300, seed: int = 0
+    data_dir: str | Path,
+    catalog: Catalog,
+    trained: Sequence[str | Path],
+    out_dir: str | Path,
+    per_task: int = 300,
+    seed: int = 0,
 ) -> dict[str, int]:
     """Write :func:`validation_split` to ``out_dir/test/<TASK>.jsonl``; returns the count per task."""
     split = validation_split(data_dir, catalog, trained, per_task, seed)

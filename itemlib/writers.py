@@ -2,28 +2,21 @@
 
 The offline :class:`OfflineWriter` is deterministic and reads naturally; :class:`ChatWriter` asks
 an OpenAI-compatible chat endpoint to rephrase the offline draft (so the facts, and therefore the
-relevance spec, stay the same). Configure it with arguments or ``ITEMLIB_LLM_URL``,
-``ITEMLIB_LLM_MODEL`` and ``ITEMLIB_LLM_API_KEY``. LLM output is not reproducible byte for byte.
+relevance spec, stay the same), through :class:`itemlib.llm.ChatClient`. LLM output is not
+reproducible byte for byte.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import statistics
-import urllib.error
-import urllib.request
 from collections import Counter
 from typing import Protocol
 
 from itemlib.catalog import Catalog, FieldKind, Item
+from itemlib.llm import ChatClient
 from itemlib.sampling import Clause, is_maker, lexicalise_request, nice_above
 from itemlib.templates import phrase_bank
-
-
-class WriterError(RuntimeError):
-    """The chat endpoint could not be used; the message says which URL and why."""
 
 
 class Writer(Protocol):
@@ -65,12 +58,18 @@ class OfflineWriter:
                 amount = spec.format_value(nice_above(middle, rng)) if middle else ""
                 extra.append(rng.choice(phrases[key]).format(amount=amount, **words))
             elif spec.unit:
-                extra.append(rng.choice(phrases["summary_number"]).format(label=spec.display, amount=spec.format_value(round(middle)), **words))
+                extra.append(
+                    rng.choice(phrases["summary_number"]).format(
+                        label=spec.display, amount=spec.format_value(round(middle)), **words
+                    )
+                )
         for spec in catalog.fields_of(FieldKind.CATEGORICAL):
             counts = Counter(str(item.fields[spec.name]) for item in history if spec.name in item.fields)
             favourite = sorted((v for v, n in counts.items() if n >= 2), key=lambda v: (-counts[v], v))
             if favourite and is_maker(spec):
-                extra.append(rng.choice(phrases["summary_maker"]).format(value=favourite[0], label=spec.display, **words))
+                extra.append(
+                    rng.choice(phrases["summary_maker"]).format(value=favourite[0], label=spec.display, **words)
+                )
         sentences += rng.sample(extra, min(len(extra), rng.randint(1, 2)))
         if not sentences:
             sentences.append(f"I like {catalog.noun}s such as {history[-1].title}.")
@@ -81,56 +80,26 @@ class OfflineWriter:
 
 
 class ChatWriter:
-    """Rephrases the offline draft through an OpenAI-compatible ``/chat/completions`` endpoint."""
+    """Rephrases the offline draft through an OpenAI-compatible chat endpoint
+    (:class:`itemlib.llm.ChatClient`; arguments or ``ITEMLIB_LLM_*`` variables)."""
 
     def __init__(
-        self,
-        url: str | None = None,
-        model: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 30.0,
+        self, url: str | None = None, model: str | None = None, api_key: str | None = None, timeout: float = 30.0
     ) -> None:
-        self.url = (url or os.environ.get("ITEMLIB_LLM_URL") or "").rstrip("/")
-        self.model = model or os.environ.get("ITEMLIB_LLM_MODEL") or ""
-        self.api_key = api_key or os.environ.get("ITEMLIB_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY")
-        if not self.url or not self.model:
-            raise WriterError("ChatWriter needs a URL and a model (arguments or ITEMLIB_LLM_URL / ITEMLIB_LLM_MODEL)")
-        self.timeout = timeout
+        self.client = ChatClient(url, model, api_key, timeout)
         self.offline = OfflineWriter()
-
-    def complete(self, prompt: str) -> str:
-        body = json.dumps({
-            "model": self.model,
-            "temperature": 0,
-            "messages": [{"role": "user", "content": prompt}],
-        }).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(f"{self.url}/chat/completions", data=body, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                payload = json.load(response)
-            text = payload["choices"][0]["message"]["content"]
-        except (urllib.error.URLError, TimeoutError, OSError) as error:
-            raise WriterError(f"chat endpoint {self.url} failed: {error}") from None
-        except (KeyError, IndexError, TypeError, ValueError):
-            raise WriterError(f"chat endpoint {self.url} returned no choices[0].message.content") from None
-        if not isinstance(text, str) or not text.strip():
-            raise WriterError(f"chat endpoint {self.url} returned an empty message")
-        return " ".join(text.split())
 
     def summary(self, catalog: Catalog, history: list[Item], rng: random.Random) -> str:
         draft = self.offline.summary(catalog, history, rng)
         titles = "; ".join(item.title for item in history[-10:])
-        return self.complete(
+        return self.client.complete(
             f"A user recently liked these {catalog.noun}s: {titles}. Their taste in short: {draft}\n"
             f"Rewrite the taste in one or two natural first-person sentences. Do not name any {catalog.noun}."
         )
 
     def request(self, catalog: Catalog, clauses: list[Clause], rng: random.Random) -> str:
         draft = self.offline.request(catalog, clauses, rng)
-        return self.complete(
+        return self.client.complete(
             f"Rewrite this as a short, fluent search request a person would type, keeping every fact "
             f"and adding none; answer with the request only: {draft}"
         )

@@ -27,7 +27,12 @@ def test_movielens_loads_with_join_and_histories(movielens):
 
 @pytest.mark.parametrize(
     "raw, expected",
-    [("Matrix, The", "The Matrix"), ("Amour, L' (1999)", "L'Amour (1999)"), ("Heat", "Heat"), ("Few Good Men, A", "A Few Good Men")],
+    [
+        ("Matrix, The", "The Matrix"),
+        ("Amour, L' (1999)", "L'Amour (1999)"),
+        ("Heat", "Heat"),
+        ("Few Good Men, A", "A Few Good Men"),
+    ],
 )
 def test_reading_order_title(raw, expected):
     assert reading_order_title(raw) == expected
@@ -51,8 +56,8 @@ def _write_gz_lines(path, lines):
 
 def test_steam_original_formats_and_quirks(tmp_path):
     games = [
-        "{u'id': u'10', u'app_name': u'Counter-Strike', u'genres': [u'Action'], u'price': 9.99, u'release_date': u'2000-11-01'}",
-        "{u'id': u'20', u'app_name': u'Team Fortress Classic', u'tags': [u'Action', u'FPS'], u'price': u'Free to Play', u'release_date': u'Coming Soon'}",
+        "{u'id': u'10', u'app_name': u'Counter-Strike', u'genres': [u'Action'], u'price': 9.99, u'release_date': u'2000-11-01'}",  # noqa: E501 - a record as the original files spell it
+        "{u'id': u'20', u'app_name': u'Team Fortress Classic', u'tags': [u'Action', u'FPS'], u'price': u'Free to Play', u'release_date': u'Coming Soon'}",  # noqa: E501 - a record as the original files spell it
         "{u'id': u'30', u'app_name': u'Day of Defeat', u'price': u'Install Now', u'developer': u'Valve'}",
         "{u'app_name': u'No id here'}",
         "{u'id': u'10', u'app_name': u'Duplicate'}",
@@ -61,10 +66,12 @@ def test_steam_original_formats_and_quirks(tmp_path):
     ]
     _write_gz_lines(tmp_path / "steam_games.json.gz", games)
     reviews = [
-        "{'user_id': 'u1', 'reviews': [{'posted': 'Posted November 5, 2011.', 'item_id': '20'}, {'posted': 'Posted March 1, 2011.', 'item_id': '10'}, {'posted': 'Posted June 2, 2012.', 'item_id': '30'}, {'posted': 'Posted May 3.', 'item_id': '10'}, {'posted': 'Posted May 4, 2013.', 'item_id': '999'}]}",
+        "{'user_id': 'u1', 'reviews': [{'posted': 'Posted November 5, 2011.', 'item_id': '20'}, {'posted': 'Posted March 1, 2011.', 'item_id': '10'}, {'posted': 'Posted June 2, 2012.', 'item_id': '30'}, {'posted': 'Posted May 3.', 'item_id': '10'}, {'posted': 'Posted May 4, 2013.', 'item_id': '999'}]}",  # noqa: E501 - a record as the original files spell it
     ]
     _write_gz_lines(tmp_path / "australian_user_reviews.json.gz", reviews)
-    libraries = ["{'user_id': 'u2', 'items_count': 2, 'items': [{'item_id': '10', 'item_name': 'x'}, {'item_id': '20', 'item_name': 'y'}]}"]
+    libraries = [
+        "{'user_id': 'u2', 'items_count': 2, 'items': [{'item_id': '10', 'item_name': 'x'}, {'item_id': '20', 'item_name': 'y'}]}"  # noqa: E501 - a record as the original files spell it
+    ]
     _write_gz_lines(tmp_path / "australian_users_items.json.gz", libraries)
 
     steam = load_catalog(str(tmp_path))
@@ -120,7 +127,9 @@ def test_table_infers_field_kinds(tmp_path):
 
 def test_table_jsonl_with_interactions(tmp_path):
     items = tmp_path / "items.jsonl"
-    items.write_text("\n".join(json.dumps({"id": f"i{n}", "title": f"Thing {n}", "tags": ["x", "y"][: 1 + n % 2]}) for n in range(5)))
+    items.write_text(
+        "\n".join(json.dumps({"id": f"i{n}", "title": f"Thing {n}", "tags": ["x", "y"][: 1 + n % 2]}) for n in range(5))
+    )
     events = tmp_path / "events.csv"
     events.write_text("user,item,timestamp\nu,i3,30\nu,i1,10\nu,i2,20\nv,i0,1\n")
     catalog = load_table(items, interactions=events)
@@ -133,8 +142,14 @@ BAD_INPUTS = {
     "missing title": ("id,title,price\nx1,,3\nx2,Fine,4\n", r"items\.csv:2: record 'x1' has no title"),
     "duplicate id": ("id,title,price\nx1,One,3\nx1,Two,4\n", r"items\.csv:3: duplicate id 'x1'"),
     "malformed line": ("id,title,price\nx1,One,3\nx2,Two,4,extra\n", r"items\.csv:3: malformed line"),
-    "unparseable price": ("id,title,price\n" + "".join(f"x{n},T{n},{n}\n" for n in range(12)) + "x99,Bad,cheap\n", r"items\.csv:14: record 'x99', column 'price': unparseable number 'cheap'"),
-    "unparseable date": ("id,title,released\n" + "".join(f"x{n},T{n},2015-01-{n + 1:02d}\n" for n in range(12)) + "x99,Bad,someday\n", r"record 'x99', column 'released': unparseable date 'someday'"),
+    "unparseable price": (
+        "id,title,price\n" + "".join(f"x{n},T{n},{n}\n" for n in range(12)) + "x99,Bad,cheap\n",
+        r"items\.csv:14: record 'x99', column 'price': unparseable number 'cheap'",
+    ),
+    "unparseable date": (
+        "id,title,released\n" + "".join(f"x{n},T{n},2015-01-{n + 1:02d}\n" for n in range(12)) + "x99,Bad,someday\n",
+        r"record 'x99', column 'released': unparseable date 'someday'",
+    ),
 }
 
 

@@ -12,8 +12,8 @@ from itemlib.chat import LLMRanker, chat_loop, evaluate_dialogues, generate_dial
 from itemlib.cli import main
 from itemlib.relevance import relevant_mask
 from itemlib.retrieval import make_retriever
-from itemlib.templates import template_bank
 from itemlib.tasks import TASKS
+from itemlib.templates import template_bank
 
 
 def test_dialogues_are_deterministic_and_reveal_the_target(movielens):
@@ -25,7 +25,9 @@ def test_dialogues_are_deterministic_and_reveal_the_target(movielens):
         assert dialogue["pos_ids"][0] == movielens.histories[dialogue["user"]][-1]
         assert 2 <= dialogue["user_turns"] <= 5
         assert dialogue["revealed"], dialogue["query"]
-        assert relevant_mask(movielens, {"constraints": dialogue["revealed"]})[target]  # what is said holds for the target
+        assert relevant_mask(movielens, {"constraints": dialogue["revealed"]})[
+            target
+        ]  # what is said holds for the target
         assert "movie" in dialogue["query"]
 
 
@@ -70,14 +72,21 @@ def test_llm_ranker_reorders_and_falls_back(movielens, bm25, llm):
     assert plain.source == "retriever" and len(plain.item_ids) == 20
     ranked = recommend(bm25, movielens, "User: a space adventure with robots", ranker=LLMRanker(llm_url, "stub"))
     assert ranked.source == "llm" and ranked.explanation == "2 fits best"
-    assert ranked.item_ids[:2] == [plain.item_ids[2], plain.item_ids[0]] and sorted(ranked.item_ids) == sorted(plain.item_ids)
+    assert ranked.item_ids[:2] == [plain.item_ids[2], plain.item_ids[0]] and sorted(ranked.item_ids) == sorted(
+        plain.item_ids
+    )
     for mode in ("error", "garbage"):
         state["mode"] = mode
         with pytest.warns(UserWarning, match="using the retriever's order"):
-            fallback = recommend(bm25, movielens, "User: a space adventure with robots", ranker=LLMRanker(llm_url, "stub"))
+            fallback = recommend(
+                bm25, movielens, "User: a space adventure with robots", ranker=LLMRanker(llm_url, "stub")
+            )
         assert fallback.item_ids == plain.item_ids
     with pytest.warns(UserWarning):  # nothing listening: falls back too
-        assert recommend(bm25, movielens, "User: robots", ranker=LLMRanker("http://127.0.0.1:9", "stub", timeout=2)).source == "retriever"
+        assert (
+            recommend(bm25, movielens, "User: robots", ranker=LLMRanker("http://127.0.0.1:9", "stub", timeout=2)).source
+            == "retriever"
+        )
 
 
 def test_chat_loop_from_a_script(movielens, bm25):

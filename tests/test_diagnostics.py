@@ -25,14 +25,23 @@ class FirstItems:
 
 def test_condition_breakdown_splits_failures():
     years = [2007, 2007, 2006, None, 2010, 2001, 2002, 2003]
-    items = [Item(str(n), f"Film {n}", {} if year is None else {"year": dt.date(year, 1, 1), "runtime": 90 + n})
-             for n, year in enumerate(years)]
+    items = [
+        Item(str(n), f"Film {n}", {} if year is None else {"year": dt.date(year, 1, 1), "runtime": 90 + n})
+        for n, year in enumerate(years)
+    ]
     catalog = Catalog("films", items, [Field("year", FieldKind.DATE), Field("runtime", FieldKind.NUMERIC)])
-    records = [{"query": "released before 2007", "spec": {"constraints": [
-        {"field": "year", "op": "lt", "value": "2007-01-01"},
-        {"field": "runtime", "op": "gt", "value": 91},
-        {"field": "genres", "op": "has_all", "values": ["Drama"]},  # not a comparison: not counted
-    ]}}]
+    records = [
+        {
+            "query": "released before 2007",
+            "spec": {
+                "constraints": [
+                    {"field": "year", "op": "lt", "value": "2007-01-01"},
+                    {"field": "runtime", "op": "gt", "value": 91},
+                    {"field": "genres", "op": "has_all", "values": ["Drama"]},  # not a comparison: not counted
+                ]
+            },
+        }
+    ]
     table = condition_breakdown(FirstItems(), catalog, records, k=4)
     year, runtime = table.iloc[0], table.iloc[1]
     assert (year.field, year.op) == ("year", "lt") and len(table) == 2
@@ -52,6 +61,9 @@ def test_popular_share_counts_the_most_interacted_items():
     shares = popular_share(FirstItems(), catalog, records, k=2, top_fraction=0.1)
     # item 9 is the only top-10% item and the first-items ranking never reaches it in the top 2
     assert shares.tolist() == [0.0, 0.0]
-    assert popular_share(FirstItems(), catalog, records, k=8, top_fraction=0.1).tolist() == [0.0, 0.125]  # masking lets 9 in
+    assert popular_share(FirstItems(), catalog, records, k=8, top_fraction=0.1).tolist() == [
+        0.0,
+        0.125,
+    ]  # masking lets 9 in
     with pytest.raises(ValueError, match="top_fraction"):
         popular_share(FirstItems(), catalog, records, top_fraction=1.5)

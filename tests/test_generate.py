@@ -148,7 +148,10 @@ def test_title_near_misses_share_a_distinctive_word(movielens):
     constraint = {"field": "title", "op": "title_eq", "value": movielens.title_keys[position]}
     near = near_miss_mask(movielens, constraint)
     assert near.any() and not near[position]
-    assert all(set(title_words(movielens.title_keys[p])) & set(title_words(movielens.title_keys[position])) for p in np.flatnonzero(near))
+    assert all(
+        set(title_words(movielens.title_keys[p])) & set(title_words(movielens.title_keys[position]))
+        for p in np.flatnonzero(near)
+    )
 
 
 def test_single_condition_queries_get_near_miss_negatives(movielens, movielens_data):

@@ -26,7 +26,9 @@ def test_metrics_on_hand_computed_cases():
     assert coverage_at_k(relevant, 4).tolist() == [0.5, 0, 0.25]
     assert recall_at_k(relevant, n_relevant, 4).tolist() == pytest.approx([2 / 3, 0, 1])
     ideal = 1 + 1 / np.log2(3) + 1 / np.log2(4)
-    assert ndcg_at_k(relevant, n_relevant, 4).tolist() == pytest.approx([(1 / np.log2(3) + 1 / np.log2(5)) / ideal, 0, 1])
+    assert ndcg_at_k(relevant, n_relevant, 4).tolist() == pytest.approx(
+        [(1 / np.log2(3) + 1 / np.log2(5)) / ideal, 0, 1]
+    )
     assert reciprocal_rank(relevant).tolist() == [0.5, 0, 1]
     with pytest.raises(ValueError, match="k must be"):
         hit_at_k(relevant, 5)
@@ -40,7 +42,9 @@ def test_metrics_agree_with_ir_measures():
     relevant = np.array([[i in positives[q] for i in ranked[q]] for q in range(queries)])
     n_relevant = np.array([len(p) for p in positives])
     qrels = [ir_measures.Qrel(str(q), str(i), 1) for q in range(queries) for i in positives[q]]
-    run = [ir_measures.ScoredDoc(str(q), str(i), float(depth - r)) for q in range(queries) for r, i in enumerate(ranked[q])]
+    run = [
+        ir_measures.ScoredDoc(str(q), str(i), float(depth - r)) for q in range(queries) for r, i in enumerate(ranked[q])
+    ]
     for k in (1, 5, 10, 20):
         expected = ir_measures.iter_calc([ir_measures.Success @ k, ir_measures.nDCG @ k], qrels, run)
         table = {(m.query_id, str(m.measure)): m.value for m in expected}
@@ -78,7 +82,18 @@ def test_evaluate_baselines_end_to_end(movielens, movielens_data, tmp_path):
     result = evaluate(make_retriever("popularity"), movielens, movielens_data, progress=False)
     assert set(result.metrics.metric) == {"hit", "coverage", "recall", "ndcg", "mrr"}
     assert result.metrics.value.between(0, 1).all()
-    assert result.headline.task.tolist() == ["UH2I", "I2I", "US2I", "FA2I", "SA2I", "AS2I", "NM2I", "VC2I", "NA2I", "UQ2I"]
+    assert result.headline.task.tolist() == [
+        "UH2I",
+        "I2I",
+        "US2I",
+        "FA2I",
+        "SA2I",
+        "AS2I",
+        "NM2I",
+        "VC2I",
+        "NA2I",
+        "UQ2I",
+    ]
     assert result.headline.set_index("task").loc["FA2I", "metric"] == "coverage@5"
     bm25 = evaluate(make_retriever("bm25"), movielens, movielens_data, tasks=["NM2I"], progress=False)
     rand = evaluate(make_retriever("random"), movielens, movielens_data, tasks=["NM2I"], progress=False)

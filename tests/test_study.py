@@ -9,8 +9,9 @@ import os
 import nbformat
 import pytest
 
-from itemlib import study
-from itemlib.study import PROFILES, Run, StudyError, plan, run_study
+from itemlib.provenance import ROOT
+from itemlib.study import PROFILES, Run, StudyError, plan, run_study, runner
+from itemlib.study.notebook import provenance_table
 
 
 def notebook(path, code: str) -> None:
@@ -25,46 +26,64 @@ def notebook(path, code: str) -> None:
 @pytest.fixture()
 def sandbox(tmp_path, monkeypatch):
     (tmp_path / "notebooks").mkdir()
-    notebook(tmp_path / "notebooks" / "make.ipynb",
-             "import json, pathlib\npathlib.Path(out).parent.mkdir(parents=True, exist_ok=True)\npathlib.Path(out).write_text(str(value))\n"
-             "json.dump({'value': value}, open(metrics_path, 'w'))")
-    notebook(tmp_path / "notebooks" / "use.ipynb",
-             "import json, pathlib\njson.dump({'read': pathlib.Path(out).read_text()}, open(metrics_path, 'w'))")
+    notebook(
+        tmp_path / "notebooks" / "make.ipynb",
+        "import json, pathlib\npathlib.Path(out).parent.mkdir(parents=True, exist_ok=True)\n"
+        "pathlib.Path(out).write_text(str(value))\n"
+        "json.dump({'value': value}, open(metrics_path, 'w'))",
+    )
+    notebook(
+        tmp_path / "notebooks" / "use.ipynb",
+        "import json, pathlib\njson.dump({'read': pathlib.Path(out).read_text()}, open(metrics_path, 'w'))",
+    )
     notebook(tmp_path / "notebooks" / "fail.ipynb", "x = 1\nraise ValueError('broken on purpose')")
-    monkeypatch.setattr(study, "ROOT", tmp_path)
     runs = [
-        Run("make", "make.ipynb", {"value": 7, "out": str(tmp_path / "work" / "made.txt")}, products=[str(tmp_path / "work" / "made.txt")]),
+        Run(
+            "make",
+            "make.ipynb",
+            {"value": 7, "out": str(tmp_path / "work" / "made.txt")},
+            products=[str(tmp_path / "work" / "made.txt")],
+        ),
         Run("use", "use.ipynb", {"out": str(tmp_path / "work" / "made.txt")}, needs=["make"]),
     ]
-    monkeypatch.setattr(study, "plan", lambda profile: runs)
     return tmp_path, runs
+
+
+def study(root, runs, **kwargs):
+    """``run_study`` of the smoke profile over the sandbox's notebooks and plan, quietly."""
+    return run_study("smoke", log=lambda *_: None, root=root, runs=runs, **kwargs)
 
 
 def test_runs_land_with_provenance_and_complete_runs_are_skipped(sandbox):
     root, runs = sandbox
-    assert run_study("smoke", log=lambda *_: None) == ["make", "use"]
+    assert study(root, runs) == ["make", "use"]
     metrics = json.loads((root / "book" / "runs" / "smoke" / "use" / "metrics.json").read_text())
     assert metrics["read"] == "7"
     assert {"commit", "profile", "seed", "finished", "wall_seconds", "hardware"} <= set(metrics["provenance"])
     executed = nbformat.read(root / "book" / "runs" / "smoke" / "make" / "make.ipynb", as_version=4)
-    parameter_cells = [cell for cell in executed.cells if {"parameters", "injected-parameters"} & set(cell.metadata.get("tags", []))]
+    parameter_cells = [
+        cell for cell in executed.cells if {"parameters", "injected-parameters"} & set(cell.metadata.get("tags", []))
+    ]
     assert len(parameter_cells) == 2 and all("hide-input" in cell.metadata.tags for cell in parameter_cells)
-    shown = study.provenance_table(root / "book" / "runs" / "smoke", ["use"])
+    shown = provenance_table(root / "book" / "runs" / "smoke", ["use"])
     assert [row["run"] for row in shown] == ["use"] and metrics["provenance"]["commit"].startswith(shown[0]["commit"])
     assert shown[0]["finished"].endswith(" UTC") and len(shown[0]["commit"]) == 12
-    assert run_study("smoke", log=lambda *_: None) == []  # all complete
+    assert study(root, runs) == []  # all complete
     (root / "work" / "made.txt").unlink()  # a fresh clone has the results but not the work files
-    assert run_study("smoke", log=lambda *_: None) == []  # so rebuilding the book re-runs nothing
-    assert run_study("smoke", only=["use"], force=True, log=lambda *_: None) == ["make", "use"]
-    assert run_study("smoke", only=["make"], force=True, log=lambda *_: None) == ["make", "use"]  # "use" would be stale
+    assert study(root, runs) == []  # so rebuilding the book re-runs nothing
+    assert study(root, runs, only=["use"], force=True) == ["make", "use"]
+    assert study(root, runs, only=["make"], force=True) == ["make", "use"]  # "use" would be stale
 
 
 def test_kernels_run_without_progress_bars_and_the_callers_environment_is_kept(sandbox, monkeypatch):
     root, runs = sandbox
     monkeypatch.delenv("TQDM_DISABLE", raising=False)
-    notebook(root / "notebooks" / "env.ipynb", "import json, os\njson.dump({'tqdm': os.environ.get('TQDM_DISABLE')}, open(metrics_path, 'w'))")
+    notebook(
+        root / "notebooks" / "env.ipynb",
+        "import json, os\njson.dump({'tqdm': os.environ.get('TQDM_DISABLE')}, open(metrics_path, 'w'))",
+    )
     runs.append(Run("env", "env.ipynb", {}))
-    run_study("smoke", only=["env"], log=lambda *_: None)
+    study(root, runs, only=["env"])
     assert json.loads((root / "book" / "runs" / "smoke" / "env" / "metrics.json").read_text())["tqdm"] == "1"
     assert "TQDM_DISABLE" not in os.environ
 
@@ -72,28 +91,37 @@ def test_kernels_run_without_progress_bars_and_the_callers_environment_is_kept(s
 def test_commit_is_taken_when_the_run_starts(sandbox, monkeypatch):
     root, runs = sandbox
     commits = iter(["start", "later"])
-    monkeypatch.setattr(study, "git_commit", lambda: next(commits))
-    run_study("smoke", only=["make"], log=lambda *_: None)
-    assert json.loads((root / "book" / "runs" / "smoke" / "make" / "metrics.json").read_text())["provenance"]["commit"] == "start"
+    monkeypatch.setattr(runner, "git_commit", lambda: next(commits))
+    study(root, runs, only=["make"])
+    assert (
+        json.loads((root / "book" / "runs" / "smoke" / "make" / "metrics.json").read_text())["provenance"]["commit"]
+        == "start"
+    )
 
 
 def test_failure_names_notebook_and_cell_lands_nothing_and_keeps_only_the_latest_copy(sandbox, monkeypatch):
     root, runs = sandbox
     runs.append(Run("broken", "fail.ipynb", {}))
-    with pytest.raises(StudyError, match=r"run 'broken' failed in notebooks/fail\.ipynb, cell 3 of the executed copy \(`raise ValueError\('broken on purpose'\)`\): ValueError: broken on purpose"):
-        run_study("smoke", only=["broken"], log=lambda *_: None)
+    with pytest.raises(
+        StudyError,
+        match=r"run 'broken' failed in notebooks/fail\.ipynb, cell 3 of the executed copy "
+        r"\(`raise ValueError\('broken on purpose'\)`\): ValueError: broken on purpose",
+    ):
+        study(root, runs, only=["broken"])
     assert not (root / "book" / "runs" / "smoke" / "broken").exists()
     kept = list((root / "book" / "runs" / "smoke").glob(".broken-*"))
     assert len(kept) == 1  # the executed copy, for inspection
     with pytest.raises(StudyError):
-        run_study("smoke", only=["broken"], log=lambda *_: None)
-    assert list((root / "book" / "runs" / "smoke").glob(".broken-*")) != kept  # a retry replaces it, so copies do not pile up
+        study(root, runs, only=["broken"])
+    assert (
+        list((root / "book" / "runs" / "smoke").glob(".broken-*")) != kept
+    )  # a retry replaces it, so copies do not pile up
     assert len(list((root / "book" / "runs" / "smoke").glob(".broken-*"))) == 1
 
 
 def test_plans_cover_every_notebook():
     names = {run.notebook for run in plan(PROFILES["smoke"])}
-    assert names == {path.name for path in (study.ROOT / "notebooks").glob("*.ipynb")}
+    assert names == {path.name for path in (ROOT / "notebooks").glob("*.ipynb")}
     assert plan(PROFILES["cpu"])[-1].name == "results"
 
 
@@ -104,7 +132,7 @@ def test_every_parameter_a_plan_passes_is_one_its_notebook_declares(profile, cap
     import papermill
 
     for run in plan(PROFILES[profile]):
-        declared = papermill.inspect_notebook(str(study.ROOT / "notebooks" / run.notebook))
+        declared = papermill.inspect_notebook(str(ROOT / "notebooks" / run.notebook))
         assert set(run.parameters) <= set(declared), run.notebook
     assert "Unable to parse" not in caplog.text
 
@@ -114,16 +142,18 @@ def test_forced_run_starts_from_empty_work_folders(sandbox):
     root, runs = sandbox
     stale = root / "work" / "make" / "checkpoints" / "checkpoint-300"
     runs[0].folders.append(str(root / "work" / "make"))
-    run_study("smoke", only=["make"], log=lambda *_: None)
+    study(root, runs, only=["make"])
     stale.mkdir(parents=True)
-    run_study("smoke", only=["make"], log=lambda *_: None)  # complete: nothing runs, nothing is removed
+    study(root, runs, only=["make"])  # complete: nothing runs, nothing is removed
     assert stale.exists()
-    run_study("smoke", only=["make"], force=True, log=lambda *_: None)
+    study(root, runs, only=["make"], force=True)
     assert not stale.exists()
     stale_use = root / "work" / "use" / "checkpoints" / "checkpoint-300"
     runs[1].folders.append(str(root / "work" / "use"))
-    run_study("smoke", log=lambda *_: None)
+    study(root, runs)
     stale_use.mkdir(parents=True)
-    (root / "book" / "runs" / "smoke" / "make" / "metrics.json").unlink()  # "make" runs again, so "use" reads new inputs
-    assert run_study("smoke", only=["use"], log=lambda *_: None) == ["make", "use"]
+    (
+        root / "book" / "runs" / "smoke" / "make" / "metrics.json"
+    ).unlink()  # "make" runs again, so "use" reads new inputs
+    assert study(root, runs, only=["use"]) == ["make", "use"]
     assert not stale_use.exists()

@@ -19,15 +19,24 @@ from transformers import TrainerCallback
 from itemlib.losses import ItemInfoNCELoss
 from itemlib.models import load_encoder
 from itemlib.relevance import relevant_mask
-from itemlib.training import (TrainConfig, build_dataset, false_negative_mask, load_training_records, resample_positives,
-                               train)
+from itemlib.training import (
+    TrainConfig,
+    build_dataset,
+    false_negative_mask,
+    load_training_records,
+    resample_positives,
+    train,
+)
 
 from .tiny_models import tiny_bert, tiny_llama
 
 
 def reference_loss(q, p, negs, temperature, mode, blocked=None):
     """One query at a time: -log softmax of its positive among the candidates it may see."""
-    cos = lambda a, b: float(torch.nn.functional.cosine_similarity(a, b, dim=0))
+
+    def cos(a, b):
+        return float(torch.nn.functional.cosine_similarity(a, b, dim=0))
+
     batch, k = q.shape[0], len(negs)
     total = 0.0
     for i in range(batch):
@@ -67,7 +76,9 @@ def test_loss_rejects_bad_arguments():
 
 def test_oversample_repeats_a_tasks_examples_and_counts_them_once(movielens_data):
     plain, plain_stats = load_training_records(movielens_data, TrainConfig(tasks=["NM2I", "VC2I"], negatives=3))
-    records, stats = load_training_records(movielens_data, TrainConfig(tasks=["NM2I", "VC2I"], negatives=3, oversample={"nm2i": 3}))
+    records, stats = load_training_records(
+        movielens_data, TrainConfig(tasks=["NM2I", "VC2I"], negatives=3, oversample={"nm2i": 3})
+    )
     nm2i = [r for r in plain if r["task"] == "NM2I"]
     assert [r for r in records if r["task"] == "NM2I"] == [r for r in nm2i for _ in range(3)]
     assert [r for r in records if r["task"] == "VC2I"] == [r for r in plain if r["task"] == "VC2I"]
@@ -78,7 +89,9 @@ def test_oversample_repeats_a_tasks_examples_and_counts_them_once(movielens_data
 
 
 def test_resampled_positives_meet_the_query_and_only_the_chosen_task_changes(movielens, movielens_data):
-    records, _ = load_training_records(movielens_data, TrainConfig(tasks=["VC2I", "FA2I"], negatives=3, oversample={"VC2I": 2}))
+    records, _ = load_training_records(
+        movielens_data, TrainConfig(tasks=["VC2I", "FA2I"], negatives=3, oversample={"VC2I": 2})
+    )
     resampled = resample_positives(records, movielens, ["vc2i"], seed=5)
     assert resample_positives(records, movielens, ["VC2I"], seed=5) == resampled  # seeded
     assert [r for r in resampled if r["task"] == "FA2I"] == [r for r in records if r["task"] == "FA2I"]
@@ -123,8 +136,19 @@ def fixed_batch_loss(model, records, negatives=3):
 
 
 def _config(model, **overrides):
-    settings = dict(model=model, max_per_task=40, negatives=3, batch_size=4, learning_rate=2e-3,
-                    temperature=0.05, max_steps=12, progress=False, logging_steps=4, seed=1, precision="fp32")
+    settings = dict(
+        model=model,
+        max_per_task=40,
+        negatives=3,
+        batch_size=4,
+        learning_rate=2e-3,
+        temperature=0.05,
+        max_steps=12,
+        progress=False,
+        logging_steps=4,
+        seed=1,
+        precision="fp32",
+    )
     settings.update(overrides)
     return TrainConfig(**settings)
 
@@ -141,7 +165,10 @@ def test_tiny_bert_trains_and_loss_falls(movielens_data, tmp_path):
     assert SentenceTransformer(str(out)).encode(["a movie"]).shape == (1, 32)
     card = json.loads((out / "itemlib_training.json").read_text())
     assert card["global_step"] == 30 and card["hyperparameters"]["negatives"] == 3
-    assert "itemlib fine-tuning" in (out / "README.md").read_text()
+    readme = (out / "README.md").read_text()
+    assert "itemlib fine-tuning" in readme
+    # sentence-transformers writes the loss settings and citation from the loss itself
+    assert '"temperature": 0.05' in readme and '"in_batch": "off"' in readme and "lei2024aligning" in readme
 
 
 def test_tiny_llama_with_lora_trains_and_loss_falls(movielens_data, tmp_path):
@@ -190,15 +217,57 @@ def test_interrupted_run_resumes_to_the_same_step_and_weights(movielens_data, tm
 
 def test_torchrun_two_processes_match_one_process(movielens_data, tmp_path):
     base = tiny_bert(tmp_path / "bert")
-    common = ["--data", str(movielens_data), "--model", base, "--max-per-task", "20", "--negatives", "3",
-              "--lr", "2e-3", "--temperature", "0.05", "--max-steps", "4", "--precision", "fp32", "--quiet", "--seed", "1"]
+    common = [
+        "--data",
+        str(movielens_data),
+        "--model",
+        base,
+        "--max-per-task",
+        "20",
+        "--negatives",
+        "3",
+        "--lr",
+        "2e-3",
+        "--temperature",
+        "0.05",
+        "--max-steps",
+        "4",
+        "--precision",
+        "fp32",
+        "--quiet",
+        "--seed",
+        "1",
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
-    single = subprocess.run([sys.executable, "-m", "itemlib.cli", "train", "--out", str(tmp_path / "one"), "--batch-size", "4", *common],
-                            env=env, capture_output=True, text=True)
+    single = subprocess.run(
+        [sys.executable, "-m", "itemlib.cli", "train", "--out", str(tmp_path / "one"), "--batch-size", "4", *common],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert single.returncode == 0, single.stderr[-2000:]
-    double = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-                             "-m", "itemlib.cli", "train", "--out", str(tmp_path / "two"), "--batch-size", "2", *common],
-                            env=env, capture_output=True, text=True)
+    double = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29533",
+            "-m",
+            "itemlib.cli",
+            "train",
+            "--out",
+            str(tmp_path / "two"),
+            "--batch-size",
+            "2",
+            *common,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert double.returncode == 0, double.stderr[-2000:]
     a, b = _weights(tmp_path / "one"), _weights(tmp_path / "two")
     original = _weights(Path(base))

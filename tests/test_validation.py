@@ -18,7 +18,9 @@ from .tiny_models import tiny_bert
 
 
 def _config(base: str, **changes) -> TrainConfig:
-    settings = dict(model=base, negatives=2, batch_size=4, max_steps=5, learning_rate=1e-3, progress=False, precision="fp32")
+    settings = dict(
+        model=base, negatives=2, batch_size=4, max_steps=5, learning_rate=1e-3, progress=False, precision="fp32"
+    )
     return TrainConfig(**settings | changes)
 
 
@@ -48,7 +50,10 @@ def test_split_holds_undrawn_examples_judged_like_test_queries(movielens, moviel
     drawn = {(records[r]["task"], records[r]["query"]) for r in drawn_rows(records, config)}
     split = validation_split(movielens_data, movielens, [model], per_task=30, seed=1)
     assert set(split) == set(TASKS)
-    train_files = {t: [json.loads(l) for l in (movielens_data / "train" / f"{t}.jsonl").read_text().splitlines()] for t in TASKS}
+    train_files = {
+        t: [json.loads(line) for line in (movielens_data / "train" / f"{t}.jsonl").read_text().splitlines()]
+        for t in TASKS
+    }
     for task, rows in split.items():
         assert len(rows) == 30
         assert not drawn & {(task, r["query"]) for r in rows}
@@ -71,11 +76,41 @@ def test_cli_writes_a_split_that_evaluate_reads_and_rejects_foreign_models(movie
     base = tiny_bert(tmp_path / "bert")
     model = train(movielens_data, tmp_path / "out", _config(base))
     out = tmp_path / "valid"
-    assert main(["validation-split", "--data", str(movielens_data), "--catalog", "movielens", "--trained", str(model),
-                 "--out", str(out), "--per-task", "10"]) == 0
+    assert (
+        main(
+            [
+                "validation-split",
+                "--data",
+                str(movielens_data),
+                "--catalog",
+                "movielens",
+                "--trained",
+                str(model),
+                "--out",
+                str(out),
+                "--per-task",
+                "10",
+            ]
+        )
+        == 0
+    )
     assert {t: len(r) for t, r in load_tests(out, movielens).items()} == {t: 10 for t in TASKS}
-    assert main(["validation-split", "--data", str(movielens_data), "--catalog", "movielens", "--trained", base,
-                 "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "validation-split",
+                "--data",
+                str(movielens_data),
+                "--catalog",
+                "movielens",
+                "--trained",
+                base,
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "not a model fine-tuned by itemlib" in capsys.readouterr().err
     card = model / "itemlib_training.json"
     card.write_text(json.dumps(json.loads(card.read_text()) | {"examples": 1}))

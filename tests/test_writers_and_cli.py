@@ -8,8 +8,9 @@ import random
 import pytest
 
 from itemlib.cli import main
+from itemlib.llm import ChatClient, LLMError
 from itemlib.sampling import request_clauses
-from itemlib.writers import ChatWriter, OfflineWriter, WriterError
+from itemlib.writers import ChatWriter, OfflineWriter
 
 
 def rephrase(body):
@@ -37,14 +38,14 @@ def test_chat_writer_calls_the_endpoint(stub, movielens):
     assert draft in sent["body"]["messages"][0]["content"]
 
 
-def test_chat_writer_errors_are_clear(stub, monkeypatch):
+def test_chat_client_errors_are_clear(stub, monkeypatch):
     stub_url, _ = stub
-    with pytest.raises(WriterError, match="failed"):
-        ChatWriter(stub_url, "broken").complete("hi")
-    with pytest.raises(WriterError, match="127.0.0.1:9"):
-        ChatWriter("http://127.0.0.1:9/v1", "tiny", timeout=2).complete("hi")
+    with pytest.raises(LLMError, match="failed"):
+        ChatClient(stub_url, "broken").complete("hi")
+    with pytest.raises(LLMError, match="127.0.0.1:9"):
+        ChatClient("http://127.0.0.1:9/v1", "tiny", timeout=2).complete("hi")
     monkeypatch.delenv("ITEMLIB_LLM_URL", raising=False)
-    with pytest.raises(WriterError, match="needs a URL"):
+    with pytest.raises(LLMError, match="needs a URL"):
         ChatWriter(None, "tiny")
 
 
@@ -52,8 +53,25 @@ def test_cli_generate_with_llm_writer(stub, tmp_path, monkeypatch, capsys):
     stub_url, _ = stub
     monkeypatch.setenv("ITEMLIB_LLM_URL", stub_url)
     monkeypatch.setenv("ITEMLIB_LLM_MODEL", "tiny")
-    code = main(["generate", "--catalog", "movielens", "--out", str(tmp_path), "--per-task", "5",
-                 "--test-per-task", "3", "--tasks", "AS2I", "US2I", "--writer", "llm", "--quiet"])
+    code = main(
+        [
+            "generate",
+            "--catalog",
+            "movielens",
+            "--out",
+            str(tmp_path),
+            "--per-task",
+            "5",
+            "--test-per-task",
+            "3",
+            "--tasks",
+            "AS2I",
+            "US2I",
+            "--writer",
+            "llm",
+            "--quiet",
+        ]
+    )
     assert code == 0
     queries = [json.loads(line)["query"] for line in (tmp_path / "train" / "AS2I.jsonl").read_text().splitlines()]
     assert queries and all("rephrased" in q for q in queries)
@@ -62,10 +80,30 @@ def test_cli_generate_with_llm_writer(stub, tmp_path, monkeypatch, capsys):
 
 def test_cli_generate_own_csv_and_errors(tmp_path, capsys):
     items = tmp_path / "items.csv"
-    rows = [f"i{n},Gadget {n},{['red', 'blue', 'green'][n % 3]}|{['small', 'large'][n % 2]},{n * 3 + 1},{2000 + n % 20}-01-01" for n in range(60)]
+    rows = [
+        f"i{n},Gadget {n},{['red', 'blue', 'green'][n % 3]}|{['small', 'large'][n % 2]},"
+        f"{n * 3 + 1},{2000 + n % 20}-01-01"
+        for n in range(60)
+    ]
     items.write_text("id,title,tags,price,released\n" + "\n".join(rows) + "\n")
     out = tmp_path / "out"
-    assert main(["generate", "--catalog", str(items), "--out", str(out), "--per-task", "20", "--test-per-task", "5", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--catalog",
+                str(items),
+                "--out",
+                str(out),
+                "--per-task",
+                "20",
+                "--test-per-task",
+                "5",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     for task in ("FA2I", "SA2I", "AS2I", "NM2I", "VC2I", "NA2I"):
         assert (out / "train" / f"{task}.jsonl").read_text().strip(), task
     # no histories: behaviour tasks are empty, and say so in stats

@@ -18,9 +18,16 @@ def _tokenizer():
 def tiny_bert(directory: Path, seed: int = 0) -> str:
     torch.manual_seed(seed)
     tokenizer = _tokenizer()
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128,
-                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)  # deterministic steps
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )  # deterministic steps
     BertModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return str(directory)
@@ -30,9 +37,17 @@ def tiny_llama(directory: Path, seed: int = 0) -> str:
     torch.manual_seed(seed)
     tokenizer = _tokenizer()
     tokenizer.eos_token = tokenizer.sep_token
-    config = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
-                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.sep_token_id)
+    config = LlamaConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.sep_token_id,
+    )
     LlamaModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return str(directory)

@@ -25,7 +25,9 @@ SCHEMA = [
     Field("budget", FieldKind.NUMERIC, unit="$", unit_before=True),
 ]
 
-_TRAILING_ARTICLE = re.compile(r"^(?P<body>.*), (?P<article>The|A|An|Les|Le|La|L'|Il|Das|Der|Die|El)(?P<rest>( \(.*\))?)$")
+_TRAILING_ARTICLE = re.compile(
+    r"^(?P<body>.*), (?P<article>The|A|An|Les|Le|La|L'|Il|Das|Der|Die|El)(?P<rest>( \(.*\))?)$"
+)
 
 
 def reading_order_title(title: str) -> str:
@@ -96,6 +98,4 @@ def load_movielens(min_history: int = 3) -> Catalog:
             report.skip(f"user with fewer than {min_history} movies", f"userId={user}")
             continue
         histories[str(user)] = ids
-    return Catalog(
-        "movielens", items, SCHEMA, noun="movie", verb="watch", histories=histories, report=report
-    )
+    return Catalog("movielens", items, SCHEMA, noun="movie", verb="watch", histories=histories, report=report)

@@ -20,8 +20,8 @@ import ast
 import datetime as dt
 import gzip
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 

@@ -21,8 +21,9 @@ import csv
 import datetime as dt
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal
 
 from itemlib.catalog import Catalog, CatalogError, Field, FieldKind, Item, LoadReport, dedupe_history
 
@@ -99,7 +100,9 @@ def infer_kind(values: list[object], list_separator: str) -> FieldKind:
     texts = [str(v) for v in present]
     if sum(list_separator in t for t in texts) >= 0.1 * len(texts):
         return FieldKind.LIST
-    if sum(isinstance(v, (int, float)) or parse_number(t) is not None for v, t in zip(present, texts)) >= 0.9 * len(texts):
+    if sum(isinstance(v, (int, float)) or parse_number(t) is not None for v, t in zip(present, texts)) >= 0.9 * len(
+        texts
+    ):
         return FieldKind.NUMERIC
     if sum(parse_iso_date(t) is not None for t in texts) >= 0.9 * len(texts):
         return FieldKind.DATE
@@ -116,7 +119,11 @@ def _convert(value: object, kind: FieldKind, list_separator: str) -> object:
         parts = value if isinstance(value, list) else str(value).split(list_separator)
         return list(dict.fromkeys(str(p).strip() for p in parts if str(p).strip()))
     if kind is FieldKind.NUMERIC:
-        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else parse_number(str(value))
+        number = (
+            float(value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            else parse_number(str(value))
+        )
         if number is None or number != number:
             raise ValueError(f"unparseable number {value!r}")
         return number
@@ -204,9 +211,7 @@ def load_table(
         items.append(Item(item_id, title, fields))
     if not items:
         raise CatalogError(f"{path}: no usable records")
-    histories = (
-        _read_histories(Path(interactions), seen, report, on_error, min_history) if interactions else {}
-    )
+    histories = _read_histories(Path(interactions), seen, report, on_error, min_history) if interactions else {}
     return Catalog(name or path.stem, items, schema, noun=noun, verb=verb, histories=histories, report=report)
 
 

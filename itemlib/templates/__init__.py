@@ -9,13 +9,13 @@ summary writer, ``dialogue.json`` those of the held-out conversational test set.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 SPLITS = ("train", "test")
 
 
-@lru_cache(maxsize=None)
+@cache
 def template_bank(task: str) -> dict[str, tuple[str, ...]]:
     """``{"train": (...), "test": (...)}`` for one task; the two banks never share a phrasing."""
     raw = json.loads(resources.files(__name__).joinpath(f"{task}.json").read_text(encoding="utf-8"))
@@ -26,7 +26,7 @@ def template_bank(task: str) -> dict[str, tuple[str, ...]]:
     return bank
 
 
-@lru_cache(maxsize=None)
+@cache
 def phrase_bank_file(name: str) -> dict[str, tuple[str, ...]]:
     """A sentence bank by file name (``phrases.json``: summaries; ``dialogue.json``: dialogues)."""
     raw = json.loads(resources.files(__name__).joinpath(name).read_text(encoding="utf-8"))

@@ -1,0 +1,206 @@
+"""Configuration dataclasses declared once: defaults, help, allowed values and the command line.
+
+A config (:class:`itemlib.training.TrainConfig`, :class:`itemlib.generate.GenerateConfig`) is a
+dataclass whose fields are made with :func:`option`. Each field's metadata holds its help text and
+its constraint (allowed values, a lower bound), in the spirit of scikit-learn's
+``_parameter_constraints``: :class:`Config` checks them once, at construction (and again on
+:func:`dataclasses.replace`), and :func:`add_arguments` derives the command-line options from the
+same fields, so a new field reaches ``--help``, the study's profiles and its notebooks without any
+other edit. Notebooks receive ``config.to_dict()`` as one parameter and rebuild it with
+``Config.from_dict``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+C = TypeVar("C", bound="Config")
+_MISSING = dataclasses.MISSING
+
+
+def option(
+    default: Any = _MISSING,
+    *,
+    help: str,  # noqa: A002 - argparse's own name for it
+    choices: Sequence[Any] | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+    flag: str | None = None,
+    metavar: str | None = None,
+    cli: bool = True,
+    factory: Any = _MISSING,
+) -> Any:
+    """A config field with its help text and constraint.
+
+    Args:
+        default: the default value (use ``factory`` for a mutable one).
+        help: one line for ``--help`` and the documentation.
+        choices: the allowed values (``None`` is always allowed for an optional field).
+        minimum: the smallest allowed number; ``-1`` stays allowed where the default is ``-1``
+            (the "not set" value of ``max_steps``).
+        maximum: the largest allowed number.
+        above: a bound the number must exceed (``temperature`` > 0).
+        flag: the command-line spelling when it is not ``--field-name`` (e.g. ``--lr``); for a
+            boolean that defaults to ``True`` the flag turns it off (``progress`` / ``--quiet``).
+        metavar: the placeholder shown in ``--help``.
+        cli: ``False`` keeps the field off the command line.
+        factory: a default factory for mutable defaults.
+    """
+    metadata = {
+        "help": help,
+        "choices": tuple(choices) if choices is not None else None,
+        "minimum": minimum,
+        "maximum": maximum,
+        "above": above,
+        "flag": flag,
+        "metavar": metavar,
+        "cli": cli,
+    }
+    if factory is not _MISSING:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _strip_optional(hint: Any) -> tuple[Any, bool]:
+    """(the type inside ``X | None``, whether None is allowed)."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return rest[0], True
+    return hint, False
+
+
+class Config:
+    """Base of itemlib's config dataclasses: constraint checks at construction, dict round trip.
+
+    A list field's choices constrain each element, a dict field's its keys. Rules that span fields
+    go in :meth:`check`, which runs after the field constraints.
+    """
+
+    def __post_init__(self) -> None:
+        hints = _hints(type(self))
+        for spec in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, spec.name)
+            kind, optional = _strip_optional(hints[spec.name])
+            if value is None:
+                if not optional:
+                    raise ValueError(f"{type(self).__name__}.{spec.name} must not be None")
+                continue
+            choices, minimum = spec.metadata.get("choices"), spec.metadata.get("minimum")
+            if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{spec.name} must be a whole number, got {value!r}")
+            if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"{spec.name} must be a number, got {value!r}")
+            members = list(value) if isinstance(value, (list, tuple, dict)) else [value]
+            bad = [member for member in members if choices is not None and member not in choices]
+            if bad:
+                allowed = ", ".join(map(repr, choices))
+                raise ValueError(f"{spec.name} must be one of {allowed}, got {bad[0]!r}")
+            if minimum is not None and not (value >= minimum or value == spec.default == -1):
+                unset = " (or -1: not set)" if spec.default == -1 else ""
+                raise ValueError(f"{spec.name} must be >= {minimum}{unset}, got {value!r}")
+            maximum, above = spec.metadata.get("maximum"), spec.metadata.get("above")
+            if maximum is not None and value > maximum:
+                raise ValueError(f"{spec.name} must be <= {maximum}, got {value!r}")
+            if above is not None and not value > above:
+                raise ValueError(f"{spec.name} must be > {above}, got {value!r}")
+        self.check()
+
+    def check(self) -> None:
+        """Rules that span fields (none by default)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (JSON- and papermill-friendly) that :meth:`from_dict` turns back into this config."""
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[C], values: dict[str, Any]) -> C:
+        """The config of ``values`` (from :meth:`to_dict`); an unknown key is an error naming it."""
+        names = {spec.name for spec in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(
+                f"{cls.__name__} has no field(s) {', '.join(unknown)}; fields are {', '.join(sorted(names))}"
+            )
+        return cls(**values)
+
+
+def _key_count(keys: Sequence[str] | None) -> Any:
+    """The parser of ``KEY=N`` with N >= 1 and KEY one of ``keys`` in any case (``--oversample nm2i=2``)."""
+
+    def parse(text: str) -> tuple[str, int]:
+        key, _, count = text.partition("=")
+        if not key or not count.isdigit() or int(count) < 1 or (keys is not None and key.upper() not in keys):
+            allowed = f" with KEY one of {', '.join(keys)}" if keys is not None else ""
+            raise argparse.ArgumentTypeError(f"expected KEY=N{allowed} and N a whole number >= 1, got {text!r}")
+        return key.upper(), int(count)
+
+    return parse
+
+
+def flag_of(spec: dataclasses.Field) -> str:
+    return spec.metadata.get("flag") or "--" + spec.name.replace("_", "-")
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type[Config], skip: Sequence[str] = ()) -> None:
+    """Add one option per command-line field of ``cls`` (names, defaults, help and choices from
+    the fields themselves); :func:`from_arguments` reads them back."""
+    hints = _hints(cls)
+    defaults = cls()  # type: ignore[call-arg]
+    group = parser.add_argument_group(f"{cls.__name__} (see itemlib.{cls.__module__.split('.')[-1]})")
+    for spec in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if spec.name in skip or not spec.metadata.get("cli", True):
+            continue
+        kind, _ = _strip_optional(hints[spec.name])
+        default = getattr(defaults, spec.name)
+        meta = spec.metadata
+        help_text = meta["help"] + ("" if kind is bool or default is None else f" (default: {default})")
+        kwargs: dict[str, Any] = {"dest": spec.name, "help": help_text}
+        if meta.get("metavar"):
+            kwargs["metavar"] = meta["metavar"]
+        origin = typing.get_origin(kind)
+        if kind is bool:
+            kwargs["action"] = "store_false" if default else "store_true"
+        elif origin is list:
+            item = typing.get_args(kind)[0]
+            kwargs.update(nargs="+", type=item)
+        elif origin is dict:
+            kwargs.update(nargs="+", type=_key_count(meta.get("choices")))
+            kwargs.setdefault("metavar", "KEY=N")
+        else:
+            kwargs["type"] = kind
+        if meta.get("choices") is not None and kind is not bool and origin is not dict:
+            kwargs["choices"] = [c for c in meta["choices"] if c is not None]
+        group.add_argument(flag_of(spec), **kwargs)
+    parser.set_defaults(
+        **{
+            spec.name: getattr(defaults, spec.name)
+            for spec in dataclasses.fields(cls)  # type: ignore[arg-type]
+            if spec.name not in skip
+        }
+    )
+
+
+def from_arguments(cls: type[C], args: argparse.Namespace, **overrides: Any) -> C:
+    """The config that parsed command-line ``args`` describe (``KEY=N`` lists become dicts)."""
+    values: dict[str, Any] = {}
+    hints = _hints(cls)
+    for spec in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if not hasattr(args, spec.name):
+            continue
+        value = getattr(args, spec.name)
+        kind, _ = _strip_optional(hints[spec.name])
+        if typing.get_origin(kind) is dict and isinstance(value, list):
+            value = dict(value) or None
+        values[spec.name] = value
+    return cls(**(values | overrides))

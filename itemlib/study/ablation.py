@@ -1,0 +1,36 @@
+"""The ablation run: one base recipe trained and evaluated once per variant."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from itemlib.catalog import Catalog
+from itemlib.study.records import AblationRecord
+from itemlib.train_config import TrainConfig
+
+
+def variant_label(config: TrainConfig) -> str:
+    return f"{config.negatives} neg, in-batch {config.in_batch}"
+
+
+def run_ablation(
+    catalog: Catalog, data_dir: str | Path, work_dir: str | Path, base: TrainConfig, variants: Sequence[dict]
+) -> AblationRecord:
+    """Train ``base`` with each variant's fields into ``work_dir/<negatives>-<in_batch>`` (an interrupted
+    variant resumes from its checkpoints) and score it on ``data_dir``'s test set."""
+    from itemlib.evaluation import evaluate
+    from itemlib.retrieval import make_retriever
+    from itemlib.training import train
+
+    rows = []
+    for variant in variants:
+        config = replace(base, **variant)
+        out = f"{work_dir}/{config.negatives}-{config.in_batch}"
+        train(data_dir, out, config, catalog=catalog)
+        result = evaluate(make_retriever(out), catalog, data_dir, progress=False)
+        rows += [
+            {"variant": variant_label(config), **variant, **row} for row in result.headline.to_dict(orient="records")
+        ]
+    return AblationRecord(catalog=catalog.name, steps=base.max_steps, rows=rows)

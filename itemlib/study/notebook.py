@@ -1,0 +1,78 @@
+"""What every study notebook does, exported once (d2l's ``#@save`` idea): the setup cell, writing the
+run's metrics, and the provenance box of a results page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from itemlib.provenance import git_commit
+
+
+def setup() -> None:
+    """Offline hub, quiet warnings, the book's plot theme and table precision."""
+    import seaborn as sns
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    warnings.filterwarnings("ignore")
+    sns.set_theme(style="whitegrid")
+    pd.set_option("display.precision", 3)
+
+
+def write_metrics(path: str | Path, metrics: dict[str, Any]) -> None:
+    """The run's results, as the study runner expects them at the ``metrics_path`` parameter."""
+    with open(path, "w") as handle:
+        json.dump(metrics, handle, indent=1, default=str)
+
+
+def page_provenance(profile: str, seed: int) -> str:
+    """The line a results page prints about its own execution (its run's metrics.json is written
+    only after the notebook finishes, so the page cannot read it)."""
+    from itemlib.study.runner import hardware
+
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return (
+        f"This page was executed at commit `{git_commit()}`, profile `{profile}`, seed {seed}, on {now}, "
+        f"on {hardware()}."
+    )
+
+
+def provenance_table(runs_dir: str | Path, runs: Sequence[str] | None = None) -> list[dict]:
+    """One row per completed run (``runs``: only these): what the book's provenance boxes show.
+
+    The commit is cut to its first 12 hex digits and the finish time to the minute (UTC), so the
+    table fits a page; each run's ``metrics.json`` keeps the full values.
+    """
+    rows = []
+    for path in sorted(Path(runs_dir).glob("*/metrics.json")):
+        if runs is not None and path.parent.name not in runs:
+            continue
+        info = json.loads(path.read_text()).get("provenance", {})
+        row = {
+            key: info.get(key) for key in ("run", "profile", "seed", "commit", "finished", "wall_seconds", "hardware")
+        }
+        if row["commit"]:
+            row["commit"] = str(row["commit"])[:12]
+        if row["finished"]:
+            finished = dt.datetime.fromisoformat(str(row["finished"])).astimezone(dt.timezone.utc)
+            row["finished"] = finished.strftime("%Y-%m-%d %H:%M UTC")
+        rows.append(row)
+    return rows
+
+
+def provenance(
+    profile: str, seed: int, runs_dir: str | Path, runs: Sequence[str] | None = None, exclude: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Show this page's own execution line and return the table of the runs it reads (indexed by run)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(page_provenance(profile, seed)))
+    table = pd.DataFrame(provenance_table(runs_dir, runs))
+    return table[~table.run.isin(exclude)].set_index("run")

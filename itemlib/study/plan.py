@@ -1,0 +1,141 @@
+"""The run plan of a profile: which notebook runs with which parameters, in which order.
+
+Each run executes one template of ``notebooks/`` with papermill. Configs travel as one parameter
+each (``train_config``, ``generate_config``: their ``to_dict()``), so a notebook rebuilds exactly
+the config the profile holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from itemlib.datasets.steam import default_steam_dir
+from itemlib.study.profiles import Profile
+
+
+def steam_available() -> bool:
+    return (default_steam_dir() / "steam_games.json.gz").exists()
+
+
+@dataclass
+class Run:
+    name: str
+    notebook: str  # template in notebooks/
+    parameters: dict
+    needs: list[str] = field(default_factory=list)  # runs whose products this run reads
+    products: list[str] = field(default_factory=list)  # paths under work/ that this run writes
+    folders: list[str] = field(
+        default_factory=list
+    )  # its work folders, emptied before a forced run (no stale checkpoints)
+
+
+def plan(profile: Profile) -> list[Run]:
+    """The runs of a profile in execution order."""
+    work = f"work/{profile.name}"
+    runs_dir = f"book/runs/{profile.name}"
+    catalogs = [c for c in profile.catalogs if c != "steam" or steam_available()]
+    common = {"profile": profile.name, "seed": profile.seed, "max_items": profile.max_items}
+    untuned = profile.training.model
+    tuned = {f"tuned-{c}": f"{work}/models/{c}" for c in catalogs}
+    runs = [Run("data", "data.ipynb", {**common, "catalogs": catalogs})]
+    for name in catalogs:
+        runs.append(
+            Run(
+                f"generate-{name}",
+                "generate.ipynb",
+                {
+                    **common,
+                    "catalog": name,
+                    "data_dir": f"{work}/data/{name}",
+                    "generate_config": profile.generation.to_dict(),
+                },
+                products=[f"{work}/data/{name}/stats.json"],
+            )
+        )
+    for name in catalogs:
+        runs.append(
+            Run(
+                f"train-{name}",
+                "train.ipynb",
+                {
+                    **common,
+                    "catalog": name,
+                    "data_dir": f"{work}/data/{name}",
+                    "out_dir": f"{work}/models/{name}",
+                    "train_config": profile.training.to_dict(),
+                },
+                needs=[f"generate-{name}"],
+                products=[f"{work}/models/{name}/model.safetensors"],
+                folders=[f"{work}/models/{name}"],
+            )
+        )
+    for name in catalogs:
+        runs.append(
+            Run(
+                f"evaluate-{name}",
+                "evaluate.ipynb",
+                {
+                    **common,
+                    "catalog": name,
+                    "tests_dir": f"{work}/data/{name}",
+                    "models": {"untuned": untuned, "bm25": "bm25"} | tuned,
+                },
+                needs=[f"generate-{name}"] + [f"train-{c}" for c in catalogs],
+            )
+        )
+    ablation = profile.ablation
+    runs.append(
+        Run(
+            "ablation",
+            "ablation.ipynb",
+            {
+                **common,
+                "catalog": ablation.catalog,
+                "data_dir": f"{work}/data/{ablation.catalog}",
+                "work_dir": f"{work}/ablation",
+                "train_config": ablation.base.to_dict(),
+                "variants": list(ablation.variants),
+            },
+            needs=[f"generate-{ablation.catalog}"],
+            folders=[f"{work}/ablation"],
+        )
+    )
+    runs.append(
+        Run(
+            "chat",
+            "chat.ipynb",
+            {
+                **common,
+                "catalogs": catalogs,
+                "dialogues_per_catalog": profile.dialogues,
+                "runs_dir": runs_dir,
+                "models": {
+                    c: {"untuned": untuned, "bm25": "bm25", f"tuned-{c}": tuned[f"tuned-{c}"]} for c in catalogs
+                },
+            },
+            needs=[f"train-{c}" for c in catalogs],
+        )
+    )
+    runs.append(
+        Run(
+            "diagnosis",
+            "diagnosis.ipynb",
+            {
+                **common,
+                "catalogs": catalogs,
+                "tests_dirs": {c: f"{work}/data/{c}" for c in catalogs},
+                "models": {c: {"untuned": untuned, f"tuned-{c}": tuned[f"tuned-{c}"]} for c in catalogs},
+                "runs_dir": runs_dir,
+            },
+            needs=[f"generate-{c}" for c in catalogs] + [f"train-{c}" for c in catalogs],
+        )
+    )
+    runs.append(
+        Run(
+            "results",
+            "results.ipynb",
+            {**common, "runs_dir": runs_dir, "catalogs": catalogs},
+            needs=[r.name for r in runs],
+        )
+    )
+    return runs

@@ -1,0 +1,116 @@
+"""The ``metrics.json`` of the runs the results page reads: one dataclass per shape, written by its
+notebook with ``to_dict()`` and read back with :func:`read_record`.
+
+The runner adds a ``provenance`` entry to every file (commit, profile, seed, finish time, wall time,
+hardware, parameters); the readers keep it apart from the results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+
+R = TypeVar("R", bound="Record")
+
+
+@dataclass
+class Record:
+    """Base of the run records: a dict round trip that keeps the runner's provenance aside."""
+
+    provenance: dict[str, Any] = field(default_factory=dict, kw_only=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the notebook writes (the runner adds the provenance)."""
+        values = {spec.name: getattr(self, spec.name) for spec in dataclasses.fields(self)}
+        values.pop("provenance")
+        return values
+
+    @classmethod
+    def from_dict(cls: type[R], values: Mapping[str, Any]) -> R:
+        names = {spec.name for spec in dataclasses.fields(cls)}
+        missing = sorted(names - set(values) - {"provenance"})
+        if missing:
+            raise ValueError(f"{cls.__name__}: metrics.json lacks {', '.join(missing)} (written by another version?)")
+        return cls(**{name: values[name] for name in names if name in values})
+
+
+@dataclass
+class TrainingRecord(Record):
+    """``train-<catalog>``: the model card itemlib wrote and the logged training loss."""
+
+    model: str
+    out_dir: str
+    card: dict[str, Any]
+    loss: list[dict[str, float]]
+
+    @classmethod
+    def of(cls, out_dir: str | Path) -> TrainingRecord:
+        """The record of the model trained into ``out_dir`` (its card and training log)."""
+        card = json.loads((Path(out_dir) / "itemlib_training.json").read_text())
+        log = json.loads((Path(out_dir) / "training_log.json").read_text())
+        loss = [{"step": row["step"], "loss": row["loss"]} for row in log if "loss" in row]
+        return cls(model=card["base_model"], out_dir=str(out_dir), card=card, loss=loss)
+
+    @property
+    def loss_table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.loss, columns=["step", "loss"])
+
+
+@dataclass
+class EvaluationRecord(Record):
+    """``evaluate-<catalog>``: every model's headline, all metrics, and per-query headline values
+    (the same queries in the same order for every model, so they can be compared pairwise)."""
+
+    catalog: str
+    models: dict[str, str]
+    headline: dict[str, list[dict[str, Any]]]
+    metrics: dict[str, list[dict[str, Any]]]
+    per_query: dict[str, dict[str, list[float]]]
+
+    @classmethod
+    def of(cls, catalog: str, models: dict[str, str], results: Mapping[str, Any]) -> EvaluationRecord:
+        """The record of ``results`` (label -> :class:`itemlib.evaluation.Evaluation`)."""
+        return cls(
+            catalog=catalog,
+            models=dict(models),
+            headline={label: r.headline.to_dict(orient="records") for label, r in results.items()},
+            metrics={label: r.metrics.to_dict(orient="records") for label, r in results.items()},
+            per_query={
+                label: {task: group.value.round(4).tolist() for task, group in r.per_query.groupby("task", sort=False)}
+                for label, r in results.items()
+            },
+        )
+
+    def headline_table(self) -> pd.DataFrame:
+        """Tasks as rows, the headline metric's name, then one column per model."""
+        frames = {label: pd.DataFrame(rows).set_index("task") for label, rows in self.headline.items()}
+        table = pd.DataFrame({label: frame.value for label, frame in frames.items()})
+        table.insert(0, "metric", next(iter(frames.values())).metric)
+        return table
+
+
+@dataclass
+class AblationRecord(Record):
+    """``ablation``: the headline of each variant of the ablation's base recipe."""
+
+    catalog: str
+    steps: int
+    rows: list[dict[str, Any]]
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+
+def read_record(runs_dir: str | Path, run: str, kind: type[R]) -> R | None:
+    """The record of ``run`` under ``runs_dir`` (None when the run is not complete)."""
+    path = Path(runs_dir) / run / "metrics.json"
+    if not path.exists():
+        return None
+    return kind.from_dict(json.loads(path.read_text()))

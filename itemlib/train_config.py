@@ -1,0 +1,92 @@
+"""The training recipe, declared once: :class:`TrainConfig`.
+
+Kept apart from :mod:`itemlib.training` (which imports PyTorch and sentence-transformers) so the
+command line, the study's profiles and its notebooks can read and build a recipe cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from itemlib.config import Config, option
+from itemlib.models import POOLINGS
+from itemlib.taskinfo import TASK_NAMES, task_info
+
+InBatch = Literal["off", "on", "filtered"]
+#: In-batch negatives: none (the paper), all other examples' passages, or those the query's predicate rejects.
+IN_BATCH_MODES: tuple[str, ...] = get_args(InBatch)
+#: Numeric precisions of training: "auto" is bf16/fp16 on a GPU and fp32 on a CPU.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+@dataclass
+class TrainConfig(Config):
+    """Everything a training run computes from: the one declaration of the recipe.
+
+    The command line (``itemlib train --help``), the study's profiles and the train notebook all
+    take their options from these fields. Defaults suit MiniLM on a CPU (the paper's temperature,
+    7 negatives).
+    """
+
+    model: str = option("minilm", help="encoder preset (minilm, bert, bge, e5, repllama), path or Hub id")
+    pooling: str | None = option(None, choices=POOLINGS, help="default: the preset's, else mean")
+    tasks: list[str] | None = option(
+        None, choices=TASK_NAMES, metavar="TASK", help="tasks to train on (default: all ten)"
+    )
+    max_per_task: int | None = option(None, minimum=1, help="cap on the training examples taken from each task")
+    oversample: dict[str, int] | None = option(
+        None,
+        choices=TASK_NAMES,
+        metavar="TASK=N",
+        help="repeat each example of TASK N times, so a run of --max-steps draws that task N times as often",
+    )
+    resample_positives: list[str] | None = option(
+        None,
+        choices=TASK_NAMES,
+        metavar="TASK",
+        help="draw TASK's positives from every item its query accepts, not the item it was phrased from "
+        "(needs the catalog)",
+    )
+    negatives: int = option(7, minimum=0, maximum=15, help="verified negatives per example")
+    in_batch: str = option(
+        "off",
+        choices=IN_BATCH_MODES,
+        help="other examples' passages as negatives: off, on, or filtered by the query's predicate "
+        "(filtered needs the catalog)",
+    )
+    temperature: float = option(0.01, above=0, help="divides cosine similarities in the loss")
+    batch_size: int = option(8, minimum=1, help="examples per step and device")
+    learning_rate: float = option(2e-5, above=0, flag="--lr", help="peak learning rate")
+    epochs: float = option(1.0, above=0, help="passes over the data (when --max-steps is not set)")
+    max_steps: int = option(-1, minimum=1, help="optimizer steps; overrides --epochs (-1: not set)")
+    warmup_ratio: float = option(0.1, minimum=0, maximum=1, help="share of the steps spent warming up")
+    gradient_accumulation: int = option(1, minimum=1, help="batches per optimizer step")
+    precision: str = option("auto", choices=PRECISIONS, help="auto: bf16/fp16 on a GPU, fp32 on a CPU")
+    seed: int = option(0, help="fixes initialisation, data order and resampled positives")
+    save_steps: int = option(0, minimum=0, help="checkpoint every N steps (0: only the final model)")
+    max_seq_length: int = option(96, minimum=1, help="tokens per text")
+    lora_rank: int = option(0, minimum=0, help="> 0 trains LoRA adapters, merged into the saved weights; repllama: 16")
+    logging_steps: int = option(10, minimum=1, help="steps between loss records")
+    progress: bool = option(True, flag="--quiet", help="no progress bar")
+    dataloader_workers: int = option(0, minimum=0, help="data loader processes")
+
+    def __post_init__(self) -> None:
+        if self.tasks is not None:
+            self.tasks = [task_info(name).name for name in self.tasks]
+        if self.resample_positives is not None:
+            self.resample_positives = [task_info(name).name for name in self.resample_positives]
+        if self.oversample is not None:
+            self.oversample = {task_info(name).name: times for name, times in self.oversample.items()}
+        super().__post_init__()
+
+    def check(self) -> None:
+        for name, times in (self.oversample or {}).items():
+            if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+                raise ValueError(f"oversample counts must be whole numbers >= 1, got {name}={times!r}")
+
+    @property
+    def needs_catalog(self) -> bool:
+        """Whether training reads the catalog's relevance predicates (filtered in-batch negatives,
+        resampled positives): callers load a catalog only then."""
+        return self.in_batch == "filtered" or bool(self.resample_positives)
