@@ -39,7 +39,9 @@ class Field:
 
     ``label`` is how the field is named in queries and item texts ("release date"); ``unit`` is how
     a number is written ("$" before it, "minutes" after it); ``year_only`` marks dates known to the
-    year, so that conditions never speak of months the data does not have.
+    year, so that conditions never speak of months the data does not have. ``askable`` is False for
+    statistics nobody types in a request (review counts, owner ranges, 0/1 flags): they stay in
+    item texts and relevance, but no generated query names them.
     """
 
     name: str
@@ -48,6 +50,7 @@ class Field:
     unit: str | None = None
     unit_before: bool = False
     year_only: bool = False
+    askable: bool = True
 
     @property
     def display(self) -> str:
@@ -242,6 +245,10 @@ class Catalog:
 
     def fields_of(self, *kinds: FieldKind) -> list[Field]:
         return [f for f in self.schema.values() if f.kind in kinds]
+
+    def query_fields(self, *kinds: FieldKind) -> list[Field]:
+        """The fields a generated query may name (``askable``), of ``kinds`` (default: all kinds)."""
+        return [f for f in self.schema.values() if f.askable and (not kinds or f.kind in kinds)]
 
     def item_text(self, item: Item) -> str:
         """The passage text of an item, used identically for training and retrieval."""

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
 
-from itemlib.catalog import CatalogError
-from itemlib.config import add_arguments, from_arguments
-from itemlib.datasets import load_catalog
+from itemlib.catalog import Catalog, CatalogError
+from itemlib.config import add_arguments, flag_of, from_arguments
+from itemlib.datasets import TABLE_SUFFIXES, load_catalog
+from itemlib.datasets.tabular import TableConfig
 from itemlib.generate import GenerateConfig, generate
 from itemlib.llm import LLMError
 from itemlib.models import ModelError
+from itemlib.publish import check_output_dir
 from itemlib.study.profiles import PROFILES
 from itemlib.study.runner import StudyError
 from itemlib.taskinfo import TASK_NAMES
@@ -20,14 +23,36 @@ from itemlib.train_config import TrainConfig
 from itemlib.writers import ChatWriter, OfflineWriter
 
 
+def _positive(text: str) -> int:
+    """A whole number >= 1 (``-k``), as an argparse type: a bad value is a usage error."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def _catalog(args: argparse.Namespace) -> Catalog:
+    """The catalog of ``--catalog`` with the table options (they apply to a CSV/JSONL file only)."""
+    options = from_arguments(TableConfig, args)
+    if str(args.catalog).lower().endswith(TABLE_SUFFIXES):
+        return load_catalog(args.catalog, config=options)
+    given = [flag_of(spec) for spec in dataclasses.fields(TableConfig) if getattr(options, spec.name) != spec.default]
+    if given:
+        raise CatalogError(f"{', '.join(given)} apply to a CSV/JSONL catalog, not to {args.catalog!r}")
+    return load_catalog(args.catalog)
+
+
 def _generate(args: argparse.Namespace) -> int:
-    catalog = load_catalog(args.catalog)
+    config = from_arguments(GenerateConfig, args)
+    check_output_dir(args.out, "stats.json")  # before any work
+    catalog = _catalog(args)
     writer = ChatWriter(args.llm_url, args.llm_model) if args.writer == "llm" else OfflineWriter()
-    stats = generate(catalog, args.out, from_arguments(GenerateConfig, args), writer=writer, progress=not args.quiet)
-    table = {name: (s["train_examples"], s["test_examples"]) for name, s in stats["tasks"].items()}
+    stats = generate(catalog, args.out, config, writer=writer, progress=not args.quiet)
     print(f"{catalog!r} -> {args.out}")
-    for name, (train, test) in table.items():
-        print(f"  {name:5s} train {train:6d}  test {test:5d}")
+    for name, task in stats["tasks"].items():
+        if "unavailable" in task:
+            print(f"  {name:5s} not made: {task['unavailable']}")
+        else:
+            print(f"  {name:5s} train {task['train_examples']:6d}  test {task['test_examples']:5d}")
     if catalog.report.skipped:
         print("  skipped while loading (see stats.json):", json.dumps(dict(catalog.report.skipped)))
     return 0
@@ -37,7 +62,7 @@ def _train(args: argparse.Namespace) -> int:
     from itemlib.training import train
 
     config = from_arguments(TrainConfig, args)
-    catalog = load_catalog(args.catalog) if args.catalog else None
+    catalog = _catalog(args) if args.catalog else None
     out = train(args.data, args.out, config, catalog=catalog)
     print(f"model saved to {out}")
     return 0
@@ -46,9 +71,7 @@ def _train(args: argparse.Namespace) -> int:
 def _validation_split(args: argparse.Namespace) -> int:
     from itemlib.validation import write_validation_split
 
-    counts = write_validation_split(
-        args.data, load_catalog(args.catalog), args.trained, args.out, args.per_task, args.seed
-    )
+    counts = write_validation_split(args.data, _catalog(args), args.trained, args.out, args.per_task, args.seed)
     print(
         f"training examples none of {len(args.trained)} run(s) drew -> {args.out}/test "
         f"(score them with `itemlib evaluate --tests {args.out}`)"
@@ -62,7 +85,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from itemlib.evaluation import evaluate
     from itemlib.retrieval import make_retriever
 
-    catalog = load_catalog(args.catalog)
+    check_output_dir(args.out, "metrics.json")  # before the evaluation, not after it
+    catalog = _catalog(args)
     result = evaluate(
         make_retriever(args.model), catalog, args.tests, tasks=args.tasks, backend=args.backend, progress=not args.quiet
     )
@@ -75,7 +99,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace) -> int:
     from itemlib.retrieval import id_ranks, make_retriever, search
 
-    catalog = load_catalog(args.catalog)
+    if not args.query.strip():
+        raise ValueError("the query is empty: say what you are looking for")
+    catalog = _catalog(args)
     retriever = make_retriever(args.model)
     retriever.index(catalog)
     ranked = search(retriever, [args.query], [[]], args.k, ranks=id_ranks(catalog))[0]
@@ -91,9 +117,7 @@ def _chat(args: argparse.Namespace) -> int:
     from itemlib.retrieval import make_retriever
 
     ranker = LLMRanker(args.llm_url, args.llm_model) if args.llm else None
-    chat_loop(
-        make_retriever(args.model), load_catalog(args.catalog), sys.stdin, sys.stdout, shown=args.k, ranker=ranker
-    )
+    chat_loop(make_retriever(args.model), _catalog(args), sys.stdin, sys.stdout, shown=args.k, ranker=ranker)
     return 0
 
 
@@ -116,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--catalog", required=True, help="movielens | steam | steam:DIR | a Steam directory | items.csv/.jsonl"
     )
+    add_arguments(gen, TableConfig)
     gen.add_argument("--out", required=True, help="output directory")
     add_arguments(gen, GenerateConfig)
     gen.add_argument(
@@ -130,12 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--data", required=True, help="directory written by `itemlib generate`")
     tr.add_argument("--out", required=True, help="output directory (re-running resumes from its checkpoints)")
     tr.add_argument("--catalog", help="the data's catalog; needed for --in-batch filtered and --resample-positives")
+    add_arguments(tr, TableConfig)
     add_arguments(tr, TrainConfig)
     tr.set_defaults(run=_train)
 
     va = verbs.add_parser("validation-split", help="a validation set from training examples that given runs never drew")
     va.add_argument("--data", required=True, help="directory written by `itemlib generate` that the runs trained on")
     va.add_argument("--catalog", required=True, help="the catalog the data was generated from")
+    add_arguments(va, TableConfig)
     va.add_argument("--trained", nargs="+", required=True, help="model folders written by `itemlib train` on --data")
     va.add_argument("--out", required=True, help="writes OUT/test/<TASK>.jsonl, in the test format")
     va.add_argument("--per-task", type=int, default=300)
@@ -148,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = verbs.add_parser("evaluate", help="Hit@K, Coverage@K, Recall@K, NDCG@K, MRR per task on a generated test set")
     ev.add_argument("--model", required=True, help=model_help)
     ev.add_argument("--catalog", required=True, help="the catalog the test set was generated from")
+    add_arguments(ev, TableConfig)
     ev.add_argument("--tests", required=True, help="directory written by `itemlib generate` (or its test/ folder)")
     ev.add_argument("--out", required=True, help="where metrics.csv, metrics.json and headline.csv go")
     ev.add_argument("--tasks", nargs="+", choices=list(TASK_NAMES))
@@ -158,14 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
     se = verbs.add_parser("search", help="print the top items of a catalog for one query")
     se.add_argument("--model", required=True, help=model_help)
     se.add_argument("--catalog", required=True)
-    se.add_argument("-k", type=int, default=10)
+    add_arguments(se, TableConfig)
+    se.add_argument("-k", type=_positive, default=10, help="items shown (default: 10)")
     se.add_argument("query")
     se.set_defaults(run=_search)
 
     ch = verbs.add_parser("chat", help="a terminal conversation with a retriever (Chat-Rec); /reset, /quit")
     ch.add_argument("--model", required=True, help=model_help)
     ch.add_argument("--catalog", required=True)
-    ch.add_argument("-k", type=int, default=5, help="recommendations shown per turn")
+    add_arguments(ch, TableConfig)
+    ch.add_argument("-k", type=_positive, default=5, help="recommendations shown per turn (default: 5)")
     ch.add_argument(
         "--llm", action="store_true", help="let an OpenAI-compatible chat model re-rank the top 20 and explain"
     )

@@ -135,15 +135,19 @@ class Config:
         return cls(**values)
 
 
-def _key_count(keys: Sequence[str] | None) -> Any:
-    """The parser of ``KEY=N`` with N >= 1 and KEY one of ``keys`` in any case (``--oversample nm2i=2``)."""
+def _key_value(keys: Sequence[str] | None, kind: type) -> Any:
+    """The parser of ``KEY=VALUE`` items: with ``keys``, KEY is one of them in any case
+    (``--oversample nm2i=2``); an ``int`` VALUE is a count, a whole number >= 1."""
 
-    def parse(text: str) -> tuple[str, int]:
-        key, _, count = text.partition("=")
-        if not key or not count.isdigit() or int(count) < 1 or (keys is not None and key.upper() not in keys):
+    def parse(text: str) -> tuple[str, object]:
+        key, equals, value = text.partition("=")
+        valid = bool(key and equals and value) and (kind is not int or (value.isdigit() and int(value) >= 1))
+        if not valid or (keys is not None and key.upper() not in keys):
             allowed = f" with KEY one of {', '.join(keys)}" if keys is not None else ""
-            raise argparse.ArgumentTypeError(f"expected KEY=N{allowed} and N a whole number >= 1, got {text!r}")
-        return key.upper(), int(count)
+            shape = "KEY=N" if kind is int else "KEY=VALUE"
+            count = " and N a whole number >= 1" if kind is int else ""
+            raise argparse.ArgumentTypeError(f"expected {shape}{allowed}{count}, got {text!r}")
+        return (key.upper() if keys is not None else key), kind(value)
 
     return parse
 
@@ -157,7 +161,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type[Config], skip: Sequ
     the fields themselves); :func:`from_arguments` reads them back."""
     hints = _hints(cls)
     defaults = cls()  # type: ignore[call-arg]
-    group = parser.add_argument_group(f"{cls.__name__} (see itemlib.{cls.__module__.split('.')[-1]})")
+    summary = (cls.__doc__ or "").strip().splitlines()[0].rstrip(".")
+    group = parser.add_argument_group(f"{summary} ({cls.__module__}.{cls.__name__})")
     for spec in dataclasses.fields(cls):  # type: ignore[arg-type]
         if spec.name in skip or not spec.metadata.get("cli", True):
             continue
@@ -175,8 +180,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type[Config], skip: Sequ
             item = typing.get_args(kind)[0]
             kwargs.update(nargs="+", type=item)
         elif origin is dict:
-            kwargs.update(nargs="+", type=_key_count(meta.get("choices")))
-            kwargs.setdefault("metavar", "KEY=N")
+            value_kind = typing.get_args(kind)[1]
+            kwargs.update(nargs="+", type=_key_value(meta.get("choices"), value_kind))
+            kwargs.setdefault("metavar", "KEY=N" if value_kind is int else "KEY=VALUE")
         else:
             kwargs["type"] = kind
         if meta.get("choices") is not None and kind is not bool and origin is not dict:

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from itemlib.catalog import Catalog, CatalogError
 from itemlib.metrics import coverage_at_k, hit_at_k, ndcg_at_k, recall_at_k, reciprocal_rank
+from itemlib.publish import published_dir, require_complete
 from itemlib.relevance import relevant_mask
 from itemlib.retrieval import Retriever, id_ranks, search_records
 from itemlib.taskinfo import TASK_NAMES, task_info
@@ -43,26 +44,31 @@ class Evaluation:
     per_query: pd.DataFrame
 
     def save(self, out_dir: str | Path) -> None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        self.metrics.to_csv(out / "metrics.csv", index=False)
-        self.headline.to_csv(out / "headline.csv", index=False)
-        self.per_query.to_csv(out / "per_query.csv", index=False)
-        payload = {
-            "model": self.model,
-            "catalog": self.catalog,
-            "headline": self.headline.to_dict(orient="records"),
-            "metrics": self.metrics.to_dict(orient="records"),
-        }
-        (out / "metrics.json").write_text(json.dumps(payload, indent=1) + "\n")
+        """Write the tables and ``metrics.json`` (last) into ``out_dir``, published whole."""
+        with published_dir(out_dir, "metrics.json") as out:
+            self.metrics.to_csv(out / "metrics.csv", index=False)
+            self.headline.to_csv(out / "headline.csv", index=False)
+            self.per_query.to_csv(out / "per_query.csv", index=False)
+            payload = {
+                "model": self.model,
+                "catalog": self.catalog,
+                "headline": self.headline.to_dict(orient="records"),
+                "metrics": self.metrics.to_dict(orient="records"),
+            }
+            (out / "metrics.json").write_text(json.dumps(payload, indent=1) + "\n")
 
 
 def load_tests(tests_dir: str | Path, catalog: Catalog, tasks: Sequence[str] | None = None) -> dict[str, list[dict]]:
-    """Test records per task; every id is checked against the catalog (file and line named)."""
+    """Test records per task; every id is checked against the catalog (file and line named).
+
+    ``tests_dir`` is a folder written by ``itemlib generate`` or ``itemlib validation-split`` (or
+    its ``test/`` folder); one without its completion record ``stats.json`` is refused.
+    """
     directory = Path(tests_dir)
-    test_dir = directory / "test" if (directory / "test").is_dir() else directory
-    if not test_dir.is_dir():
-        raise CatalogError(f"test directory {directory} does not exist (run `itemlib generate` first)")
+    if directory.name == "test" and not (directory / "test").is_dir():
+        directory = directory.parent
+    require_complete(directory, "stats.json", "run `itemlib generate` (or `itemlib validation-split`) again")
+    test_dir = directory / "test"
     names = [task_info(t).name for t in (tasks or TASK_NAMES)]
     found: dict[str, list[dict]] = {}
     for name in names:
@@ -77,6 +83,9 @@ def load_tests(tests_dir: str | Path, catalog: Catalog, tasks: Sequence[str] | N
                 record = json.loads(line)
             except ValueError:
                 raise CatalogError(f"{path}:{number}: malformed JSON line") from None
+            missing = [key for key in ("query", "pos_ids", "spec") if not isinstance(record, dict) or key not in record]
+            if missing:
+                raise CatalogError(f"{path}:{number}: test record lacks {', '.join(missing)}")
             unknown = [i for i in record["pos_ids"] + record.get("mask_ids", []) if i not in catalog.index]
             if unknown:
                 raise CatalogError(

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from itemlib.catalog import Catalog
 from itemlib.config import Config, option
 from itemlib.negatives import sample_negatives
+from itemlib.publish import published_dir
 from itemlib.relevance import relevant_mask
 from itemlib.taskinfo import TASK_NAMES, task_info
 from itemlib.tasks import Context, Example, get_task
@@ -163,37 +164,43 @@ def generate(
 ) -> dict:
     """Generate train and test files of the configured tasks (default: all ten) into ``out_dir``.
 
-    ``settings`` override fields of ``config`` (``generate(catalog, out, seed=1)``). Returns the
-    statistics also written to ``stats.json``.
+    ``settings`` override fields of ``config`` (``generate(catalog, out, seed=1)``). The folder is
+    built aside and replaces ``out_dir`` only when complete, ``stats.json`` last, so an interrupted
+    or failed run (a dead LLM endpoint) leaves ``out_dir`` as it was. A task the catalog cannot
+    give (no interactions, no numeric field, ...) writes no files; ``stats.json`` says why. Returns
+    the statistics also written to ``stats.json``.
     """
     config = replace(config or GenerateConfig(), **settings)  # type: ignore[arg-type]
     names = config.tasks or list(TASK_NAMES)
-    out = Path(out_dir)
     context = Context(catalog, writer or OfflineWriter())
-    per_task_stats = {}
-    for name in tqdm(names, desc=f"generating {catalog.name}", unit="task", disable=not progress):
-        train, test, stats = build_task(
-            context,
-            name,
-            seed=config.seed,
-            per_task=config.per_task,
-            test_per_task=config.test_per_task,
-            negatives=config.negatives,
-        )
-        write_jsonl(out / "train" / f"{name}.jsonl", train)
-        write_jsonl(out / "test" / f"{name}.jsonl", test)
-        per_task_stats[name] = stats
-    summary = {
-        "catalog": catalog.name,
-        "items": len(catalog),
-        "users_with_history": len(catalog.histories),
-        "seed": config.seed,
-        "per_task": config.per_task,
-        "test_per_task": config.test_per_task,
-        "negatives": config.negatives,
-        "writer": type(context.writer).__name__,
-        "tasks": per_task_stats,
-        "catalog_report": catalog.report.to_dict(),
-    }
-    (out / "stats.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    per_task_stats: dict[str, dict] = {}
+    with published_dir(out_dir, "stats.json") as scratch:
+        for name in tqdm(names, desc=f"generating {catalog.name}", unit="task", disable=not progress):
+            reason = get_task(name).unavailable(context)
+            if reason is None:
+                train, test, stats = build_task(
+                    context, name, seed=config.seed, per_task=config.per_task, test_per_task=config.test_per_task,
+                    negatives=config.negatives,
+                )  # fmt: skip
+                if train or test:
+                    write_jsonl(scratch / "train" / f"{name}.jsonl", train)
+                    write_jsonl(scratch / "test" / f"{name}.jsonl", test)
+                    per_task_stats[name] = stats
+                    continue
+                reason = "no item of the catalog gave an example"
+            per_task_stats[name] = {"unavailable": reason, "train_examples": 0, "test_examples": 0}
+        summary = {
+            "catalog": catalog.name,
+            "items": len(catalog),
+            "users_with_history": len(catalog.histories),
+            "seed": config.seed,
+            "per_task": config.per_task,
+            "test_per_task": config.test_per_task,
+            "negatives": config.negatives,
+            "writer": type(context.writer).__name__,
+            "tasks": per_task_stats,
+            "catalog_report": catalog.report.to_dict(),
+        }
+        text = json.dumps(summary, indent=1, ensure_ascii=False) + "\n"
+        (scratch / "stats.json").write_text(text, encoding="utf-8")  # the completion record, written last
     return summary

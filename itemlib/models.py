@@ -83,6 +83,12 @@ def load_encoder(
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
 
     path, preset = resolve(name)
+    folder = Path(path)
+    if (folder / "checkpoints").is_dir() and not (folder / "itemlib_training.json").exists():
+        raise ModelError(
+            f"{name}: training into this folder has not finished (no itemlib_training.json); "
+            "run the same `itemlib train` command again to resume it"
+        )
     if pooling is not None and pooling not in POOLINGS:
         raise ModelError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
     try:

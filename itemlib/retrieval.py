@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -62,7 +63,8 @@ class EncoderRetriever:
 
         texts = catalog.texts
         key = hashlib.sha256((model_fingerprint(self.model) + "\x00" + "\x1f".join(texts)).encode()).hexdigest()[:24]
-        path = self.cache_dir / f"{catalog.name}-{key}.npy"
+        safe_name = re.sub(r"[^A-Za-z0-9_-]+", "_", catalog.name)[:60]  # a name never leads out of the cache
+        path = self.cache_dir / f"{safe_name}-{key}.npy"
         if path.exists():
             self.item_embeddings = np.load(path)
             return

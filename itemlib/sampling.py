@@ -146,7 +146,7 @@ def sample_attributes(
     probability; at least one clause is always returned."""
     fields = [
         spec
-        for spec in catalog.schema.values()
+        for spec in catalog.query_fields()
         if spec.name in item.fields and (allow_text or spec.kind is not FieldKind.TEXT)
     ]
     use_title = rng.random() < title_probability or not fields
@@ -255,7 +255,7 @@ def relative_conditions(catalog: Catalog, item: Item) -> list[Clause]:
     recent (newest 10% of a date field), popular (top 5% by interactions)."""
     position = catalog.index[item.id]
     clauses = []
-    for spec in catalog.fields_of(FieldKind.NUMERIC, FieldKind.DATE):
+    for spec in catalog.query_fields(FieldKind.NUMERIC, FieldKind.DATE):
         column = catalog.numeric_column(spec.name)
         value = column[position]
         present = column[~np.isnan(column)]
@@ -313,7 +313,7 @@ def sample_conditions(catalog: Catalog, item: Item, rng: random.Random) -> list[
 
 def _condition_candidates(catalog: Catalog, item: Item, rng: random.Random) -> list[Clause]:
     candidates: list[Clause] = []
-    for spec in catalog.fields_of(FieldKind.NUMERIC, FieldKind.DATE):
+    for spec in catalog.query_fields(FieldKind.NUMERIC, FieldKind.DATE):
         value = item.fields.get(spec.name)
         if value is None:
             continue
@@ -338,7 +338,7 @@ EXCLUSION_WORDINGS = (
 def sample_exclusion(catalog: Catalog, item: Item, rng: random.Random, vocabulary_size: int = 30) -> Clause | None:
     """ "not including tags: Horror, Indie": 1-3 frequent values of a list/categorical field that
     ``item`` does not hold (the item has the field, so the exclusion is informative)."""
-    fields = [s for s in catalog.fields_of(FieldKind.LIST, FieldKind.CATEGORICAL) if s.name in item.fields]
+    fields = [s for s in catalog.query_fields(FieldKind.LIST, FieldKind.CATEGORICAL) if s.name in item.fields]
     if not fields:
         return None
     spec = rng.choice(fields)
@@ -359,7 +359,7 @@ def article(word: str) -> str:
 def request_clauses(catalog: Catalog, item: Item, rng: random.Random) -> list[Clause]:
     """2-4 facts about ``item`` that a search request can paraphrase without naming it."""
     clauses: list[Clause] = []
-    for spec in catalog.schema.values():
+    for spec in catalog.query_fields():
         value = item.fields.get(spec.name)
         if value is None or spec.kind is FieldKind.TEXT:
             continue

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import ClassVar
 
-from itemlib.catalog import Catalog, Item
+from itemlib.catalog import Catalog, FieldKind, Item
 from itemlib.cooccurrence import item_neighbours
 from itemlib.sampling import (
     Clause,
@@ -85,6 +85,10 @@ class Task:
     def info(self) -> TaskInfo:
         return TASK_INFO[self.name]
 
+    def unavailable(self, context: Context) -> str | None:
+        """Why this catalog cannot give this task's examples (None: it can)."""
+        return None
+
     def build(self, context: Context, split: str, count: int, rng: random.Random) -> list[Example]:
         raise NotImplementedError
 
@@ -107,6 +111,13 @@ class BehaviourTask(Task):
     """Tasks whose target is the next item of a user's time-ordered history."""
 
     last_only_train: ClassVar[bool] = False  # UQ2I trains on the second-to-last item only
+
+    def unavailable(self, context: Context) -> str | None:
+        if not context.catalog.histories:
+            return "the catalog has no user histories (give an interactions file)"
+        if not context.users:
+            return "no user has 3 or more items in their history"
+        return None
 
     def targets(self, context: Context, split: str, count: int, rng: random.Random) -> list[tuple[str, int]]:
         """(user, target position) pairs: the last position for test; positions 1..N-2 for
@@ -191,6 +202,11 @@ class UQ2I(BehaviourTask):
 
 class I2I(Task):
     name = "I2I"
+
+    def unavailable(self, context: Context) -> str | None:
+        if not any(context.neighbours.values()):
+            return "no two items share a user's history (give an interactions file)"
+        return None
 
     def build(self, context, split, count, rng):
         catalog = context.catalog
@@ -333,6 +349,11 @@ class NM2I(ItemTask):
 class VC2I(ItemTask):
     name = "VC2I"
 
+    def unavailable(self, context: Context) -> str | None:
+        if not context.catalog.query_fields(FieldKind.NUMERIC, FieldKind.DATE):
+            return "no numeric or date field to state a condition on"
+        return None
+
     def example(self, context, split, rng, item):
         if not (clauses := sample_conditions(context.catalog, item, rng)):
             return None
@@ -342,6 +363,11 @@ class VC2I(ItemTask):
 
 class NA2I(ItemTask):
     name = "NA2I"
+
+    def unavailable(self, context: Context) -> str | None:
+        if not context.catalog.query_fields(FieldKind.LIST, FieldKind.CATEGORICAL):
+            return "no list or categorical field to exclude values of"
+        return None
 
     def example(self, context, split, rng, item):
         clause = sample_exclusion(context.catalog, item, rng)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import random
 import tempfile
@@ -29,9 +30,12 @@ from itemlib.catalog import Catalog, CatalogError
 from itemlib.losses import ItemInfoNCELoss
 from itemlib.models import DOCUMENT, PRESETS, QUERY, load_encoder
 from itemlib.provenance import git_commit
+from itemlib.publish import check_output_dir, require_complete
 from itemlib.relevance import relevant_mask
 from itemlib.taskinfo import TASK_NAMES, task_info
 from itemlib.train_config import TrainConfig
+
+logger = logging.getLogger(__name__)
 
 
 def load_training_records(data_dir: str | Path, config: TrainConfig) -> tuple[list[dict], dict]:
@@ -40,9 +44,8 @@ def load_training_records(data_dir: str | Path, config: TrainConfig) -> tuple[li
     A task in ``config.oversample`` has its records repeated, so a run that draws only part of
     the data (``max_steps``) sees that task more often; ``examples_per_task`` counts distinct ones.
     """
+    require_complete(data_dir, "stats.json", f"run `itemlib generate --out {data_dir}` again")
     train_dir = Path(data_dir) / "train"
-    if not train_dir.is_dir():
-        raise CatalogError(f"{data_dir}: no train/ directory (run `itemlib generate` first)")
     records: list[dict] = []
     counts: dict[str, int] = {}
     short = 0
@@ -54,10 +57,10 @@ def load_training_records(data_dir: str | Path, config: TrainConfig) -> tuple[li
                 raise CatalogError(f"{path}: no training file for task {name}")
             continue
         taken = 0
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if config.max_per_task is not None and taken >= config.max_per_task:
                 break
-            record = json.loads(line)
+            record = _training_record(path, number, line)
             if len(record["neg"]) < config.negatives:
                 short += 1
                 continue
@@ -67,6 +70,24 @@ def load_training_records(data_dir: str | Path, config: TrainConfig) -> tuple[li
     if not records:
         raise CatalogError(f"{train_dir}: no training examples for tasks {config.tasks or list(TASK_NAMES)}")
     return records, {"examples_per_task": counts, "skipped_fewer_negatives": short, "oversample": repeats}
+
+
+#: What a training line must hold: the texts the loss reads, and the ids and spec filtering needs.
+TRAINING_KEYS = ("task", "query", "pos", "neg", "pos_ids", "neg_ids", "spec")
+
+
+def _training_record(path: Path, number: int, line: str) -> dict:
+    """One line of a training file, or an error naming the file and line."""
+    try:
+        record = json.loads(line)
+    except ValueError as error:
+        raise CatalogError(f"{path}:{number}: malformed JSON line ({error})") from None
+    missing = [key for key in TRAINING_KEYS if not isinstance(record, dict) or key not in record]
+    if missing:
+        raise CatalogError(f"{path}:{number}: training record lacks {', '.join(missing)}")
+    if not record["pos"] or not isinstance(record["neg"], list):
+        raise CatalogError(f"{path}:{number}: training record needs one positive text and a list of negatives")
+    return record
 
 
 def resample_positives(records: Sequence[dict], catalog: Catalog, tasks: Sequence[str], seed: int) -> list[dict]:
@@ -263,6 +284,21 @@ def drawn_rows(records: Sequence[dict], config: TrainConfig, model: str | None =
     return drawn
 
 
+def _already_trained(out: Path, fingerprint: str) -> bool:
+    """True when ``out`` holds the finished model of this very run (said on stderr); an error when it
+    holds a finished model of another run."""
+    card_path = out / "itemlib_training.json"
+    if not card_path.exists():
+        return False
+    card = json.loads(card_path.read_text())
+    if card.get("fingerprint") != fingerprint:
+        raise ValueError(
+            f"{out} holds a model trained on other data or settings; choose another output folder or remove it"
+        )
+    logger.warning("%s is already trained (%s steps, same data and settings): nothing to do", out, card["global_step"])
+    return True
+
+
 def train(
     data_dir: str | Path,
     out_dir: str | Path,
@@ -274,15 +310,20 @@ def train(
     """Fine-tune ``config.model`` on the generated data in ``data_dir``; returns ``out_dir``.
 
     ``catalog`` is needed for ``in_batch="filtered"`` and ``resample_positives`` (the relevance
-    predicates).
+    predicates). The model card ``itemlib_training.json`` is written last: a folder without it is an
+    unfinished run, which the same call resumes; a finished run with the same data and settings is
+    not trained again.
     """
     config = config or TrainConfig()
     if catalog is None and config.needs_catalog:
         raise ValueError("in_batch='filtered' and resample_positives need the catalog the data was generated from")
-    out = Path(out_dir)
+    out = check_output_dir(out_dir)
     records, data_stats = load_training_records(data_dir, config)
     if config.resample_positives:
         records = resample_positives(records, catalog, config.resample_positives, config.seed)  # type: ignore[arg-type]
+    fingerprint = run_fingerprint(config, records)
+    if _already_trained(out, fingerprint):
+        return out
     dataset = build_dataset(records, config.negatives)
 
     torch.manual_seed(config.seed)
@@ -295,7 +336,7 @@ def train(
 
     checkpoints = out / "checkpoints"
     trainer = _trainer(config, model, dataset, loss, checkpoints, callbacks)
-    resume = claim_checkpoints(checkpoints, run_fingerprint(config, records))
+    resume = claim_checkpoints(checkpoints, fingerprint)
     result = trainer.train(resume_from_checkpoint=resume)
     if not trainer.is_world_process_zero():
         return out
@@ -313,6 +354,7 @@ def train(
         "global_step": trainer.state.global_step,
         "train_loss": result.training_loss,
         "commit": git_commit(),
+        "fingerprint": fingerprint,
     }
     (out / "itemlib_training.json").write_text(json.dumps(card, indent=1) + "\n")
     (out / "training_log.json").write_text(json.dumps(trainer.state.log_history, indent=1) + "\n")

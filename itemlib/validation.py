@@ -18,6 +18,7 @@ from pathlib import Path
 
 from itemlib.catalog import Catalog
 from itemlib.generate import test_record, write_jsonl
+from itemlib.publish import published_dir
 from itemlib.tasks import get_task
 from itemlib.training import TrainConfig, drawn_rows, load_training_records
 
@@ -77,8 +78,21 @@ def write_validation_split(
     per_task: int = 300,
     seed: int = 0,
 ) -> dict[str, int]:
-    """Write :func:`validation_split` to ``out_dir/test/<TASK>.jsonl``; returns the count per task."""
-    split = validation_split(data_dir, catalog, trained, per_task, seed)
-    for task, records in split.items():
-        write_jsonl(Path(out_dir) / "test" / f"{task}.jsonl", records)
-    return {task: len(records) for task, records in split.items()}
+    """Write :func:`validation_split` to ``out_dir/test/<TASK>.jsonl`` and its completion record
+    ``out_dir/stats.json`` (published whole, as ``itemlib generate`` does); returns the count per task."""
+    with published_dir(out_dir, "stats.json") as scratch:
+        split = validation_split(data_dir, catalog, trained, per_task, seed)
+        for task, records in split.items():
+            write_jsonl(scratch / "test" / f"{task}.jsonl", records)
+        counts = {task: len(records) for task, records in split.items()}
+        record = {
+            "kind": "validation-split",
+            "catalog": catalog.name,
+            "data": str(data_dir),
+            "trained": [str(t) for t in trained],
+            "per_task": per_task,
+            "seed": seed,
+            "tasks": counts,
+        }
+        (scratch / "stats.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    return counts

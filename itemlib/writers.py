@@ -13,7 +13,7 @@ import statistics
 from collections import Counter
 from typing import Protocol
 
-from itemlib.catalog import Catalog, FieldKind, Item
+from itemlib.catalog import Catalog, Field, FieldKind, Item
 from itemlib.llm import ChatClient
 from itemlib.sampling import Clause, is_maker, lexicalise_request, nice_above
 from itemlib.templates import phrase_bank
@@ -23,6 +23,16 @@ class Writer(Protocol):
     def summary(self, catalog: Catalog, history: list[Item], rng: random.Random) -> str: ...
 
     def request(self, catalog: Catalog, clauses: list[Clause], rng: random.Random) -> str: ...
+
+
+#: A list field with fewer distinct values (platforms: windows, mac, linux) says nothing of a taste.
+TASTE_MIN_VALUES = 5
+
+
+def taste_fields(catalog: Catalog) -> list[Field]:
+    """The list fields a taste summary may speak of: askable, with a real vocabulary (genres, tags)."""
+    fields = catalog.query_fields(FieldKind.LIST)
+    return [spec for spec in fields if len(catalog.vocabulary(spec.name)) >= TASTE_MIN_VALUES]
 
 
 def _join(values: list[str]) -> str:
@@ -37,18 +47,18 @@ class OfflineWriter:
         phrases = phrase_bank()
         words = {"noun": catalog.noun, "nouns": f"{catalog.noun}s", "verb": catalog.verb}
         sentences: list[str] = []
-        for spec in catalog.fields_of(FieldKind.LIST)[:1]:
+        for spec in taste_fields(catalog)[:1]:
             counts = Counter(v for item in history for v in item.fields.get(spec.name, []))  # type: ignore[union-attr]
             top = [v for v, _ in sorted(counts.items(), key=lambda p: (-p[1], p[0]))[: rng.randint(1, 3)]]
             if top:
                 sentences.append(rng.choice(phrases["summary_taste"]).format(values=_join(top), **words))
         extra: list[str] = []
-        for spec in catalog.fields_of(FieldKind.DATE)[:1]:
+        for spec in catalog.query_fields(FieldKind.DATE)[:1]:
             years = [item.fields[spec.name].year for item in history if spec.name in item.fields]  # type: ignore[union-attr]
             if years:
                 year = int(statistics.median(years))
                 extra.append(rng.choice(phrases["summary_era"]).format(year=year, decade=year // 10 * 10, **words))
-        for spec in catalog.fields_of(FieldKind.NUMERIC):
+        for spec in catalog.query_fields(FieldKind.NUMERIC):
             values = [float(item.fields[spec.name]) for item in history if spec.name in item.fields]  # type: ignore[arg-type]
             if len(values) < 2:
                 continue
@@ -63,7 +73,7 @@ class OfflineWriter:
                         label=spec.display, amount=spec.format_value(round(middle)), **words
                     )
                 )
-        for spec in catalog.fields_of(FieldKind.CATEGORICAL):
+        for spec in catalog.query_fields(FieldKind.CATEGORICAL):
             counts = Counter(str(item.fields[spec.name]) for item in history if spec.name in item.fields)
             favourite = sorted((v for v, n in counts.items() if n >= 2), key=lambda v: (-counts[v], v))
             if favourite and is_maker(spec):

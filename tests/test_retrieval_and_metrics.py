@@ -133,14 +133,20 @@ def test_tiny_encoder_retriever_caches_catalog_embeddings(movielens_data, tmp_pa
 
 
 def test_evaluation_errors(movielens, movielens_data, tmp_path):
-    with pytest.raises(CatalogError, match="does not exist"):
+    with pytest.raises(CatalogError, match="no such folder"):
         load_tests(tmp_path / "missing", movielens)
     bad = tmp_path / "bad" / "test"
     bad.mkdir(parents=True)
     record = json.loads((movielens_data / "test" / "NM2I.jsonl").read_text().splitlines()[0])
     record["pos_ids"] = ["no-such-movie"]
     (bad / "NM2I.jsonl").write_text(json.dumps(record) + "\n")
+    with pytest.raises(CatalogError, match=r"bad is incomplete \(no stats\.json"):
+        load_tests(tmp_path / "bad", movielens)  # what an interrupted writer would leave
+    (bad.parent / "stats.json").write_text("{}")
     with pytest.raises(CatalogError, match=r"NM2I\.jsonl:1: item 'no-such-movie' is not in catalog"):
+        load_tests(tmp_path / "bad" / "test", movielens)
+    (bad / "NM2I.jsonl").write_text(json.dumps({k: v for k, v in record.items() if k != "pos_ids"}) + "\n")
+    with pytest.raises(CatalogError, match=r"NM2I\.jsonl:1: test record lacks pos_ids"):
         load_tests(tmp_path / "bad", movielens)
     with pytest.raises(ModelError, match="unknown model"):
         make_retriever("not-a-model")

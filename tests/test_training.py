@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 from transformers import TrainerCallback
 
 from itemlib.losses import ItemInfoNCELoss
-from itemlib.models import load_encoder
+from itemlib.models import ModelError, load_encoder
 from itemlib.relevance import relevant_mask
 from itemlib.training import (
     TrainConfig,
@@ -199,20 +199,31 @@ def _weights(directory: Path) -> dict[str, torch.Tensor]:
     return load_file(next(directory.glob("model.safetensors")))
 
 
-def test_interrupted_run_resumes_to_the_same_step_and_weights(movielens_data, tmp_path):
+def test_interrupted_run_resumes_to_the_same_step_and_weights(movielens_data, tmp_path, caplog):
     base = tiny_bert(tmp_path / "bert")
     config = _config(base, save_steps=3, max_steps=6)
+    other = dataclasses.replace(config, learning_rate=config.learning_rate * 2)
     straight = train(movielens_data, tmp_path / "straight", config)
     interrupted = tmp_path / "interrupted"
     train(movielens_data, interrupted, config, callbacks=[StopAt(3)])
     assert not (interrupted / "model.safetensors").exists() and (interrupted / "checkpoints" / "checkpoint-3").is_dir()
+    with pytest.raises(ModelError, match="training into this folder has not finished"):  # never read a partial run
+        load_encoder(str(interrupted))
+    with pytest.raises(ValueError, match="checkpoints of another training run"):  # never resume someone else's run
+        train(movielens_data, interrupted, other)
     train(movielens_data, interrupted, config)
     assert json.loads((interrupted / "itemlib_training.json").read_text())["global_step"] == 6
     a, b = _weights(straight), _weights(interrupted)
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="checkpoints of another training run"):  # never resume someone else's run
-        train(movielens_data, straight, dataclasses.replace(config, learning_rate=config.learning_rate * 2))
+
+    card, checkpoints = (straight / "itemlib_training.json").read_text(), sorted((straight / "checkpoints").iterdir())
+    train(movielens_data, straight, config)  # finished: a no-op that says so
+    assert (straight / "itemlib_training.json").read_text() == card
+    assert sorted((straight / "checkpoints").iterdir()) == checkpoints
+    assert "is already trained (6 steps, same data and settings): nothing to do" in caplog.text
+    with pytest.raises(ValueError, match="holds a model trained on other data or settings"):
+        train(movielens_data, straight, other)
 
 
 def test_torchrun_two_processes_match_one_process(movielens_data, tmp_path):

@@ -9,7 +9,9 @@ from itemlib.datasets.movielens import load_movielens
 from itemlib.datasets.steam import load_steam
 from itemlib.datasets.tabular import load_table
 
-__all__ = ["load_catalog", "load_movielens", "load_steam", "load_table"]
+__all__ = ["TABLE_SUFFIXES", "load_catalog", "load_movielens", "load_steam", "load_table"]
+#: File endings read as a user's own catalog table.
+TABLE_SUFFIXES = (".csv", ".jsonl", ".json", ".ndjson")
 
 
 def load_catalog(spec: str | Path, **options: object) -> Catalog:
@@ -25,7 +27,7 @@ def load_catalog(spec: str | Path, **options: object) -> Catalog:
     path = Path(text)
     if path.is_dir():
         return load_steam(path)
-    if path.suffix.lower() in {".csv", ".jsonl", ".json", ".ndjson"}:
+    if path.suffix.lower() in TABLE_SUFFIXES:
         return load_table(path, **options)  # type: ignore[arg-type]
     raise CatalogError(
         f"unknown catalog {text!r}: use 'movielens', 'steam', 'steam:DIR', a Steam data directory, "

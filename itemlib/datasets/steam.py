@@ -181,7 +181,11 @@ def _reviews_from_original(path: Path, report: LoadReport) -> list[tuple[str, dt
     rows = []
     for number, record in _literal_lines(path, report):
         user = str(record.get("user_id", ""))
-        for review in record.get("reviews", []):
+        reviews = record.get("reviews", [])
+        for review in reviews if isinstance(reviews, list) else [reviews]:
+            if not isinstance(review, dict):
+                report.skip("review entry that is not a dict", f"{path.name}:{number} {str(review)[:60]!r}")
+                continue
             posted = str(review.get("posted", "")).removeprefix("Posted").strip().rstrip(".")
             try:
                 date = dt.datetime.strptime(posted, "%B %d, %Y").date()
