@@ -31,6 +31,12 @@ class Retriever(Protocol):
     def score(self, queries: Sequence[str]) -> np.ndarray: ...
 
 
+def cache_file(cache_dir: Path, catalog_name: str, key: str) -> Path:
+    """Where a catalog's embeddings are cached; the name is cut to safe characters, so that a catalog
+    called ``../../x`` never writes outside ``cache_dir``."""
+    return cache_dir / f"{re.sub(r'[^A-Za-z0-9_-]+', '_', catalog_name)[:60]}-{key}.npy"
+
+
 def default_cache_dir() -> Path:
     return Path(os.environ.get("ITEMLIB_CACHE", Path.home() / ".cache" / "itemlib")) / "embeddings"
 
@@ -63,8 +69,7 @@ class EncoderRetriever:
 
         texts = catalog.texts
         key = hashlib.sha256((model_fingerprint(self.model) + "\x00" + "\x1f".join(texts)).encode()).hexdigest()[:24]
-        safe_name = re.sub(r"[^A-Za-z0-9_-]+", "_", catalog.name)[:60]  # a name never leads out of the cache
-        path = self.cache_dir / f"{safe_name}-{key}.npy"
+        path = cache_file(self.cache_dir, catalog.name, key)
         if path.exists():
             self.item_embeddings = np.load(path)
             return

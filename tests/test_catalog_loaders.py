@@ -67,6 +67,7 @@ def test_steam_original_formats_and_quirks(tmp_path):
     _write_gz_lines(tmp_path / "steam_games.json.gz", games)
     reviews = [
         "{'user_id': 'u1', 'reviews': [{'posted': 'Posted November 5, 2011.', 'item_id': '20'}, {'posted': 'Posted March 1, 2011.', 'item_id': '10'}, {'posted': 'Posted June 2, 2012.', 'item_id': '30'}, {'posted': 'Posted May 3.', 'item_id': '10'}, {'posted': 'Posted May 4, 2013.', 'item_id': '999'}]}",  # noqa: E501 - a record as the original files spell it
+        "{'user_id': 'u3', 'reviews': ['not a dict', 7]}",
     ]
     _write_gz_lines(tmp_path / "australian_user_reviews.json.gz", reviews)
     libraries = [
@@ -89,6 +90,7 @@ def test_steam_original_formats_and_quirks(tmp_path):
     assert skipped["unparseable release date (value dropped)"] == 1
     assert skipped["review without a full date"] == 1
     assert skipped["review of a game not in the metadata"] == 1
+    assert skipped["review entry that is not a dict"] == 2
 
 
 def test_missing_steam_data_says_where_to_download(tmp_path):

@@ -1,0 +1,257 @@
+"""Bad input and interruption, driven through the command line as a user would: every case ends in
+a clear message naming the file, line or option and exit code 2 (or a counted skip), never a
+traceback, and nothing partial is left for a later command to consume."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from itemlib.catalog import CatalogError, FieldKind
+from itemlib.cli import main
+from itemlib.datasets import load_table
+from itemlib.retrieval import cache_file
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of ``itemlib ARGS``; argparse's usage errors exit with 2 too."""
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as stopped:
+        code = int(stopped.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def gadgets(path, rows: int = 60) -> None:
+    lines = [
+        f"i{n},Gadget {n},{['red', 'blue', 'green', 'black', 'white', 'pink'][n % 6]}|{['small', 'large'][n % 2]},"
+        f"{n * 3 + 1},{2000 + n % 20}-01-01"
+        for n in range(rows)
+    ]
+    path.write_text("id,title,tags,price,released\n" + "\n".join(lines) + "\n")
+
+
+SMALL = ("--per-task", "20", "--test-per-task", "5", "--quiet")
+
+
+def test_a_failed_generate_leaves_nothing_and_keeps_the_earlier_folder(tmp_path, capsys):
+    items, out = tmp_path / "items.csv", tmp_path / "out"
+    gadgets(items)
+    code, _, err = run(capsys, "generate", "--catalog", items, "--out", out, "--writer", "llm",
+                       "--llm-url", "http://127.0.0.1:9/v1", "--llm-model", "x", *SMALL)  # fmt: skip
+    assert code == 2 and "chat endpoint http://127.0.0.1:9/v1 failed" in err
+    assert not out.exists() and not list(tmp_path.glob(".out*"))  # no partial folder, no scratch left
+    assert run(capsys, "generate", "--catalog", items, "--out", out, "--seed", "0", *SMALL)[0] == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    code, _, _ = run(capsys, "generate", "--catalog", items, "--out", out, "--seed", "1", "--writer", "llm",
+                     "--llm-url", "http://127.0.0.1:9/v1", "--llm-model", "x", *SMALL)  # fmt: skip
+    assert code == 2
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # seed 0, whole
+
+
+def test_readers_refuse_a_folder_without_its_completion_record(tmp_path, capsys):
+    items, out = tmp_path / "items.csv", tmp_path / "out"
+    gadgets(items)
+    assert run(capsys, "generate", "--catalog", items, "--out", out, *SMALL)[0] == 0
+    (out / "stats.json").unlink()  # what an interrupted writer of an older version left
+    code, _, err = run(capsys, "train", "--data", out, "--out", tmp_path / "model", "--max-steps", "1")
+    assert code == 2 and "is incomplete (no stats.json" in err and "run `itemlib generate --out" in err
+    code, _, err = run(capsys, "evaluate", "--model", "bm25", "--catalog", items, "--tests", out,
+                       "--out", tmp_path / "results")  # fmt: skip
+    assert code == 2 and "is incomplete (no stats.json" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "evaluate", "--model", "bm25", "--catalog", items, "--tests", tmp_path / "empty",
+                       "--out", tmp_path / "results")  # fmt: skip
+    assert code == 2 and "empty is incomplete" in err
+
+
+def test_a_users_own_catalog_from_the_cli_says_which_tasks_it_cannot_make(tmp_path, capsys):
+    items, events, out = tmp_path / "games.csv", tmp_path / "events.csv", tmp_path / "out"
+    genres = ["Action", "Strategy", "Puzzle", "Racing", "Indie", "Casual"]
+    rows = [f"{100 + n},Game {n},{genres[n % 6]};{genres[(n + 2) % 6]},{n % 30}.99" for n in range(60)]
+    items.write_text("appid,name,genres,price\n" + "\n".join(rows) + "\n")
+    code, printed, _ = run(capsys, "generate", "--catalog", items, "--out", out, "--id-column", "appid",
+                           "--title-column", "name", "--noun", "game", *SMALL)  # fmt: skip
+    assert code == 0
+    for task in ("UH2I", "US2I", "UQ2I"):
+        assert f"{task}  not made: the catalog has no user histories (give an interactions file)" in printed
+    assert "I2I   not made: no two items share a user's history" in printed
+    assert not (out / "train" / "UH2I.jsonl").exists()
+    assert json.loads((out / "stats.json").read_text())["tasks"]["UH2I"]["unavailable"].startswith("the catalog has")
+    events.write_text(
+        "player,game,t\n" + "".join(f"u{u},{100 + (u * 7 + k) % 60},{k}\n" for u in range(30) for k in range(5))
+    )
+    code, printed, _ = run(capsys, "generate", "--catalog", items, "--out", out, "--id-column", "appid",
+                           "--title-column", "name", "--interactions", events, "--user-column", "player",
+                           "--item-column", "game", "--timestamp-column", "t", *SMALL)  # fmt: skip
+    assert code == 0 and "not made" not in printed and "UH2I  train" in printed
+    code, _, err = run(capsys, "generate", "--catalog", "movielens", "--out", out, "--interactions", events)
+    assert code == 2 and "--interactions apply to a CSV/JSONL catalog, not to 'movielens'" in err
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            'id,title,year\n1,"Toy Story,1995\n2,Jumanji",1995\n3,Heat,1995\n',
+            r"items\.csv:2: a quote opened on line 2 runs into line 3, merging rows",
+        ),
+        (
+            "id,title,year\n1,Toy Story,1995\n2,Jumanji\n",
+            r"items\.csv:3: malformed line, 2 fields where the header has 3",
+        ),
+        ("id,title,title\n1,A,B\n", r"items\.csv:1: duplicate column names \['title'\]"),
+    ],
+)
+def test_csv_structure_errors_name_the_file_and_line(tmp_path, capsys, text, message):
+    path = tmp_path / "items.csv"
+    path.write_text(text)
+    with pytest.raises(CatalogError, match=message):
+        load_table(path)
+    code, _, err = run(capsys, "search", "--model", "bm25", "--catalog", path, "toy")
+    assert code == 2 and "Traceback" not in err
+
+
+def test_quoted_newlines_are_kept_and_other_encodings_are_named(tmp_path):
+    path = tmp_path / "items.csv"
+    path.write_text('id,title\n1,"Two\nLines"\n2,Other\n')
+    assert [item.title for item in load_table(path).items] == ["Two Lines", "Other"]
+    path.write_bytes("id,title\n1,Amélie\n2,Café\n".encode("latin-1"))
+    with pytest.raises(CatalogError, match=r"items\.csv:2: not UTF-8 text \(byte 0xe9\); save the file as UTF-8"):
+        load_table(path)
+
+
+def test_lists_years_nested_objects_and_values_are_read_as_meant(tmp_path):
+    path = tmp_path / "items.csv"
+    rows = [f'{n},Game {n},Action;Strategy,"[""Co-op"", ""Online""]",{1990 + n},{n}.5' for n in range(12)]
+    path.write_text("id,title,genres,modes,year,price\n" + "\n".join(rows) + "\n")
+    catalog = load_table(path)
+    assert {name: spec.kind for name, spec in catalog.schema.items()} == {
+        "genres": FieldKind.LIST, "modes": FieldKind.LIST, "year": FieldKind.DATE, "price": FieldKind.NUMERIC,
+    }  # fmt: skip
+    first = catalog.item("0")
+    assert first.fields["genres"] == ["Action", "Strategy"] and first.fields["modes"] == ["Co-op", "Online"]
+    assert first.fields["year"].year == 1990 and catalog.schema["year"].year_only
+    assert catalog.schema["price"].unit == "$"
+    assert len(load_table(path, list_separator="|").schema) == 4  # an explicit separator is obeyed
+    path.write_text(path.read_text().replace("\n3,Game 3,Action;Strategy", "\n3,Game 3,Action;Strategy", 1)
+                    .replace(",1993,3.5", ",1993,-3.5"))  # fmt: skip
+    with pytest.raises(CatalogError, match=r"items\.csv:5: record '3', column 'price': negative price '-3\.5'"):
+        load_table(path)
+    nested = tmp_path / "items.jsonl"
+    nested.write_text(json.dumps({"id": "a", "title": "A", "price": {"amount": 5, "currency": "USD"}}) + "\n")
+    assert set(load_table(nested).schema) == {"price.amount", "price.currency"}
+    nested.write_text(json.dumps({"id": "a", "title": "A", "dlc": [{"name": "x"}]}) + "\n")
+    with pytest.raises(
+        CatalogError, match=r"items\.jsonl:1: malformed JSON line \(column 'dlc' holds a list of objects"
+    ):
+        load_table(nested)
+
+
+def test_one_history_never_mixes_epoch_and_iso_timestamps(tmp_path):
+    items, events = tmp_path / "items.csv", tmp_path / "events.csv"
+    gadgets(items)
+    events.write_text("user,item,timestamp\nu,i1,1500000000\nu,i2,2019-03-01\nu,i3,1500000100\n")
+    with pytest.raises(CatalogError, match=r"events\.csv:3: timestamp '2019-03-01' is a date, but line 2 has a number"):
+        load_table(items, interactions=events)
+    catalog = load_table(items, interactions=events, on_error="skip")
+    assert catalog.report.skipped["interaction whose timestamp kind differs from the first's"] == 1
+
+
+def test_command_line_values_and_output_folders_are_checked_before_any_work(tmp_path, capsys, movielens_data):
+    a_file = tmp_path / "taken.txt"
+    a_file.write_text("mine")
+    for args in (
+        ("generate", "--catalog", "movielens", "--out", a_file),
+        ("train", "--data", movielens_data, "--out", a_file, "--max-steps", "1"),
+        ("evaluate", "--model", "bm25", "--catalog", "movielens", "--tests", movielens_data, "--out", a_file),
+    ):
+        code, _, err = run(capsys, *args)
+        assert code == 2 and f"--out {a_file} is a file, not a folder" in err, args
+    assert a_file.read_text() == "mine"
+    for steps in ("0", "-3"):
+        code, _, err = run(capsys, "train", "--data", movielens_data, "--out", tmp_path / "m", "--max-steps", steps)
+        assert code == 2 and "max_steps must be >= 1 (or -1: not set)" in err
+    code, _, err = run(capsys, "search", "--model", "bm25", "--catalog", "movielens", "-k", "-3", "toy")
+    assert code == 2 and "argument -k: expected a whole number >= 1, got '-3'" in err
+    code, _, err = run(capsys, "search", "--model", "bm25", "--catalog", "movielens", "  ")
+    assert code == 2 and "the query is empty" in err
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    code, _, err = run(capsys, "generate", "--catalog", "movielens", "--out", mine)
+    assert code == 2 and "holds other files and no stats.json" in err and (mine / "notes.txt").exists()
+
+
+def test_malformed_training_and_test_lines_name_file_and_line(tmp_path, capsys, movielens_data):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(movielens_data, data)
+    (data / "train" / "NM2I.jsonl").write_text('{"task": "NM2I", "query": \n')
+    code, _, err = run(capsys, "train", "--data", data, "--out", tmp_path / "m", "--max-steps", "1")
+    assert code == 2 and "NM2I.jsonl:1: malformed JSON line" in err
+    record = json.loads((data / "test" / "VC2I.jsonl").read_text().splitlines()[0])
+    (data / "test" / "VC2I.jsonl").write_text(json.dumps({k: v for k, v in record.items() if k != "pos_ids"}) + "\n")
+    code, _, err = run(capsys, "evaluate", "--model", "random", "--catalog", "movielens", "--tests", data,
+                       "--out", tmp_path / "r")  # fmt: skip
+    assert code == 2 and "VC2I.jsonl:1: test record lacks pos_ids" in err
+
+
+def test_a_catalog_name_never_leads_out_of_the_embedding_cache(tmp_path):
+    cache = tmp_path / "cache"
+    path = cache_file(cache, "../../escape", "k")
+    assert path.resolve().parent == cache.resolve() and path.name == "_escape-k.npy"
+
+
+STORE_STATISTICS = ("english", "achievements", "positive ratings", "negative ratings", "average playtime",
+                    "median playtime", "owners")  # fmt: skip
+
+
+def test_store_style_table_never_phrases_a_query_from_a_statistic(tmp_path, capsys):
+    """A public game-store table: descriptive fields next to counts, flags and playtime aggregates."""
+    rng = random.Random(0)
+    genres = ["Action", "Strategy", "Puzzle", "Racing", "Indie", "Casual", "Simulation", "Sports"]
+    developers = ["Valve", "Ubisoft", "Klei", "Zachtronics", "Bethesda"]
+    header = ("appid,name,release_date,english,developer,platforms,required_age,genres,achievements,"
+              "positive_ratings,negative_ratings,average_playtime,median_playtime,owners,price")  # fmt: skip
+    rows = []
+    for n in range(120):
+        rows.append(",".join(str(v) for v in [
+            10 + n, f"Title {n}", f"{2005 + n % 15}-0{1 + n % 9}-1{n % 10}", rng.choice([0, 1]),
+            rng.choice(developers), rng.choice(["windows", "windows;mac", "windows;mac;linux"]),
+            rng.choice([0, 12, 18]),
+            ";".join(rng.sample(genres, 2)), rng.randint(0, 80), rng.randint(0, 9000), rng.randint(0, 900),
+            rng.randint(0, 500), rng.randint(0, 400), rng.choice(["0-20000", "20000-50000", "50000-100000"]),
+            f"{rng.randint(0, 40)}.99",
+        ]))  # fmt: skip
+    items, events = tmp_path / "store.csv", tmp_path / "events.csv"
+    items.write_text(header + "\n" + "\n".join(rows) + "\n")
+    events.write_text("user,item\n" + "".join(f"u{u},{10 + rng.randrange(120)}\n" for u in range(80) for _ in range(6)))
+    catalog = load_table(items, id_column="appid", title_column="name", interactions=events)
+    statistics = {name for name, spec in catalog.schema.items() if not spec.askable}
+    assert statistics == {"english", "achievements", "positive_ratings", "negative_ratings", "average_playtime",
+                          "median_playtime", "owners"}  # fmt: skip
+    out = tmp_path / "out"
+    code, printed, _ = run(capsys, "generate", "--catalog", items, "--id-column", "appid", "--title-column", "name",
+                           "--interactions", events, "--noun", "game", "--out", out, "--per-task", "60",
+                           "--test-per-task", "20", "--quiet")  # fmt: skip
+    assert code == 0 and "not made" not in printed
+    queries = [
+        json.loads(line)["query"].lower() for path in out.glob("*/*.jsonl") for line in path.read_text().splitlines()
+    ]
+    assert len(queries) > 500
+    named = [(label, q) for q in queries for label in STORE_STATISTICS if label in q]
+    assert not named, named[:3]
+    summaries = [json.loads(line)["query"] for line in (out / "train" / "US2I.jsonl").read_text().splitlines()]
+    assert not any("windows" in q for q in summaries)  # platforms (3 values) are no taste
+    assert not load_table(items, id_column="appid", title_column="name", roles={"english": "statistic"}).schema[
+        "owners"].askable  # fmt: skip
+    assert (
+        load_table(items, id_column="appid", title_column="name", roles={"owners": "descriptive"})
+        .schema["owners"]
+        .askable
+    )
