@@ -37,7 +37,7 @@ def _catalog(args: argparse.Namespace) -> Catalog:
         return load_catalog(args.catalog, config=options)
     given = [flag_of(spec) for spec in dataclasses.fields(TableConfig) if getattr(options, spec.name) != spec.default]
     if given:
-        raise CatalogError(f"{', '.join(given)} apply to a CSV/JSONL catalog, not to {args.catalog!r}")
+        raise CatalogError(f"{', '.join(given)}: options of a CSV/JSONL catalog, not of {args.catalog!r}")
     return load_catalog(args.catalog)
 
 
@@ -135,7 +135,7 @@ def _study(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="itemlib", description="Align text embedders to item catalogs.")
-    verbs = parser.add_subparsers(dest="verb", required=True)
+    verbs = parser.add_subparsers(dest="command", required=True)
     gen = verbs.add_parser("generate", help="write train/test data of the ten tasks for a catalog")
     gen.add_argument(
         "--catalog", required=True, help="movielens | steam | steam:DIR | a Steam directory | items.csv/.jsonl"
@@ -217,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except (CatalogError, LLMError, ModelError, StudyError, ValueError) as error:
-        print(f"itemlib {args.verb}: error: {error}", file=sys.stderr)
+        print(f"itemlib {args.command}: error: {error}", file=sys.stderr)
         return 2
 
 

@@ -89,7 +89,8 @@ def test_a_users_own_catalog_from_the_cli_says_which_tasks_it_cannot_make(tmp_pa
                            "--item-column", "game", "--timestamp-column", "t", *SMALL)  # fmt: skip
     assert code == 0 and "not made" not in printed and "UH2I  train" in printed
     code, _, err = run(capsys, "generate", "--catalog", "movielens", "--out", out, "--interactions", events)
-    assert code == 2 and "--interactions apply to a CSV/JSONL catalog, not to 'movielens'" in err
+    expected = "itemlib generate: error: --interactions: options of a CSV/JSONL catalog, not of 'movielens'"
+    assert code == 2 and expected in err
 
 
 @pytest.mark.parametrize(
