@@ -256,3 +256,12 @@ def test_store_style_table_never_phrases_a_query_from_a_statistic(tmp_path, caps
         .schema["owners"]
         .askable
     )
+
+
+def test_an_unwritable_out_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    """Tests run as root, whom permissions do not stop: the check itself is what is tested."""
+    import os
+
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    code, _, err = run(capsys, "generate", "--catalog", "movielens", "--out", tmp_path / "ro" / "data")
+    assert code == 2 and "cannot write there (read-only or no permission)" in err
