@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import pytest
 
 from itemlib.study.claims import (
-    gains_over_untuned,
-    headline_rows,
+    below_catalog_rate,
+    headline_sentence,
+    in_batch_claim,
     in_domain_claim,
     load_results,
     paired_intervals,
     recipe_sentence,
     role,
     verdict,
+    verdict_counts,
 )
-from itemlib.study.records import AblationRecord, EvaluationRecord, TrainingRecord, read_record
+from itemlib.study.records import AblationRecord, DiagnosisRecord, EvaluationRecord, TrainingRecord, read_record
 
 
 def evaluation(catalog: str, per_query: dict[str, dict[str, list[float]]]) -> EvaluationRecord:
@@ -57,16 +58,56 @@ def test_intervals_judge_each_task_by_its_paired_interval():
     intervals = paired_intervals(records()).set_index("task")
     assert intervals.verdict.to_dict() == {"UH2I": "better", "I2I": "within noise", "NM2I": "worse"}
     assert intervals.loc["UH2I", "difference"] == 1.0 and intervals.loc["I2I", "difference"] == 0.0
-    assert intervals.loc["NM2I", "tuned − untuned [95% CI]"] == "-1.000 [-1.000, -1.000] worse"
+    assert intervals.loc["NM2I", "tuned − reference [95% CI]"] == "-1.000 [-1.000, -1.000] worse"
+    assert set(intervals.reference) == {"untuned"}  # references missing from a record are left out
 
 
-def test_in_domain_claim_counts_direction_and_names_the_tasks_that_do_not_improve():
-    evaluations = records()
-    headline = pd.DataFrame(headline_rows(evaluations))
-    claim = in_domain_claim("movielens", gains_over_untuned(headline), paired_intervals(evaluations))
-    assert "Here it does on 1 of 3 tasks: this study agrees only in part." in claim
-    assert "1 of these gains exceed query noise" in claim
-    assert "does not beat the untuned one on I2I (within noise), NM2I (worse)." in claim
+def test_in_domain_claim_counts_only_gains_beyond_noise_and_names_the_rest():
+    claim = in_domain_claim("movielens", paired_intervals(records()))
+    assert "Here it is better beyond noise on 1 of 3 tasks: this study agrees only in part." in claim
+    assert claim.endswith("Within noise: I2I. Worse: NM2I.")
+
+
+def test_every_reference_is_judged_and_the_tasks_a_baseline_wins_are_named():
+    per_query = {
+        "tuned-movielens": {"UH2I": [0.0] * 20, "VC2I": [1.0] * 20},
+        "untuned": {"UH2I": [0.0] * 20, "VC2I": [0.0] * 20},
+        "popularity": {"UH2I": [1.0] * 20, "VC2I": [0.0] * 20},  # wins the behaviour task
+        "random": {"UH2I": [0.0] * 20, "VC2I": [1.0, 0.0] * 10},
+    }
+    intervals = paired_intervals({"movielens": evaluation("movielens", per_query)})
+    counts = verdict_counts(intervals).set_index("reference")
+    assert list(counts.index) == ["untuned", "popularity", "random"]  # no bm25 in this record
+    assert counts.loc["popularity", ["better", "within noise", "worse"]].tolist() == [1, 0, 1]
+    assert (
+        counts.loc["popularity", "reference wins on"] == "UH2I" and counts.loc["untuned", "reference wins on"] == "none"
+    )
+    sentence = headline_sentence(verdict_counts(intervals))
+    assert "**movielens**: untuned 1/2; popularity 1/2 (popularity wins on UH2I); random 1/2." in sentence
+
+
+def test_in_batch_claim_is_judged_per_task_by_intervals_against_in_batch_off():
+    per_query = {"untuned": {"UH2I": [0.0] * 20, "NM2I": [0.0] * 20},
+                 "7 neg, in-batch off": {"UH2I": [1.0] * 20, "NM2I": [1.0] * 20},
+                 "7 neg, in-batch on": {"UH2I": [0.0] * 20, "NM2I": [1.0, 0.0] * 10}}  # fmt: skip
+    claim = in_batch_claim(AblationRecord(catalog="movielens", steps=60, rows=[], per_query=per_query), "filtered")
+    assert "worse than none beyond noise on 1 of 2 tasks, better on 0, within noise on 0" not in claim
+    assert "worse than none beyond noise on 2 of 2 tasks" in claim and "this study agrees" in claim
+    assert in_batch_claim(AblationRecord(catalog="movielens", steps=60, rows=[]), "off") is None
+
+
+def test_below_catalog_rate_names_the_conditions_where_the_tuned_model_does_worse_than_chance():
+    rows = [{"catalog": "movielens", "field": "year", "op": "gt", "model": "tuned-movielens", "satisfied": 0.4,
+             "catalog rate": 0.55, "conditions": 12},
+            {"catalog": "movielens", "field": "year", "op": "lt", "model": "tuned-movielens", "satisfied": 0.7,
+             "catalog rate": 0.3, "conditions": 10},
+            {"catalog": "movielens", "field": "year", "op": "gt", "model": "untuned", "satisfied": 0.1,
+             "catalog rate": 0.55, "conditions": 12}]  # fmt: skip
+    sentence = below_catalog_rate(DiagnosisRecord(conditions=[], conditions_by_field=rows, popular_share=[]))
+    assert (
+        "movielens year after / above (0.40 of its top five against a catalog rate of 0.55, 12 conditions)" in sentence
+    )
+    assert "before" not in sentence
 
 
 def test_recipe_sentence_counts_draws_per_task_with_oversampling():
@@ -115,8 +156,8 @@ def test_load_results_reads_the_runs_records(tmp_path):
     write("ablation", AblationRecord(catalog="movielens", steps=3, rows=rows))
 
     results = load_results(tmp_path, ["movielens"])
-    assert list(results.gap_table.columns) == ["movielens"] and len(results.claims) == 2
-    assert "in-batch off 0.200, on 0.100" in results.claims[1] and "in-batch mode `filtered`" in results.claims[1]
+    assert list(results.gap_table().columns) == [("movielens", "untuned")] and len(results.claims) == 1
+    assert results.diagnosis is None and "better beyond noise" in results.headline_sentence
     assert read_record(tmp_path, "ablation", AblationRecord).provenance == {"run": "ablation"}
     assert read_record(tmp_path, "evaluate-steam", EvaluationRecord) is None
     with pytest.raises(FileNotFoundError, match="no complete evaluate run for steam"):

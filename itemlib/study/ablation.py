@@ -15,22 +15,27 @@ def variant_label(config: TrainConfig) -> str:
     return f"{config.negatives} neg, in-batch {config.in_batch}"
 
 
-def run_ablation(
-    catalog: Catalog, data_dir: str | Path, work_dir: str | Path, base: TrainConfig, variants: Sequence[dict]
-) -> AblationRecord:
+def run_ablation(catalog: Catalog, data_dir: str | Path, work_dir: str | Path, base: TrainConfig,
+                 variants: Sequence[dict]) -> AblationRecord:  # fmt: skip
     """Train ``base`` with each variant's fields into ``work_dir/<negatives>-<in_batch>`` (an interrupted
-    variant resumes from its checkpoints) and score it on ``data_dir``'s test set."""
+    variant resumes from its checkpoints) and score it, and the untuned base model, on ``data_dir``'s
+    test set."""
     from itemlib.evaluation import evaluate
     from itemlib.retrieval import make_retriever
     from itemlib.training import train
 
-    rows = []
+    models = {"untuned": base.model}
+    extra: dict[str, dict] = {"untuned": {}}
     for variant in variants:
         config = replace(base, **variant)
         out = f"{work_dir}/{config.negatives}-{config.in_batch}"
         train(data_dir, out, config, catalog=catalog)
-        result = evaluate(make_retriever(out), catalog, data_dir, progress=False)
-        rows += [
-            {"variant": variant_label(config), **variant, **row} for row in result.headline.to_dict(orient="records")
-        ]
-    return AblationRecord(catalog=catalog.name, steps=base.max_steps, rows=rows)
+        models[variant_label(config)], extra[variant_label(config)] = out, variant
+    rows, per_query = [], {}
+    for label, model in models.items():
+        result = evaluate(make_retriever(model), catalog, data_dir, progress=False)
+        rows += [{"variant": label, **extra[label], **row} for row in result.headline.to_dict(orient="records")]
+        per_query[label] = {
+            task: group.value.round(4).tolist() for task, group in result.per_query.groupby("task", sort=False)
+        }
+    return AblationRecord(catalog=catalog.name, steps=base.max_steps, rows=rows, per_query=per_query)

@@ -15,11 +15,14 @@ from pathlib import Path
 import pandas as pd
 
 from itemlib.evaluation import paired_difference
-from itemlib.study.records import AblationRecord, EvaluationRecord, TrainingRecord, read_record
+from itemlib.study.records import AblationRecord, DiagnosisRecord, EvaluationRecord, TrainingRecord, read_record
 from itemlib.taskinfo import tasks_in
 
-ROLES = ("untuned", "bm25", "in-domain", "out-of-domain")
-INTERVAL = "tuned − untuned [95% CI]"
+#: The references every tuned model is judged against, in the order the page shows them.
+REFERENCES = ("untuned", "bm25", "popularity", "random")
+ROLES = (*REFERENCES, "in-domain", "out-of-domain")
+INTERVAL = "tuned − reference [95% CI]"
+VERDICTS = ("better", "within noise", "worse")
 
 
 def role(label: str, test_set: str) -> str:
@@ -68,46 +71,66 @@ def gains_over_untuned(headline: pd.DataFrame) -> pd.DataFrame:
     return gains
 
 
-def paired_intervals(evaluations: dict[str, EvaluationRecord], seed: int = 0) -> pd.DataFrame:
-    """Per test set, tuned model and task: the mean per-query difference to the untuned model, its
-    95% paired bootstrap interval and verdict."""
+def paired_intervals(
+    evaluations: dict[str, EvaluationRecord], seed: int = 0, references: Sequence[str] = REFERENCES
+) -> pd.DataFrame:
+    """Per test set, tuned model, task and reference: the mean per-query difference of the headline
+    metric (tuned − reference), its 95% paired bootstrap interval and verdict. A reference missing
+    from a record is left out."""
     rows = []
     for test, record in evaluations.items():
         per_query = record.per_query
         for label in [label for label in per_query if label.startswith("tuned-")]:
-            for task, untuned in per_query["untuned"].items():
-                rows.append(
-                    {
-                        "test set": test,
-                        "role": role(label, test),
-                        "task": task,
-                        **paired_difference(per_query[label][task], untuned, seed=seed),
-                    }
-                )
-    table = pd.DataFrame(rows)
+            for reference in [r for r in references if r in per_query]:
+                for task, baseline in per_query[reference].items():
+                    difference = paired_difference(per_query[label][task], baseline, seed=seed)
+                    rows.append({"test set": test, "role": role(label, test), "task": task, "reference": reference,
+                                 **difference})  # fmt: skip
+    table = pd.DataFrame(rows, columns=["test set", "role", "task", "reference", "difference", "low", "high"])
     table["verdict"] = [verdict(low, high) for low, high in zip(table.low, table.high)]
-    table[INTERVAL] = table.apply(lambda r: f"{r.difference:+.3f} [{r.low:+.3f}, {r.high:+.3f}] {r.verdict}", axis=1)
+    table[INTERVAL] = [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}] {v}"
+                       for d, lo, hi, v in zip(table.difference, table.low, table.high, table.verdict)]  # fmt: skip
     return table
 
 
-def in_domain_claim(test: str, gains: pd.DataFrame, intervals: pd.DataFrame) -> str:
-    """The paper: the tuned model beats the untuned one on every task, in-domain."""
-    part = gains[(gains["test set"] == test) & (gains.role == "in-domain")]
-    better = part[part["gain over untuned"] > 0].task.tolist()
-    worse = part[part["gain over untuned"] <= 0].task.tolist()
-    tested = intervals[(intervals["test set"] == test) & (intervals.role == "in-domain")].set_index("task")
-    detail = f" {(tested.verdict == 'better').sum()} of these gains exceed query noise (95% interval above zero)." + (
-        ""
-        if not worse
-        else " The tuned model does not beat the untuned one on "
-        + ", ".join(f"{task} ({tested.verdict[task]})" for task in worse)
-        + "."
-    )
-    return (
-        f"**Fine-tuning helps in-domain ({test}).** The paper: the tuned model beats the untuned one on every task. "
-        f"Here it does on {len(better)} of {len(part)} tasks: "
-        f"this study {'agrees' if not worse else 'agrees only in part'}.{detail}"
-    )
+def verdict_counts(intervals: pd.DataFrame, role_name: str = "in-domain") -> pd.DataFrame:
+    """Per test set and reference: on how many tasks the tuned model is better beyond noise, within
+    noise or worse, and the tasks where the reference wins (the tuned model is worse beyond noise)."""
+    rows = []
+    part = intervals[intervals.role == role_name]
+    for (test, reference), group in part.groupby(["test set", "reference"], sort=False):
+        counts = {v: int((group.verdict == v).sum()) for v in VERDICTS}
+        wins = group[group.verdict == "worse"].task.tolist()
+        rows.append({"test set": test, "reference": reference, **counts, "tasks": len(group),
+                     "reference wins on": ", ".join(wins) or "none"})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def headline_sentence(counts: pd.DataFrame) -> str:
+    """One sentence per test set: better beyond noise on N of M tasks against each reference."""
+    parts = []
+    for test, group in counts.groupby("test set", sort=False):
+        against = "; ".join(
+            f"{row.reference} {row.better}/{row.tasks}" + (f" ({row.reference} wins on {row['reference wins on']})"
+                                                           if row.worse else "")
+            for _, row in group.iterrows()
+        )  # fmt: skip
+        parts.append(f"**{test}**: {against}")
+    return ("In-domain, the tuned model is better beyond noise (95% paired interval above zero) than each "
+            "reference on this many tasks: " + ". ".join(parts) + ".")  # fmt: skip
+
+
+def in_domain_claim(test: str, intervals: pd.DataFrame) -> str:
+    """The paper: the tuned model beats the untuned one on every task, in-domain (judged by the
+    paired intervals, not by the direction of the means)."""
+    part = intervals[(intervals["test set"] == test) & (intervals.role == "in-domain")
+                     & (intervals.reference == "untuned")]  # fmt: skip
+    by = {v: part[part.verdict == v].task.tolist() for v in VERDICTS}
+    agrees = "agrees" if len(by["better"]) == len(part) else "agrees only in part" if by["better"] else "does not agree"
+    rest = "".join(f" {v.capitalize()}: {', '.join(by[v])}." for v in ("within noise", "worse") if by[v])
+    return (f"**Fine-tuning helps in-domain ({test}).** The paper: the tuned model beats the untuned one on every "
+            f"task. Here it is better beyond noise on {len(by['better'])} of {len(part)} tasks: this study {agrees}."
+            f"{rest}")  # fmt: skip
 
 
 def out_of_domain_claim(gains: pd.DataFrame) -> str:
@@ -122,18 +145,55 @@ def out_of_domain_claim(gains: pd.DataFrame) -> str:
     )
 
 
-def in_batch_claim(ablation: AblationRecord, in_domain_mode: str) -> str | None:
-    """The paper: in-batch negatives hurt (judged on the ablation's means over the ten tasks)."""
-    means = ablation.table.groupby("variant", sort=False).value.mean()
-    off, on = means.get("7 neg, in-batch off"), means.get("7 neg, in-batch on")
-    if off is None or on is None:
+def ablation_intervals(ablation: AblationRecord, baseline: str = "7 neg, in-batch off", seed: int = 0) -> pd.DataFrame:
+    """Per variant and task: the paired difference to ``baseline`` (the paper's setting), its 95%
+    interval and verdict; empty when the record has no per-query values or no such variant."""
+    per_query = ablation.per_query
+    if baseline not in per_query:
+        return pd.DataFrame(columns=["variant", "task", "difference", "low", "high", "verdict"])
+    rows = [{"variant": variant, "task": task, **paired_difference(values[task], per_query[baseline][task], seed=seed)}
+            for variant, values in per_query.items() if variant != baseline for task in values]  # fmt: skip
+    table = pd.DataFrame(rows, columns=["variant", "task", "difference", "low", "high"])
+    table["verdict"] = [verdict(low, high) for low, high in zip(table.low, table.high)]
+    return table
+
+
+def in_batch_claim(ablation: AblationRecord, in_domain_mode: str, seed: int = 0) -> str | None:
+    """The paper: in-batch negatives hurt. Judged per task by the paired interval of in-batch on
+    against off (7 verified negatives each), counted over the tasks."""
+    intervals = ablation_intervals(ablation, seed=seed)
+    on = intervals[intervals.variant == "7 neg, in-batch on"]
+    if on.empty:
         return None
-    return (
-        "**In-batch negatives hurt.** Mean headline over the ten tasks with 7 verified negatives: "
-        f"in-batch off {off:.3f}, on {on:.3f}, filtered {means.get('7 neg, in-batch filtered', float('nan')):.3f} "
-        f"({ablation.steps} steps per variant): this study {'agrees' if on < off else 'does not agree'}. "
-        f"The in-domain runs above train with in-batch mode `{in_domain_mode}` (the method page says why)."
-    )
+    by = {v: on[on.verdict == v].task.tolist() for v in VERDICTS}
+    agrees = ("agrees" if len(by["worse"]) > len(by["better"]) else "does not agree" if by["better"] or not by["worse"]
+              else "agrees only in part")  # fmt: skip
+    filtered = intervals[intervals.variant == "7 neg, in-batch filtered"]
+    return (f"**In-batch negatives hurt.** With 7 verified negatives and {ablation.steps} steps per variant, in-batch "
+            f"negatives as they come are worse than none beyond noise on {len(by['worse'])} of {len(on)} tasks, "
+            f"better on {len(by['better'])}, within noise on {len(by['within noise'])}"
+            + (f"; filtered ones are worse on {int((filtered.verdict == 'worse').sum())}, better on "
+               f"{int((filtered.verdict == 'better').sum())}" if not filtered.empty else "")
+            + f": this study {agrees}. The in-domain runs above train with in-batch mode `{in_domain_mode}` "
+            "(the method page says why).")  # fmt: skip
+
+
+OPERATORS = {"lt": "before / below", "gt": "after / above"}
+
+
+def below_catalog_rate(diagnosis: DiagnosisRecord) -> str:
+    """The conditions on which the in-domain tuned model's top five satisfy the condition less often
+    than a random item of the catalog does (from the diagnosis page), as a sentence."""
+    rows = [r for r in diagnosis.conditions_by_field
+            if r["model"] == f"tuned-{r['catalog']}" and r["satisfied"] < r["catalog rate"]]  # fmt: skip
+    if not rows:
+        return ("On every kind of condition the diagnosis page measures, the in-domain tuned model's top five "
+                "satisfy it at least as often as a random item of the catalog does.")  # fmt: skip
+    listed = "; ".join(f"{r['catalog']} {r['field']} {OPERATORS.get(r['op'], r['op'])} ({r['satisfied']:.2f} of its "
+                       f"top five against a catalog rate of {r['catalog rate']:.2f}, {int(r['conditions'])} conditions)"
+                       for r in rows)  # fmt: skip
+    return ("The diagnosis page finds conditions on which the in-domain tuned model does worse than picking items at "
+            f"random, its top five satisfying them less often than the catalog as a whole: {listed}.")  # fmt: skip
 
 
 def recipe_sentence(card: dict) -> str:
@@ -177,23 +237,37 @@ class Results:
     headline: pd.DataFrame  # tidy: test set, model, role, task, metric, value
     wide: pd.DataFrame
     gains: pd.DataFrame
-    intervals: pd.DataFrame
+    intervals: pd.DataFrame  # tuned − each reference, per test set, role and task
+    counts: pd.DataFrame  # in-domain verdicts per test set and reference
     claims: list[str]
     recipe: str
     ablation: AblationRecord | None
+    diagnosis: str | None = None  # the diagnosis page's finding on conditions, as a sentence
+    seed: int = 0
 
     @property
-    def gap_table(self) -> pd.DataFrame:
-        """In-domain tuned − untuned with interval and verdict, tasks by test set."""
-        in_domain = self.intervals[self.intervals.role == "in-domain"]
-        return in_domain.pivot_table(index="task", columns="test set", values=INTERVAL, aggfunc="first", sort=False)
+    def headline_sentence(self) -> str:
+        return headline_sentence(self.counts)
+
+    def gap_table(self, role_name: str = "in-domain") -> pd.DataFrame:
+        """Tuned − reference with interval and verdict: tasks by (test set, reference)."""
+        part = self.intervals[self.intervals.role == role_name]
+        return part.pivot_table(index="task", columns=["test set", "reference"], values=INTERVAL, aggfunc="first",
+                                sort=False)  # fmt: skip
+
+    @property
+    def ablation_intervals(self) -> pd.DataFrame:
+        return ablation_intervals(self.ablation, seed=self.seed) if self.ablation else pd.DataFrame()
 
     def metrics(self) -> dict:
         """What the results run records in its metrics.json."""
         return {
             "claims": self.claims,
+            "headline_sentence": self.headline_sentence,
             "headline": self.headline.to_dict(orient="records"),
-            "tuned_minus_untuned": self.intervals.to_dict(orient="records"),
+            "paired_intervals": self.intervals.to_dict(orient="records"),
+            "verdict_counts": self.counts.to_dict(orient="records"),
+            "ablation_intervals": self.ablation_intervals.to_dict(orient="records"),
         }
 
 
@@ -209,19 +283,13 @@ def load_results(runs_dir: str | Path, catalogs: Sequence[str], seed: int = 0) -
     headline = pd.DataFrame(headline_rows(evaluations))  # type: ignore[arg-type]
     gains = gains_over_untuned(headline)
     intervals = paired_intervals(evaluations, seed)  # type: ignore[arg-type]
-    claims = [in_domain_claim(test, gains, intervals) for test in catalogs]
+    claims = [in_domain_claim(test, intervals) for test in catalogs]
     if len(catalogs) > 1:
         claims.append(out_of_domain_claim(gains))
     ablation = read_record(runs_dir, "ablation", AblationRecord)
-    if ablation and (claim := in_batch_claim(ablation, training.card["hyperparameters"]["in_batch"])):
+    if ablation and (claim := in_batch_claim(ablation, training.card["hyperparameters"]["in_batch"], seed)):
         claims.append(claim)
-    return Results(
-        list(catalogs),
-        headline,
-        wide_table(headline, catalogs),
-        gains,
-        intervals,
-        claims,
-        recipe_sentence(training.card),
-        ablation,
-    )
+    diagnosis = read_record(runs_dir, "diagnosis", DiagnosisRecord)
+    return Results(list(catalogs), headline, wide_table(headline, catalogs), gains, intervals,
+                   verdict_counts(intervals), claims, recipe_sentence(training.card), ablation,
+                   below_catalog_rate(diagnosis) if diagnosis else None, seed)  # fmt: skip

@@ -35,7 +35,9 @@ def plan(profile: Profile) -> list[Run]:
     runs_dir = f"book/runs/{profile.name}"
     catalogs = [c for c in profile.catalogs if c != "steam" or steam_available()]
     common = {"profile": profile.name, "seed": profile.seed, "max_items": profile.max_items}
+    # every comparison carries every reference: the untuned encoder, BM25, popularity and random
     untuned = profile.training.model
+    references = {"untuned": untuned, "bm25": "bm25", "popularity": "popularity", "random": "random"}
     tuned = {f"tuned-{c}": f"{work}/models/{c}" for c in catalogs}
     runs = [Run("data", "data.ipynb", {**common, "catalogs": catalogs})]
     for name in catalogs:
@@ -78,7 +80,7 @@ def plan(profile: Profile) -> list[Run]:
                     **common,
                     "catalog": name,
                     "tests_dir": f"{work}/data/{name}",
-                    "models": {"untuned": untuned, "bm25": "bm25"} | tuned,
+                    "models": references | tuned,
                 },
                 needs=[f"generate-{name}"] + [f"train-{c}" for c in catalogs],
             )
@@ -109,9 +111,7 @@ def plan(profile: Profile) -> list[Run]:
                 "catalogs": catalogs,
                 "dialogues_per_catalog": profile.dialogues,
                 "runs_dir": runs_dir,
-                "models": {
-                    c: {"untuned": untuned, "bm25": "bm25", f"tuned-{c}": tuned[f"tuned-{c}"]} for c in catalogs
-                },
+                "models": {c: references | {f"tuned-{c}": tuned[f"tuned-{c}"]} for c in catalogs},
             },
             needs=[f"train-{c}" for c in catalogs],
         )
@@ -124,7 +124,7 @@ def plan(profile: Profile) -> list[Run]:
                 **common,
                 "catalogs": catalogs,
                 "tests_dirs": {c: f"{work}/data/{c}" for c in catalogs},
-                "models": {c: {"untuned": untuned, f"tuned-{c}": tuned[f"tuned-{c}"]} for c in catalogs},
+                "models": {c: references | {f"tuned-{c}": tuned[f"tuned-{c}"]} for c in catalogs},
                 "runs_dir": runs_dir,
             },
             needs=[f"generate-{c}" for c in catalogs] + [f"train-{c}" for c in catalogs],

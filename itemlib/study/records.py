@@ -34,7 +34,9 @@ class Record:
     @classmethod
     def from_dict(cls: type[R], values: Mapping[str, Any]) -> R:
         names = {spec.name for spec in dataclasses.fields(cls)}
-        missing = sorted(names - set(values) - {"provenance"})
+        required = {spec.name for spec in dataclasses.fields(cls)
+                    if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING}  # fmt: skip
+        missing = sorted(required - set(values))
         if missing:
             raise ValueError(f"{cls.__name__}: metrics.json lacks {', '.join(missing)} (written by another version?)")
         return cls(**{name: values[name] for name in names if name in values})
@@ -97,15 +99,28 @@ class EvaluationRecord(Record):
 
 @dataclass
 class AblationRecord(Record):
-    """``ablation``: the headline of each variant of the ablation's base recipe."""
+    """``ablation``: the headline of each variant of the ablation's base recipe (and of the untuned
+    model, the reference row), with per-query headline values for paired intervals."""
 
     catalog: str
     steps: int
     rows: list[dict[str, Any]]
+    per_query: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     @property
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
+
+
+@dataclass
+class DiagnosisRecord(Record):
+    """``diagnosis``: how each model's top five meets VC2I's conditions, overall and per field and
+    operator (share satisfied, on the boundary, lacking the field, and the catalog rate: the share
+    of all items that satisfy the condition), and the share of popular items per task."""
+
+    conditions: list[dict[str, Any]]
+    conditions_by_field: list[dict[str, Any]]
+    popular_share: list[dict[str, Any]]
 
 
 def read_record(runs_dir: str | Path, run: str, kind: type[R]) -> R | None:
