@@ -56,6 +56,12 @@ class Field:
     def display(self) -> str:
         return self.label or self.name.replace("_", " ")
 
+    @property
+    def is_price(self) -> bool:
+        """A sum a user pays (price, cost, fee), not any amount in dollars: a film's budget is no price,
+        so no query calls a film "cheap" for it and no taste summary says "I rarely pay much"."""
+        return self.unit == "$" and bool(set(re.split(r"[^a-z]+", self.display.lower())) & PRICE_WORDS)
+
     def format_value(self, value: object) -> str:
         """Render one stored value as a person would write it."""
         if self.kind is FieldKind.LIST:
@@ -111,6 +117,8 @@ class LoadReport:
         }
 
 
+#: Words of a field's name that make a dollar amount a price.
+PRICE_WORDS = frozenset({"price", "cost", "fee"})
 #: Values of a list field written into an item text; keeps texts near 64-96 tokens.
 MAX_LIST_VALUES_IN_TEXT = 8
 #: Characters of a free-text field written into an item text.

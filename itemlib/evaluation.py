@@ -166,6 +166,9 @@ def evaluate(
                 "queries": len(records),
             }
         )
+        base_rates = [r.get("base_rate", r.get("n_relevant", len(r["pos_ids"])) / len(catalog)) for r in records]
+        rows.append({"task": task, "metric": "base_rate", "k": 0, "value": float(np.mean(base_rates)),
+                     "queries": len(records)})  # fmt: skip
     metrics = pd.DataFrame(rows, columns=["task", "metric", "k", "value", "queries"])
     per_query_table = (
         pd.concat(per_query, ignore_index=True) if per_query else pd.DataFrame(columns=["task", "query", "value"])
@@ -204,17 +207,21 @@ def paired_difference(
 
 
 def headline_table(metrics: pd.DataFrame) -> pd.DataFrame:
-    """The paper's headline per task: Hit@5 (behaviour, AS2I, NM2I) or Coverage@5 (constraint tasks)."""
+    """The paper's headline per task: Hit@5 (behaviour, AS2I, NM2I) or Coverage@5 (constraint tasks),
+    with the mean base rate of its queries (the share of the catalog that answers one: what a random
+    ranking scores)."""
     rows = []
     for task in [t for t in TASK_NAMES if t in set(metrics.task)]:
         metric = task_info(task).headline
         match = metrics[(metrics.task == task) & (metrics.metric == metric) & (metrics.k == HEADLINE_K)]
+        base = metrics[(metrics.task == task) & (metrics.metric == "base_rate")]
         rows.append(
             {
                 "task": task,
                 "metric": f"{metric}@{HEADLINE_K}",
                 "value": float(match.value.iloc[0]),
                 "queries": int(match.queries.iloc[0]),
+                "base_rate": float(base.value.iloc[0]) if len(base) else float("nan"),
             }
         )
-    return pd.DataFrame(rows, columns=["task", "metric", "value", "queries"])
+    return pd.DataFrame(rows, columns=["task", "metric", "value", "queries", "base_rate"])

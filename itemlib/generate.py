@@ -59,7 +59,17 @@ def normalise_core(core: str) -> str:
 
 
 def test_record(catalog: Catalog, example: Example) -> dict:
-    """The stored form of a test (or validation) query: what evaluation needs to judge it."""
+    """The stored form of a test (or validation) query: what evaluation needs to judge it.
+
+    ``base_rate`` is the share of the catalog that answers the query (for constraint tasks, every
+    item its constraints accept): what a random ranking scores on it, the floor of its task.
+    """
+    coverage = task_info(example.task).headline == "coverage"
+    n_relevant = (
+        int(relevant_mask(catalog, {"constraints": example.spec.get("constraints", [])}).sum())
+        if coverage
+        else len(example.pos_ids)
+    )
     return {
         "task": example.task,
         "query": example.query,
@@ -67,9 +77,8 @@ def test_record(catalog: Catalog, example: Example) -> dict:
         "pos_ids": example.pos_ids,
         "spec": example.spec,
         "mask_ids": example.mask_ids,
-        "n_relevant": int(relevant_mask(catalog, {"constraints": example.spec.get("constraints", [])}).sum())
-        if task_info(example.task).headline == "coverage"
-        else len(example.pos_ids),
+        "n_relevant": n_relevant,
+        "base_rate": round(n_relevant / len(catalog), 6),
         "user": example.user,
     }
 

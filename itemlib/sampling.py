@@ -141,9 +141,11 @@ def sample_attributes(
     title_probability: float,
     allow_text: bool,
     max_list_values: int | None,
+    min_fields: int = 1,
 ) -> list[Clause]:
-    """A random subset of the item's fields (1..``max_fields``), the title with the given
-    probability; at least one clause is always returned."""
+    """A random subset of the item's fields (``min_fields``..``max_fields`` of them, fewer when the
+    item has fewer), the title with the given probability; at least one clause is always returned.
+    A value two list fields share (Steam's genre and tag "Indie") is stated once."""
     fields = [
         spec
         for spec in catalog.query_fields()
@@ -151,10 +153,29 @@ def sample_attributes(
     ]
     use_title = rng.random() < title_probability or not fields
     budget = len(fields) if max_fields is None else max(0, max_fields - int(use_title))
-    count = rng.randint(1 if not use_title else 0, min(budget, len(fields))) if fields and budget else 0
+    lowest = min(max(min_fields, 0 if use_title else 1), budget, len(fields))
+    count = rng.randint(lowest, min(budget, len(fields))) if fields and budget else 0
     chosen = rng.sample(fields, count)
     clauses = [title_clause(item)] if use_title else []
-    clauses += [attribute_clause(spec, item.fields[spec.name], rng, max_list_values) for spec in chosen]
+    clauses += unique_clauses(chosen, item, rng, max_list_values)
+    return clauses
+
+
+def unique_clauses(fields: list[Field], item: Item, rng: random.Random, max_list_values: int | None) -> list[Clause]:
+    """Exact-match clauses of ``fields``; a list or categorical value already stated by an earlier field
+    is left out of the later ones (and a field left with none is skipped), so no value is said twice."""
+    clauses, said = [], set()
+    for spec in fields:
+        value = item.fields[spec.name]
+        if spec.kind is FieldKind.LIST:
+            value = [v for v in value if str(v).lower() not in said]  # type: ignore[union-attr]
+            if not value:
+                continue
+        elif spec.kind is FieldKind.CATEGORICAL and str(value).lower() in said:
+            continue
+        clause = attribute_clause(spec, value, rng, max_list_values)
+        said.update(str(v).lower() for v in clause.constraint.get("values", []))
+        clauses.append(clause)
     return clauses
 
 
@@ -178,8 +199,10 @@ def nice_below(value: float, rng: random.Random) -> float | None:
 
 def _number_phrase(spec: Field, op: str, threshold: float) -> str:
     amount = spec.format_value(threshold)
-    if spec.unit == "$":
+    if spec.is_price:
         return {"lt": f"under {amount}", "gt": f"over {amount}"}[op]
+    if spec.unit == "$":
+        return {"lt": f"with a {spec.display} under {amount}", "gt": f"with a {spec.display} over {amount}"}[op]
     if spec.unit:
         return {"lt": f"shorter than {amount}" if "minute" in spec.unit else f"under {amount}", "gt": f"over {amount}"}[
             op
@@ -261,7 +284,7 @@ def relative_conditions(catalog: Catalog, item: Item) -> list[Clause]:
         present = column[~np.isnan(column)]
         if np.isnan(value) or len(present) < 20:
             continue
-        if spec.kind is FieldKind.NUMERIC and spec.unit == "$":
+        if spec.kind is FieldKind.NUMERIC and spec.is_price:
             low, high = np.percentile(present, [20, 80])
             if value < low:
                 clauses.append(
@@ -294,13 +317,14 @@ def relative_conditions(catalog: Catalog, item: Item) -> list[Clause]:
     return clauses
 
 
-#: A condition true of more than this share of the catalog says nothing ("released after 1898").
-MAX_CONDITION_SHARE = 0.9
+#: The largest share of the catalog a VC2I query may accept. A condition most items meet ("released
+#: after 1898") measures nothing: a random ranking would satisfy it. The paper sets no such bound.
+MAX_CONDITION_SHARE = 0.5
 
 
 def sample_conditions(catalog: Catalog, item: Item, rng: random.Random) -> list[Clause]:
-    """One or two vague numeric/date conditions, sometimes a relative one, all true of ``item``
-    and each false for at least a tenth of the catalog."""
+    """One or two vague numeric/date conditions, sometimes a relative one, all true of ``item``;
+    each, and the two together, accept at most :data:`MAX_CONDITION_SHARE` of the catalog."""
     candidates = [
         clause
         for clause in _condition_candidates(catalog, item, rng)
@@ -352,6 +376,40 @@ def sample_exclusion(catalog: Catalog, item: Item, rng: random.Random, vocabular
     return Clause({"field": spec.name, "op": "has_none", "values": chosen}, text, ", ".join(chosen), text)
 
 
+#: The largest share of the catalog an NA2I request's wanted value may cover, so that the request
+#: (what is wanted, minus what is excluded) accepts few items and a random ranking cannot pass it.
+MAX_WANTED_SHARE = 0.4
+EXCLUSION_JOINS = (" ", ", but ")
+
+
+def sample_wanted_and_excluded(catalog: Catalog, item: Item, rng: random.Random) -> tuple[Clause, Clause, str] | None:
+    """NA2I as users ask it: what they want and what they exclude ("a Strategy game, but not
+    including tags: Horror, Survival"). The wanted value is one the item holds, of a list or
+    categorical field, held by at most :data:`MAX_WANTED_SHARE` of the catalog; the exclusion is as
+    :func:`sample_exclusion` makes it. Returns (wanted, excluded, request text) or None."""
+    excluded = sample_exclusion(catalog, item, rng)
+    if excluded is None:
+        return None
+    options = []
+    for spec in catalog.query_fields(FieldKind.LIST, FieldKind.CATEGORICAL):
+        value = item.fields.get(spec.name)
+        if value is None:
+            continue
+        held = value if spec.kind is FieldKind.LIST else [value]
+        for v in held:  # type: ignore[union-attr]
+            if (
+                str(v) not in excluded.constraint["values"]
+                and 0 < catalog.value_mask(spec.name, str(v)).mean() <= MAX_WANTED_SHARE
+            ):
+                options.append((spec, str(v)))
+    if not options:
+        return None
+    spec, value = rng.choice(options)
+    wanted = attribute_clause(spec, [value] if spec.kind is FieldKind.LIST else value, rng, 1)
+    text = lexicalise_request(catalog, [wanted]) + rng.choice(EXCLUSION_JOINS) + excluded.natural
+    return wanted, excluded, text
+
+
 def article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
@@ -359,14 +417,20 @@ def article(word: str) -> str:
 def request_clauses(catalog: Catalog, item: Item, rng: random.Random) -> list[Clause]:
     """2-4 facts about ``item`` that a search request can paraphrase without naming it."""
     clauses: list[Clause] = []
+    said: set[str] = set()  # a value two fields share (genre and tag, developer and publisher) is stated once
     for spec in catalog.query_fields():
         value = item.fields.get(spec.name)
         if value is None or spec.kind is FieldKind.TEXT:
             continue
         if spec.kind is FieldKind.LIST:
-            clauses.append(attribute_clause(spec, value, rng, 2))
+            fresh = [v for v in value if str(v).lower() not in said]  # type: ignore[union-attr]
+            if fresh:
+                clauses.append(attribute_clause(spec, fresh, rng, 2))
+                said.update(str(v).lower() for v in clauses[-1].constraint["values"])
         elif spec.kind is FieldKind.CATEGORICAL:
-            clauses.append(attribute_clause(spec, value, rng, None))
+            if str(value).lower() not in said:  # a developer who is also the publisher is named once
+                clauses.append(attribute_clause(spec, value, rng, None))
+                said.add(str(value).lower())
         elif spec.kind is FieldKind.NUMERIC:
             clause = numeric_condition(spec, float(value), rng)  # type: ignore[arg-type]
             if clause:

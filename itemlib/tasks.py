@@ -26,7 +26,7 @@ from itemlib.sampling import (
     request_clauses,
     sample_attributes,
     sample_conditions,
-    sample_exclusion,
+    sample_wanted_and_excluded,
 )
 from itemlib.taskinfo import TASK_INFO, TaskInfo, task_info
 from itemlib.templates import template_bank
@@ -300,7 +300,8 @@ def render_attributes(clauses: list[Clause], rng: random.Random) -> str:
 
 class FA2I(ItemTask):
     name = "FA2I"
-    sampling = dict(max_fields=None, title_probability=0.5, allow_text=True, max_list_values=None)
+    #: "Full" attributes: at least three of the item's fields when it has them.
+    sampling = dict(max_fields=None, title_probability=0.5, allow_text=True, max_list_values=None, min_fields=3)
 
     def example(self, context, split, rng, item):
         clauses = sample_attributes(context.catalog, item, rng, **self.sampling)
@@ -370,10 +371,13 @@ class NA2I(ItemTask):
         return None
 
     def example(self, context, split, rng, item):
-        clause = sample_exclusion(context.catalog, item, rng)
-        if clause is None:
+        """What the user wants and what they exclude (the paper's NA2I states only the exclusion,
+        which most of a catalog satisfies: a random ranking passed it)."""
+        sampled = sample_wanted_and_excluded(context.catalog, item, rng)
+        if sampled is None:
             return None
-        return self.phrased(context, split, rng, item, "exclusion", clause.natural, constraint_spec([clause]))
+        wanted, excluded, request = sampled
+        return self.phrased(context, split, rng, item, "request", request, constraint_spec([wanted, excluded]))
 
 
 TASKS: dict[str, Task] = {

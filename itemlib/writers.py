@@ -63,7 +63,9 @@ class OfflineWriter:
             if len(values) < 2:
                 continue
             middle = statistics.median(values)
-            if spec.unit == "$":
+            if spec.unit == "$" and not spec.is_price:
+                continue  # a film's budget says nothing of what the user pays or likes
+            if spec.is_price:
                 key = "summary_free" if middle == 0 else "summary_cheap"
                 amount = spec.format_value(nice_above(middle, rng)) if middle else ""
                 extra.append(rng.choice(phrases[key]).format(amount=amount, **words))

@@ -132,6 +132,27 @@ def test_steam_generates_all_ten_tasks(steam_dir, tmp_path):
         assert counts["train_examples"] > 0 and counts["test_examples"] > 0, name
     record = read(tmp_path / "test" / "AS2I.jsonl")[0]
     assert "game" in record["query"]
+    for task in ("AS2I", "FA2I", "SA2I"):  # Steam's genres and tags share values ("Indie"): each is said once
+        for record in read(tmp_path / "train" / f"{task}.jsonl"):
+            values = [v.lower() for c in record["spec"]["constraints"] for v in c.get("values", [])]
+            assert len(values) == len(set(values)), record["query"]
+
+
+def test_generated_queries_read_as_a_person_would_write_them(movielens, movielens_data):
+    """Faults a reader found in the generated-task pages, each checked on every generated query."""
+    summaries = [r["query"] for split in ("train", "test") for r in read(movielens_data / split / "US2I.jsonl")]
+    assert not [q for q in summaries if "pay" in q or "cheap" in q or "$" in q]  # a film's budget is no price
+    conditions = [r for r in read(movielens_data / "train" / "VC2I.jsonl")]
+    assert not [r["query"] for r in conditions if "cheap" in r["query"] or "expensive" in r["query"]]
+    for record in read(movielens_data / "train" / "FA2I.jsonl"):  # "full" attributes: three or more when there are
+        item = movielens.item(record["pos_ids"][0])
+        stated = [c for c in record["spec"]["constraints"] if c["field"] != "title"]
+        assert len(stated) >= min(3, len([f for f in movielens.query_fields() if f.name in item.fields])), record
+    for record in read(movielens_data / "test" / "NA2I.jsonl"):  # what is wanted, and what is excluded
+        ops = sorted(c["op"] for c in record["spec"]["constraints"])
+        assert ops == ["has_all", "has_none"], record["query"]
+        assert record["base_rate"] <= 0.4, record["query"]
+    assert all(r["base_rate"] <= 0.5 for r in read(movielens_data / "test" / "VC2I.jsonl"))
 
 
 def test_threshold_near_misses_sit_just_on_the_wrong_side(movielens):

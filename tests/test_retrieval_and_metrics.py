@@ -88,7 +88,7 @@ def test_faiss_and_exact_search_agree():
 
 def test_evaluate_baselines_end_to_end(movielens, movielens_data, tmp_path):
     result = evaluate(make_retriever("popularity"), movielens, movielens_data, progress=False)
-    assert set(result.metrics.metric) == {"hit", "coverage", "recall", "ndcg", "mrr"}
+    assert set(result.metrics.metric) == {"hit", "coverage", "recall", "ndcg", "mrr", "base_rate"}
     assert result.metrics.value.between(0, 1).all()
     assert result.headline.task.tolist() == [
         "UH2I",
@@ -169,3 +169,12 @@ def test_bm25_stems_and_drops_stop_words_as_the_field_runs_it(movielens):
     top = search(bm25, ["animated movie about toys"], [[]], 10, ranks=id_ranks(movielens))[0]
     titles = [movielens.items[p].title for p in top]
     assert any(title.startswith("Toy Story") for title in titles[:3]), titles
+
+
+def test_a_random_ranking_scores_the_base_rate_of_constraint_queries(movielens, movielens_data):
+    """Coverage@5 of a random ranking is the share of the catalog a query accepts, recorded per query as
+    base_rate: the floor each constraint task reports beside its Coverage."""
+    result = evaluate(make_retriever("random"), movielens, movielens_data, tasks=["VC2I", "NA2I"], progress=False)
+    for row in result.headline.itertuples():
+        assert abs(row.value - row.base_rate) < 0.08, row
+        assert row.base_rate <= 0.5  # no query accepts most of the catalog
