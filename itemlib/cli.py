@@ -81,6 +81,18 @@ def _validation_split(args: argparse.Namespace) -> int:
     return 0
 
 
+def _popularity_weight(args: argparse.Namespace) -> int:
+    from itemlib.hybrid import tune_popularity_weight
+
+    choice = tune_popularity_weight(args.model, _catalog(args), args.data, args.per_task, args.seed)
+    print(f"popularity weight of {args.model}: {choice['weight']} ({choice['criterion']}; validation split in "
+          f"{choice['validation']})")  # fmt: skip
+    for weight, score in choice["scores"].items():
+        print(f"  {float(weight):6.3f}  {score:.4f}")
+    print(f"rank with it: --model {args.model}+popularity")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from itemlib.evaluation import evaluate
     from itemlib.retrieval import make_retriever
@@ -169,8 +181,21 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--seed", type=int, default=0)
     va.set_defaults(run=_validation_split)
 
+    pw = verbs.add_parser(
+        "popularity-weight",
+        help="choose the weight of a popularity prior for a fine-tuned model on a validation split (MODEL+popularity)",
+    )
+    pw.add_argument("--model", required=True, help="a model folder written by `itemlib train`")
+    pw.add_argument("--data", required=True, help="the folder written by `itemlib generate` it was trained on")
+    pw.add_argument("--catalog", required=True, help="the catalog the data was generated from")
+    add_arguments(pw, TableConfig)
+    pw.add_argument("--per-task", type=_positive, default=200, help="validation examples per task (default: 200)")
+    pw.add_argument("--seed", type=int, default=0)
+    pw.set_defaults(run=_popularity_weight)
+
     model_help = (
-        "encoder preset (minilm, bert, bge, e5, repllama), path or Hub id; or a baseline: bm25, popularity, random"
+        "encoder preset (minilm, bert, bge, e5, repllama), path or Hub id; or a baseline: bm25, popularity, random; "
+        "MODEL+popularity adds the popularity prior chosen for MODEL (MODEL+popularity=W: weight W)"
     )
     ev = verbs.add_parser("evaluate", help="Hit@K, Coverage@K, Recall@K, NDCG@K, MRR per task on a generated test set")
     ev.add_argument("--model", required=True, help=model_help)

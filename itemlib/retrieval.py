@@ -156,9 +156,14 @@ BASELINES = {"bm25": BM25Retriever, "popularity": PopularityRetriever, "random":
 
 
 def make_retriever(name: str, **options) -> Retriever:
-    """A baseline by name (bm25, popularity, random) or an encoder (preset, path or Hub id)."""
+    """A baseline by name (bm25, popularity, random), an encoder (preset, path or Hub id), or either
+    with a popularity prior: ``MODEL+popularity`` (:mod:`itemlib.hybrid`)."""
     if name in BASELINES:
         return BASELINES[name]()
+    if "+popularity" in name:
+        from itemlib.hybrid import with_popularity
+
+        return with_popularity(name)
     return EncoderRetriever(name, **options)
 
 

@@ -165,3 +165,18 @@ def test_load_results_reads_the_runs_records(tmp_path):
     (tmp_path / "ablation" / "metrics.json").write_text(json.dumps({"catalog": "movielens"}))
     with pytest.raises(ValueError, match="AblationRecord: metrics.json lacks rows, steps"):
         read_record(tmp_path, "ablation", AblationRecord)
+
+
+def test_hybrid_claim_names_the_tasks_where_the_prior_beats_both_popularity_and_the_tuned_model():
+    from itemlib.study.claims import hybrid_claim
+
+    per_query = {
+        "tuned-steam": {"UH2I": [0.0] * 20, "FA2I": [1.0] * 20},
+        "popularity": {"UH2I": [0.0, 1.0] * 10, "FA2I": [0.0] * 20},
+        "tuned-steam+popularity": {"UH2I": [1.0] * 20, "FA2I": [0.5] * 20},
+    }
+    assert role("tuned-steam+popularity", "steam") == "tuned+popularity"
+    claim = hybrid_claim({"steam": evaluation("steam", per_query)})
+    assert "on steam it is better beyond noise than both on 1 of 2 tasks (UH2I)" in claim
+    assert "at a mean cost of +0.500 on the attribute tasks" in claim
+    assert hybrid_claim(records()) is None  # no hybrid in the record

@@ -103,7 +103,8 @@ def test_a_new_train_config_field_reaches_the_cli_the_plan_and_the_notebook(monk
     assert cli.from_arguments(Extended, args).dummy_knob == 7
 
     smoke = PROFILES["smoke"]
-    profile = dataclasses.replace(smoke, training=Extended(**smoke.training.to_dict(), dummy_knob=5))
+    extended = Extended(**smoke.training.to_dict(), dummy_knob=5)
+    profile = dataclasses.replace(smoke, training=extended, ablation=dataclasses.replace(smoke.ablation, base=extended))
     train_run = next(run for run in plan(profile) if run.name == "train-movielens")
     assert train_run.parameters["train_config"]["dummy_knob"] == 5
     assert Extended.from_dict(train_run.parameters["train_config"]) == profile.training

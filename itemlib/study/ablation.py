@@ -16,10 +16,10 @@ def variant_label(config: TrainConfig) -> str:
 
 
 def run_ablation(catalog: Catalog, data_dir: str | Path, work_dir: str | Path, base: TrainConfig,
-                 variants: Sequence[dict]) -> AblationRecord:  # fmt: skip
+                 variants: Sequence[dict], recipe_model: str | None = None) -> AblationRecord:  # fmt: skip
     """Train ``base`` with each variant's fields into ``work_dir/<negatives>-<in_batch>`` (an interrupted
-    variant resumes from its checkpoints) and score it, and the untuned base model, on ``data_dir``'s
-    test set."""
+    variant resumes from its checkpoints) and score it, the untuned base model and ``recipe_model``
+    (``base`` itself, trained elsewhere: the in-domain model) on ``data_dir``'s test set."""
     from itemlib.evaluation import evaluate
     from itemlib.retrieval import make_retriever
     from itemlib.training import train
@@ -31,6 +31,9 @@ def run_ablation(catalog: Catalog, data_dir: str | Path, work_dir: str | Path, b
         out = f"{work_dir}/{config.negatives}-{config.in_batch}"
         train(data_dir, out, config, catalog=catalog)
         models[variant_label(config)], extra[variant_label(config)] = out, variant
+    if recipe_model:
+        models[variant_label(base)] = recipe_model
+        extra[variant_label(base)] = {"negatives": base.negatives, "in_batch": base.in_batch}
     rows, per_query = [], {}
     for label, model in models.items():
         result = evaluate(make_retriever(model), catalog, data_dir, progress=False)

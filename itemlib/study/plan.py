@@ -39,6 +39,11 @@ def plan(profile: Profile) -> list[Run]:
     untuned = profile.training.model
     references = {"untuned": untuned, "bm25": "bm25", "popularity": "popularity", "random": "random"}
     tuned = {f"tuned-{c}": f"{work}/models/{c}" for c in catalogs}
+
+    def hybrid(name: str) -> dict[str, str]:
+        """The in-domain tuned+popularity arm, its weight chosen on a validation split by the train run."""
+        return {f"tuned-{name}+popularity": f"{work}/models/{name}+popularity"} if profile.popularity_validation else {}
+
     runs = [Run("data", "data.ipynb", {**common, "catalogs": catalogs})]
     for name in catalogs:
         runs.append(
@@ -65,10 +70,11 @@ def plan(profile: Profile) -> list[Run]:
                     "data_dir": f"{work}/data/{name}",
                     "out_dir": f"{work}/models/{name}",
                     "train_config": profile.training.to_dict(),
+                    "popularity_validation": profile.popularity_validation,
                 },
                 needs=[f"generate-{name}"],
                 products=[f"{work}/models/{name}/model.safetensors"],
-                folders=[f"{work}/models/{name}"],
+                folders=[f"{work}/models/{name}", f"{work}/models/{name}-validation"],
             )
         )
     for name in catalogs:
@@ -80,7 +86,7 @@ def plan(profile: Profile) -> list[Run]:
                     **common,
                     "catalog": name,
                     "tests_dir": f"{work}/data/{name}",
-                    "models": references | tuned,
+                    "models": references | tuned | hybrid(name),
                 },
                 needs=[f"generate-{name}"] + [f"train-{c}" for c in catalogs],
             )
@@ -97,8 +103,9 @@ def plan(profile: Profile) -> list[Run]:
                 "work_dir": f"{work}/ablation",
                 "train_config": ablation.base.to_dict(),
                 "variants": list(ablation.variants),
+                "recipe_model": f"{work}/models/{ablation.catalog}" if ablation.with_recipe else None,
             },
-            needs=[f"generate-{ablation.catalog}"],
+            needs=[f"generate-{ablation.catalog}"] + ([f"train-{ablation.catalog}"] if ablation.with_recipe else []),
             folders=[f"{work}/ablation"],
         )
     )

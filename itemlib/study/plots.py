@@ -9,7 +9,8 @@ import pandas as pd
 
 
 def interval_bars(intervals: pd.DataFrame, reference: str = "untuned", hue: str = "role",
-                  hues: Sequence[str] = ("in-domain", "out-of-domain"), title: str | None = None):  # fmt: skip
+                  hues: Sequence[str] = ("in-domain", "tuned+popularity", "out-of-domain"),
+                  title: str | None = None):  # fmt: skip
     """One panel per test set: per task, the mean per-query difference (tuned − ``reference``) as a
     bar with its 95% paired bootstrap interval as the error bar; zero is drawn, so a bar whose
     interval crosses it is within noise. Returns the figure."""

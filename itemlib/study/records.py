@@ -50,6 +50,7 @@ class TrainingRecord(Record):
     out_dir: str
     card: dict[str, Any]
     loss: list[dict[str, float]]
+    popularity_weight: dict[str, Any] | None = None  # the tuned+popularity arm's weight and its validation scores
 
     @classmethod
     def of(cls, out_dir: str | Path) -> TrainingRecord:
@@ -57,7 +58,9 @@ class TrainingRecord(Record):
         card = json.loads((Path(out_dir) / "itemlib_training.json").read_text())
         log = json.loads((Path(out_dir) / "training_log.json").read_text())
         loss = [{"step": row["step"], "loss": row["loss"]} for row in log if "loss" in row]
-        return cls(model=card["base_model"], out_dir=str(out_dir), card=card, loss=loss)
+        weight_path = Path(out_dir) / "popularity_weight.json"
+        weight = json.loads(weight_path.read_text()) if weight_path.exists() else None
+        return cls(model=card["base_model"], out_dir=str(out_dir), card=card, loss=loss, popularity_weight=weight)
 
     @property
     def loss_table(self) -> pd.DataFrame:

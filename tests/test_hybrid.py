@@ -1,0 +1,71 @@
+"""The tuned+popularity arm: a popularity prior added to a text retriever, its weight chosen on a
+validation split and stored beside the model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from itemlib.hybrid import WEIGHT_FILE, PopularityPrior, choose_popularity_weight
+from itemlib.models import ModelError
+from itemlib.retrieval import id_ranks, make_retriever, search
+from itemlib.training import TrainConfig, train
+from itemlib.validation import write_validation_split
+
+from .tiny_models import tiny_bert
+
+QUERIES = ["a comedy from the 1990s", "Toy Story", "space robots"]
+
+
+def test_the_prior_adds_weighted_log_popularity_to_the_text_scores(movielens):
+    bm25 = make_retriever("bm25")
+    bm25.index(movielens)
+    text = bm25.score(QUERIES)
+    for weight in (0.0, 0.5):
+        prior = PopularityPrior(make_retriever("bm25"), weight)
+        prior.index(movielens)
+        np.testing.assert_allclose(prior.score(QUERIES), text + weight * np.log1p(movielens.popularity), rtol=1e-5)
+    heavy = PopularityPrior(make_retriever("bm25"), 1e6)
+    heavy.index(movielens)
+    popularity = make_retriever("popularity")
+    popularity.index(movielens)
+    ranks = id_ranks(movielens)
+    masks = [[] for _ in QUERIES]
+    assert np.array_equal(
+        search(heavy, QUERIES, masks, 5, ranks=ranks)[:, 0], search(popularity, QUERIES, masks, 5, ranks=ranks)[:, 0]
+    )
+    with pytest.raises(ValueError, match="must be >= 0"):
+        PopularityPrior(bm25, -1)
+
+
+def test_the_weight_is_chosen_on_a_validation_split_and_read_back(movielens, movielens_data, tmp_path):
+    config = TrainConfig(model=tiny_bert(tmp_path / "bert"), max_steps=2, max_per_task=20, negatives=1, progress=False)
+    model = train(movielens_data, tmp_path / "model", config)
+    with pytest.raises(ModelError, match=f"no {WEIGHT_FILE}"):
+        make_retriever(f"{model}+popularity")
+    split = tmp_path / "validation"
+    write_validation_split(movielens_data, movielens, [model], split, per_task=15, seed=0)
+    choice = choose_popularity_weight(str(model), movielens, split, weights=(0.0, 0.01, 0.1))
+    assert choice["weight"] in (0.0, 0.01, 0.1) and set(choice["scores"]) == {"0.0", "0.01", "0.1"}
+    best = max(choice["scores"].values())
+    assert choice["scores"][str(choice["weight"])] == best  # the criterion fixed in advance: mean headline
+    assert json.loads((model / WEIGHT_FILE).read_text()) == choice
+    loaded = make_retriever(f"{model}+popularity")
+    assert isinstance(loaded, PopularityPrior) and loaded.weight == choice["weight"]
+    assert make_retriever(f"{model}+popularity=0.3").weight == 0.3
+    with pytest.raises(ModelError, match="chosen for a model folder"):
+        choose_popularity_weight("minilm", movielens, split)
+
+
+def test_the_command_line_chooses_and_prints_the_weight(movielens_data, tmp_path, capsys):
+    from itemlib.cli import main
+
+    config = TrainConfig(model=tiny_bert(tmp_path / "bert"), max_steps=1, max_per_task=10, negatives=1, progress=False)
+    model = train(movielens_data, tmp_path / "model", config)
+    args = ["popularity-weight", "--model", str(model), "--data", str(movielens_data), "--catalog", "movielens"]
+    assert main([*args, "--per-task", "10"]) == 0
+    printed = capsys.readouterr().out
+    assert f"popularity weight of {model}:" in printed and f"rank with it: --model {model}+popularity" in printed
+    assert (tmp_path / "model-validation" / "stats.json").exists()
