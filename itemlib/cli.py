@@ -145,6 +145,16 @@ def _study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retrieval_parser(verbs, name: str, summary: str, model_help: str, k: int, k_help: str) -> argparse.ArgumentParser:
+    """A verb that ranks a catalog with one model: --model, --catalog with its table options, -k."""
+    parser = verbs.add_parser(name, help=summary)
+    parser.add_argument("--model", required=True, help=model_help)
+    parser.add_argument("--catalog", required=True)
+    add_arguments(parser, TableConfig)
+    parser.add_argument("-k", type=_positive, default=k, help=f"{k_help} (default: {k})")
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="itemlib", description="Align text embedders to item catalogs.")
     verbs = parser.add_subparsers(dest="command", required=True)
@@ -208,19 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true")
     ev.set_defaults(run=_evaluate)
 
-    se = verbs.add_parser("search", help="print the top items of a catalog for one query")
-    se.add_argument("--model", required=True, help=model_help)
-    se.add_argument("--catalog", required=True)
-    add_arguments(se, TableConfig)
-    se.add_argument("-k", type=_positive, default=10, help="items shown (default: 10)")
+    se = _retrieval_parser(
+        verbs, "search", "print the top items of a catalog for one query", model_help, 10, "items shown"
+    )
     se.add_argument("query")
     se.set_defaults(run=_search)
 
-    ch = verbs.add_parser("chat", help="a terminal conversation with a retriever (Chat-Rec); /reset, /quit")
-    ch.add_argument("--model", required=True, help=model_help)
-    ch.add_argument("--catalog", required=True)
-    add_arguments(ch, TableConfig)
-    ch.add_argument("-k", type=_positive, default=5, help="recommendations shown per turn (default: 5)")
+    ch = _retrieval_parser(verbs, "chat", "a terminal conversation with a retriever (Chat-Rec); /reset, /quit",
+                           model_help, 5, "recommendations shown per turn")  # fmt: skip
     ch.add_argument(
         "--llm", action="store_true", help="let an OpenAI-compatible chat model re-rank the top 20 and explain"
     )

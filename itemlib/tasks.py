@@ -261,6 +261,14 @@ class I2I(Task):
 class ItemTask(Task):
     """Tasks that start from a random catalog item (attributes, names, conditions)."""
 
+    #: (field kinds of which the catalog needs an askable field, the reason it says when it has none)
+    needs: ClassVar[tuple[tuple[FieldKind, ...], str] | None] = None
+
+    def unavailable(self, context: Context) -> str | None:
+        if self.needs and not context.catalog.query_fields(*self.needs[0]):
+            return self.needs[1]
+        return None
+
     def build(self, context, split, count, rng):
         """Walk the catalog in a random order until ``count`` examples with distinct cores exist
         (small condition spaces such as VC2I's repeat themselves often)."""
@@ -350,10 +358,7 @@ class NM2I(ItemTask):
 class VC2I(ItemTask):
     name = "VC2I"
 
-    def unavailable(self, context: Context) -> str | None:
-        if not context.catalog.query_fields(FieldKind.NUMERIC, FieldKind.DATE):
-            return "no numeric or date field to state a condition on"
-        return None
+    needs = ((FieldKind.NUMERIC, FieldKind.DATE), "no numeric or date field to state a condition on")
 
     def example(self, context, split, rng, item):
         if not (clauses := sample_conditions(context.catalog, item, rng)):
@@ -365,10 +370,7 @@ class VC2I(ItemTask):
 class NA2I(ItemTask):
     name = "NA2I"
 
-    def unavailable(self, context: Context) -> str | None:
-        if not context.catalog.query_fields(FieldKind.LIST, FieldKind.CATEGORICAL):
-            return "no list or categorical field to exclude values of"
-        return None
+    needs = ((FieldKind.LIST, FieldKind.CATEGORICAL), "no list or categorical field to exclude values of")
 
     def example(self, context, split, rng, item):
         """What the user wants and what they exclude (the paper's NA2I states only the exclusion,

@@ -76,41 +76,10 @@ def test_cli_writes_a_split_that_evaluate_reads_and_rejects_foreign_models(movie
     base = tiny_bert(tmp_path / "bert")
     model = train(movielens_data, tmp_path / "out", _config(base))
     out = tmp_path / "valid"
-    assert (
-        main(
-            [
-                "validation-split",
-                "--data",
-                str(movielens_data),
-                "--catalog",
-                "movielens",
-                "--trained",
-                str(model),
-                "--out",
-                str(out),
-                "--per-task",
-                "10",
-            ]
-        )
-        == 0
-    )
+    split = ["validation-split", "--data", str(movielens_data), "--catalog", "movielens", "--out", str(out)]
+    assert main([*split, "--trained", str(model), "--per-task", "10"]) == 0
     assert {t: len(r) for t, r in load_tests(out, movielens).items()} == {t: 10 for t in TASKS}
-    assert (
-        main(
-            [
-                "validation-split",
-                "--data",
-                str(movielens_data),
-                "--catalog",
-                "movielens",
-                "--trained",
-                base,
-                "--out",
-                str(out),
-            ]
-        )
-        == 2
-    )
+    assert main([*split, "--trained", base]) == 2
     assert "not a model fine-tuned by itemlib" in capsys.readouterr().err
     card = model / "itemlib_training.json"
     card.write_text(json.dumps(json.loads(card.read_text()) | {"examples": 1}))

@@ -15,19 +15,18 @@ def _tokenizer():
     return AutoTokenizer.from_pretrained(resolve("minilm")[0])
 
 
+#: The size every tiny test model shares.
+TINY = dict(
+    hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=128
+)
+
+
 def tiny_bert(directory: Path, seed: int = 0) -> str:
     torch.manual_seed(seed)
     tokenizer = _tokenizer()
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )  # deterministic steps
+        **TINY, vocab_size=tokenizer.vocab_size, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
+    )  # no dropout: deterministic steps
     BertModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return str(directory)
@@ -38,13 +37,9 @@ def tiny_llama(directory: Path, seed: int = 0) -> str:
     tokenizer = _tokenizer()
     tokenizer.eos_token = tokenizer.sep_token
     config = LlamaConfig(
+        **TINY,
         vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
         num_key_value_heads=2,
-        max_position_embeddings=128,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.sep_token_id,
     )
