@@ -2,9 +2,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# CPU build of PyTorch pinned here only (the package itself asks for torch>=2.3): installed first,
-# so no CUDA build is pulled in.
+# CPU build of PyTorch pinned here only (the package itself asks for torch>=2.3): installed first, so
+# no multi-GB CUDA build is pulled in. PyTorch's CPU index offers 2.13.0+cpu, which pip prefers to
+# PyPI's CUDA 2.13.0; where that index is unreachable (an offline mirror with the CPU wheel on disk),
+# pip does not wait for it.
 TORCH_CPU := torch==2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 DATA ?= data
 PROFILE ?= cpu
 
@@ -13,7 +16,7 @@ PROFILE ?= cpu
 $(BIN)/itemlib: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q $(TORCH_CPU)
+	$(BIN)/pip install -q --retries 0 --timeout 10 $(TORCH_CPU) --extra-index-url $(TORCH_INDEX)
 	$(BIN)/pip install -q -e '.[test,study]'
 	touch $@
 

@@ -251,9 +251,14 @@ def _trainer(config: TrainConfig, model, dataset, loss, checkpoints: Path, callb
         **_precision(config),
         **_distributed(),
     )
-    return SentenceTransformerTrainer(
+    trainer = SentenceTransformerTrainer(
         model=model, args=arguments, train_dataset=dataset, loss=loss, callbacks=callbacks
     )
+    if not config.progress:  # quiet means quiet: without a progress bar transformers prints every log dict
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 def drawn_rows(records: Sequence[dict], config: TrainConfig, model: str | None = None) -> set[int]:

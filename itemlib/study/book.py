@@ -39,9 +39,11 @@ def write_toc(profile_name: str, root: Path = ROOT) -> Path:
         "    chapters:",
     ]
     lines += [f"      - file: {page(r)}" for name in CHAPTERS for r in runs if r.name == name]
+    use = [r for r in runs if r.name == "use"]
+    lines += ["  - caption: Use it", "    chapters:", f"      - file: {page(use[0])}"] if use else []
     lines += ["  - caption: The runs", "    chapters:"]
     for run in runs:
-        if run.name not in CHAPTERS:
+        if run.name not in (*CHAPTERS, "use"):
             step, _, catalog = run.name.partition("-")
             lines.append(f"      - file: {page(run)}")
             if step in RUN_STEPS:  # one page per catalog: the sidebar names the catalog

@@ -76,3 +76,25 @@ def provenance(
     display(Markdown(page_provenance(profile, seed)))
     table = pd.DataFrame(provenance_table(runs_dir, runs))
     return table[~table.run.isin(exclude)].set_index("run")
+
+
+def compute_table(runs_dir: str | Path) -> pd.DataFrame:
+    """What each run cost: wall time and hardware, and for training runs the steps, the examples seen
+    (steps x batch x accumulation) and the epochs that makes over its training set."""
+    rows = []
+    for path in sorted(Path(runs_dir).glob("*/metrics.json")):
+        metrics = json.loads(path.read_text())
+        info = metrics.get("provenance", {})
+        row = {"run": info.get("run", path.parent.name), "wall time (min)": round(info.get("wall_seconds", 0) / 60, 1)}
+        card = metrics.get("card")
+        if card:
+            settings = card["hyperparameters"]
+            seen = card["global_step"] * settings["batch_size"] * settings["gradient_accumulation"]
+            row |= {"steps": card["global_step"], "examples seen": seen, "training examples": card["examples"],
+                    "epochs": round(seen / card["examples"], 2)}  # fmt: skip
+        rows.append(row | {"hardware": info.get("hardware")})
+    table = pd.DataFrame(rows).set_index("run")
+    for column in ("steps", "examples seen", "training examples"):
+        if column in table:
+            table[column] = table[column].astype("Int64")  # whole numbers, blank where a run has none
+    return table

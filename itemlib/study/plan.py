@@ -139,6 +139,21 @@ def plan(profile: Profile) -> list[Run]:
     )
     runs.append(
         Run(
+            "use",
+            "use.ipynb",
+            {
+                **common,
+                "catalog": catalogs[0],
+                "model_dir": tuned[f"tuned-{catalogs[0]}"],
+                "work_dir": f"{work}/use",
+                "own_steps": profile.example_steps,
+            },
+            needs=[f"train-{catalogs[0]}"],
+            folders=[f"{work}/use"],
+        )
+    )
+    runs.append(
+        Run(
             "results",
             "results.ipynb",
             {**common, "runs_dir": runs_dir, "catalogs": catalogs},

@@ -38,3 +38,48 @@ def interval_bars(intervals: pd.DataFrame, reference: str = "untuned", hue: str 
         figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+def embedding_map(embeddings: dict[str, np.ndarray], labels: Sequence[str], sample: int = 3000, seed: int = 0,
+                  title: str | None = None):  # fmt: skip
+    """One panel per model: the item embeddings projected on their first two principal components
+    (scikit-learn's PCA, fitted per model), each item coloured by ``labels`` (e.g. its first genre;
+    the six most common values, the rest grey). The picture of what fine-tuning did to the catalog:
+    whether items of one kind gather. Returns the figure."""
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(seed)
+    size = len(labels)
+    chosen = np.sort(rng.choice(size, min(sample, size), replace=False))
+    values = pd.Series([labels[i] for i in chosen])
+    top = [v for v in values.value_counts().index if v][:6]
+    figure, axes = plt.subplots(1, len(embeddings), figsize=(5 * len(embeddings), 4.4), squeeze=False)
+    for ax, (name, matrix) in zip(axes.flat, embeddings.items()):
+        points = PCA(n_components=2, random_state=seed).fit_transform(matrix[chosen])
+        rest = ~values.isin(top).to_numpy()
+        ax.scatter(points[rest, 0], points[rest, 1], s=3, color="lightgrey", label="other")
+        for value in top:
+            mask = (values == value).to_numpy()
+            ax.scatter(points[mask, 0], points[mask, 1], s=3, label=value)
+        ax.set_title(name)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes.flat[-1].legend(loc="upper left", bbox_to_anchor=(1, 1), markerscale=4)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def primary_labels(catalog) -> tuple[str, list[str]]:
+    """(field, each item's first value of it): the catalog's first list field a query may name (genres,
+    tags), else its first categorical one; what an embedding map is coloured by."""
+    from itemlib.catalog import FieldKind
+
+    fields = catalog.query_fields(FieldKind.LIST) or catalog.query_fields(FieldKind.CATEGORICAL)
+    if not fields:
+        return "", [""] * len(catalog)
+    spec = fields[0]
+    values = [item.fields.get(spec.name) for item in catalog.items]
+    return spec.display, [(v[0] if v else "") if spec.kind is FieldKind.LIST else str(v or "") for v in values]

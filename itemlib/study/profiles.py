@@ -60,6 +60,8 @@ class Profile:
     #: examples per task of the validation split that chooses the popularity prior's weight of the
     #: tuned+popularity arm (itemlib.hybrid); 0 leaves the arm out
     popularity_validation: int = 200
+    #: training steps of the "Use it" chapter's own-catalog example
+    example_steps: int = 20
     seed: int = 0
     catalogs: tuple[str, ...] = field(default=("movielens", "steam"))
 
@@ -97,6 +99,7 @@ PROFILES = {
         max_items=1200,
         dialogues=20,
         popularity_validation=10,
+        example_steps=3,
         generation=GenerateConfig(per_task=40, test_per_task=20, negatives=7),
         training=_SMOKE_RECIPE,
         ablation=Ablation(_SMOKE_RECIPE, ({"in_batch": "off"}, {"in_batch": "on"}), with_recipe=True),
