@@ -247,6 +247,7 @@ def _trainer(config: TrainConfig, model, dataset, loss, checkpoints: Path, callb
         disable_tqdm=not config.progress,
         prompts=prompts or None,
         dataloader_num_workers=config.dataloader_workers,
+        dataloader_pin_memory=torch.cuda.is_available(),  # pinned memory only helps a GPU (and warns without one)
         remove_unused_columns=False,
         **_precision(config),
         **_distributed(),

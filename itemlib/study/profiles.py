@@ -132,6 +132,22 @@ PROFILES = {
 }
 
 
+def shrink(profile: Profile, name: str | None = None) -> Profile:
+    """``profile`` with its recipes, variants and options kept and every size made tiny: its plan then
+    executes on a CPU in minutes, so a profile no machine here can run (gpu) still cannot rot."""
+
+    def tiny(config: TrainConfig, steps: int) -> TrainConfig:
+        return replace(config, max_steps=steps, batch_size=4, save_steps=0, logging_steps=1)
+
+    training = tiny(profile.training, 2)
+    base = training if profile.ablation.with_recipe else tiny(profile.ablation.base, 1)
+    return replace(
+        profile, name=name or f"{profile.name}-tiny", max_items=800, dialogues=5, popularity_validation=5,
+        example_steps=1, training=training, ablation=replace(profile.ablation, base=base),
+        generation=replace(profile.generation, per_task=30, test_per_task=10),
+    )  # fmt: skip
+
+
 def get_profile(name: str) -> Profile:
     try:
         return PROFILES[name]

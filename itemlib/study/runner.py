@@ -138,7 +138,7 @@ def execute(root: Path, profile: Profile, run: Run, log: Log = print, fresh: boo
 
 
 def run_study(
-    profile_name: str,
+    profile_name: str | Profile,
     only: Sequence[str] | None = None,
     force: bool = False,
     log: Log = print,
@@ -150,9 +150,11 @@ def run_study(
 
     Complete runs that read a run executed here follow it, so no published result is left computed
     from inputs that were since replaced. ``root`` holds ``notebooks/``, ``book/runs/`` and
-    ``work/``; ``runs`` replaces the profile's plan (tests). Returns the names of the runs executed.
+    ``work/``; ``runs`` replaces the profile's plan (tests). A :class:`Profile` may be given instead
+    of a name (a shrunk copy of one, :func:`itemlib.study.profiles.shrink`). Returns the names of the
+    runs executed.
     """
-    profile = get_profile(profile_name)
+    profile = profile_name if isinstance(profile_name, Profile) else get_profile(profile_name)
     by_name = {run.name: run for run in (runs if runs is not None else plan(profile))}
     unknown = set(only or []) - set(by_name)
     if unknown:

@@ -1,0 +1,24 @@
+"""The gpu profile cannot rot: its whole plan, recipes and variants as published, executes on a CPU
+at tiny sizes (every notebook, every run, the results page)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from itemlib.provenance import ROOT
+from itemlib.study import PROFILES, plan, run_study
+from itemlib.study.profiles import shrink
+
+
+@pytest.mark.slow
+def test_the_gpu_profile_plan_executes_at_tiny_sizes(tmp_path):
+    (tmp_path / "notebooks").symlink_to(ROOT / "notebooks")
+    profile = shrink(PROFILES["gpu"])
+    gpu = PROFILES["gpu"]
+    assert profile.training.in_batch == gpu.training.in_batch and profile.ablation.variants == gpu.ablation.variants
+    executed = run_study(profile, root=tmp_path, log=lambda *_: None)
+    assert executed == [run.name for run in plan(profile)]
+    results = json.loads((tmp_path / "book" / "runs" / profile.name / "results" / "metrics.json").read_text())
+    assert results["claims"] and results["provenance"]["profile"] == "gpu-tiny"
