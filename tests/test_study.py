@@ -157,3 +157,16 @@ def test_forced_run_starts_from_empty_work_folders(sandbox):
     ).unlink()  # "make" runs again, so "use" reads new inputs
     assert study(root, runs, only=["use"]) == ["make", "use"]
     assert not stale_use.exists()
+
+
+def test_per_catalog_pages_are_titled_with_their_catalog(tmp_path):
+    from itemlib.study.plan import catalog_title
+    from itemlib.study.runner import retitle
+
+    assert catalog_title("train-movielens") == "Fine-tuning (MovieLens)" and catalog_title("results") is None
+    path = tmp_path / "page.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Fine-tuning\n\nText."), nbformat.v4.new_code_cell("1")]
+    nbformat.write(nb, path)
+    retitle(path, "Fine-tuning (Steam)")
+    assert nbformat.read(path, as_version=4).cells[0].source == "# Fine-tuning (Steam)\n\nText."

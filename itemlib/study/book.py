@@ -7,13 +7,10 @@ import sys
 from pathlib import Path
 
 from itemlib.provenance import ROOT
-from itemlib.study.plan import Run, plan
+from itemlib.study.plan import Run, catalog_title, plan
 from itemlib.study.profiles import get_profile
 from itemlib.study.runner import StudyError, is_complete
 
-#: Runs made once per catalog, and the sidebar title of their pages.
-RUN_STEPS = {"generate": "Generated tasks", "train": "Fine-tuning", "evaluate": "Evaluation"}
-CATALOG_NAMES = {"movielens": "MovieLens", "steam": "Steam"}
 #: Runs shown as chapters of the results part, in this order; the others are listed as runs.
 CHAPTERS = ("results", "diagnosis", "chat")
 
@@ -44,10 +41,9 @@ def write_toc(profile_name: str, root: Path = ROOT) -> Path:
     lines += ["  - caption: The runs", "    chapters:"]
     for run in runs:
         if run.name not in (*CHAPTERS, "use"):
-            step, _, catalog = run.name.partition("-")
             lines.append(f"      - file: {page(run)}")
-            if step in RUN_STEPS:  # one page per catalog: the sidebar names the catalog
-                lines.append(f"        title: {RUN_STEPS[step]} ({CATALOG_NAMES.get(catalog, catalog)})")
+            if title := catalog_title(run.name):  # one page per catalog: the sidebar names the catalog
+                lines.append(f"        title: {title}")
     toc = root / "_toc.yml"
     toc.write_text("\n".join(lines) + "\n")
     return toc

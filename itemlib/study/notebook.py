@@ -16,14 +16,25 @@ import pandas as pd
 from itemlib.provenance import git_commit
 
 
+def number(value: float) -> str:
+    """How the book's tables write a number: whole counts with thousands separators (18,606, not
+    18606.000), other values to three decimals, tiny ones (a base rate of 0.0008) in two significant
+    digits, a missing one as a dash."""
+    if value != value:
+        return "–"
+    if float(value).is_integer() and abs(value) >= 10:
+        return f"{int(value):,}"
+    return f"{value:.3f}" if value == 0 or abs(value) >= 0.001 else f"{value:.1e}"
+
+
 def setup() -> None:
-    """Offline hub, quiet warnings, the book's plot theme and table precision."""
+    """Offline hub, quiet warnings, the book's plot theme and number format."""
     import seaborn as sns
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     warnings.filterwarnings("ignore")
     sns.set_theme(style="whitegrid")
-    pd.set_option("display.precision", 3)
+    pd.set_option("display.float_format", number)
 
 
 def write_metrics(path: str | Path, metrics: dict[str, Any]) -> None:

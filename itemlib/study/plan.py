@@ -12,6 +12,17 @@ from dataclasses import dataclass, field
 from itemlib.datasets.steam import default_steam_dir
 from itemlib.study.profiles import Profile
 
+#: Runs made once per catalog, and the title of their pages.
+RUN_STEPS = {"generate": "Generated tasks", "train": "Fine-tuning", "evaluate": "Evaluation"}
+CATALOG_NAMES = {"movielens": "MovieLens", "steam": "Steam"}
+
+
+def catalog_title(run_name: str) -> str | None:
+    """ "Fine-tuning (MovieLens)" for ``train-movielens``; None for runs made once per profile. Pages
+    of one step share a template, so without it Previous/Next would read "Fine-tuning → Fine-tuning"."""
+    step, _, catalog = run_name.partition("-")
+    return f"{RUN_STEPS[step]} ({CATALOG_NAMES.get(catalog, catalog)})" if step in RUN_STEPS and catalog else None
+
 
 def steam_available() -> bool:
     return (default_steam_dir() / "steam_games.json.gz").exists()

@@ -93,10 +93,13 @@ class EvaluationRecord(Record):
         )
 
     def headline_table(self) -> pd.DataFrame:
-        """Tasks as rows, the headline metric's name, then one column per model."""
+        """Tasks as rows: the headline metric's name, its base rate (what a random ranking scores),
+        then one column per model."""
         frames = {label: pd.DataFrame(rows).set_index("task") for label, rows in self.headline.items()}
         table = pd.DataFrame({label: frame.value for label, frame in frames.items()})
-        table.insert(0, "metric", next(iter(frames.values())).metric)
+        first = next(iter(frames.values()))
+        table.insert(0, "metric", first.metric)
+        table.insert(1, "base_rate", first.get("base_rate", pd.Series(float("nan"), index=first.index)))
         return table
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from itemlib.provenance import ROOT, git_commit
-from itemlib.study.plan import Run, plan
+from itemlib.study.plan import Run, catalog_title, plan
 from itemlib.study.profiles import Profile, get_profile
 
 Log = Callable[[str], None]
@@ -43,6 +43,17 @@ def hardware() -> str:
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return f"{platform.machine()}, {os.cpu_count()} CPU cores, {device}, torch {torch.__version__}"
+
+
+def retitle(path: Path, title: str) -> None:
+    """Give an executed per-catalog page its own title (its first heading), the catalog named."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    first = next((c for c in notebook.cells if c.cell_type == "markdown" and c.source.startswith("# ")), None)
+    if first is not None:
+        first.source = "\n".join([f"# {title}", *first.source.split("\n")[1:]])
+        nbformat.write(notebook, path)
 
 
 def hide_parameter_cells(path: Path) -> None:
@@ -117,6 +128,8 @@ def execute(root: Path, profile: Profile, run: Run, log: Log = print, fresh: boo
     if not metrics_path.exists():
         raise StudyError(f"run {run.name!r}: notebooks/{run.notebook} wrote no metrics (parameter metrics_path)")
     hide_parameter_cells(notebook)
+    if title := catalog_title(run.name):
+        retitle(notebook, title)
     metrics = json.loads(metrics_path.read_text())
     metrics["provenance"] = {
         "run": run.name,
