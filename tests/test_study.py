@@ -170,3 +170,12 @@ def test_per_catalog_pages_are_titled_with_their_catalog(tmp_path):
     nbformat.write(nb, path)
     retitle(path, "Fine-tuning (Steam)")
     assert nbformat.read(path, as_version=4).cells[0].source == "# Fine-tuning (Steam)\n\nText."
+
+
+def test_the_published_profile_is_complete_so_make_book_executes_nothing():
+    """`make book` on a fresh clone only rebuilds the HTML: every run of the cpu plan is committed."""
+    from itemlib.study.runner import is_complete
+
+    profile = PROFILES["cpu"]
+    missing = [run.name for run in plan(profile) if not is_complete(ROOT, profile, run)]
+    assert not missing, f"planned but not published: {missing} (publish them, or leave them out of the cpu plan)"

@@ -148,21 +148,22 @@ def plan(profile: Profile) -> list[Run]:
             needs=[f"generate-{c}" for c in catalogs] + [f"train-{c}" for c in catalogs],
         )
     )
-    runs.append(
-        Run(
-            "use",
-            "use.ipynb",
-            {
-                **common,
-                "catalog": catalogs[0],
-                "model_dir": tuned[f"tuned-{catalogs[0]}"],
-                "work_dir": f"{work}/use",
-                "own_steps": profile.example_steps,
-            },
-            needs=[f"train-{catalogs[0]}"],
-            folders=[f"{work}/use"],
+    if profile.example_steps:
+        runs.append(
+            Run(
+                "use",
+                "use.ipynb",
+                {
+                    **common,
+                    "catalog": catalogs[0],
+                    "model_dir": tuned[f"tuned-{catalogs[0]}"],
+                    "work_dir": f"{work}/use",
+                    "own_steps": profile.example_steps,
+                },
+                needs=[f"train-{catalogs[0]}"],
+                folders=[f"{work}/use"],
+            )
         )
-    )
     runs.append(
         Run(
             "results",
