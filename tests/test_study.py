@@ -179,3 +179,15 @@ def test_the_published_profile_is_complete_so_make_book_executes_nothing():
     profile = PROFILES["cpu"]
     missing = [run.name for run in plan(profile) if not is_complete(ROOT, profile, run)]
     assert not missing, f"planned but not published: {missing} (publish them, or leave them out of the cpu plan)"
+
+
+def test_the_book_shows_committed_runs_of_a_catalog_whose_data_this_machine_lacks(monkeypatch, tmp_path):
+    import importlib
+
+    from itemlib.study import book
+
+    plan_module = importlib.import_module("itemlib.study.plan")  # the package's `plan` is the function
+    monkeypatch.setattr(plan_module, "steam_available", lambda: False)
+    assert not any(run.name.endswith("steam") for run in plan(PROFILES["cpu"]))  # nothing of Steam is executed
+    toc = book.write_toc("cpu", root=ROOT).read_text()
+    assert "book/runs/cpu/train-steam/train" in toc  # but its published pages stay in the book

@@ -18,7 +18,7 @@ CHAPTERS = ("results", "diagnosis", "chat")
 def write_toc(profile_name: str, root: Path = ROOT) -> Path:
     """``_toc.yml`` with the book pages and the executed runs of one profile."""
     profile = get_profile(profile_name)
-    runs = [run for run in plan(profile) if is_complete(root, profile, run)]
+    runs = [run for run in plan(profile, available_only=False) if is_complete(root, profile, run)]
 
     def page(run: Run) -> str:
         return f"book/runs/{profile.name}/{run.name}/{Path(run.notebook).stem}"

@@ -40,11 +40,12 @@ class Run:
     )  # its work folders, emptied before a forced run (no stale checkpoints)
 
 
-def plan(profile: Profile) -> list[Run]:
-    """The runs of a profile in execution order."""
+def plan(profile: Profile, available_only: bool = True) -> list[Run]:
+    """The runs of a profile in execution order; ``available_only`` leaves out catalogs whose data is
+    not on this machine (Steam), which a book of committed runs still shows."""
     work = f"work/{profile.name}"
     runs_dir = f"book/runs/{profile.name}"
-    catalogs = [c for c in profile.catalogs if c != "steam" or steam_available()]
+    catalogs = [c for c in profile.catalogs if c != "steam" or steam_available() or not available_only]
     common = {"profile": profile.name, "seed": profile.seed, "max_items": profile.max_items}
     # every comparison carries every reference: the untuned encoder, BM25, popularity and random
     untuned = profile.training.model
