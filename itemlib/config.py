@@ -16,32 +16,32 @@ import argparse
 import dataclasses
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 C = TypeVar("C", bound="Config")
-_MISSING = dataclasses.MISSING
 
 
 def option(
-    default: Any = _MISSING,
+    default: Any,
     *,
     help: str,  # noqa: A002 - argparse's own name for it
     choices: Sequence[Any] | None = None,
+    canonical: Callable[[Any], Any] | None = None,
     minimum: float | None = None,
     maximum: float | None = None,
     above: float | None = None,
     flag: str | None = None,
     metavar: str | None = None,
-    cli: bool = True,
-    factory: Any = _MISSING,
 ) -> Any:
     """A config field with its help text and constraint.
 
     Args:
-        default: the default value (use ``factory`` for a mutable one).
+        default: the default value (immutable: None, a number, a string).
         help: one line for ``--help`` and the documentation.
         choices: the allowed values (``None`` is always allowed for an optional field).
+        canonical: turns a value as a user may spell it into the one ``choices`` lists (task names in
+            any case); applied to each element of a list and each key of a dict, before the checks.
         minimum: the smallest allowed number; ``-1`` stays allowed where the default is ``-1``
             (the "not set" value of ``max_steps``).
         maximum: the largest allowed number.
@@ -60,10 +60,8 @@ def option(
         "above": above,
         "flag": flag,
         "metavar": metavar,
-        "cli": cli,
+        "canonical": canonical,
     }
-    if factory is not _MISSING:
-        return dataclasses.field(default_factory=factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -80,17 +78,28 @@ def _strip_optional(hint: Any) -> tuple[Any, bool]:
     return hint, False
 
 
+def _canonical(value: Any, canonical: Callable[[Any], Any] | None) -> Any:
+    if canonical is None or value is None:
+        return value
+    if isinstance(value, list):
+        return [canonical(member) for member in value]
+    if isinstance(value, dict):
+        return {canonical(key): member for key, member in value.items()}
+    return canonical(value)
+
+
 class Config:
     """Base of itemlib's config dataclasses: constraint checks at construction, dict round trip.
 
-    A list field's choices constrain each element, a dict field's its keys. Rules that span fields
-    go in :meth:`check`, which runs after the field constraints.
+    A list field's choices constrain each element, a dict field's its keys, after ``canonical`` has
+    spelled them. Rules that span fields go in :meth:`check`, which runs after the field constraints.
     """
 
     def __post_init__(self) -> None:
         hints = _hints(type(self))
         for spec in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, spec.name)
+            value = _canonical(getattr(self, spec.name), spec.metadata.get("canonical"))
+            object.__setattr__(self, spec.name, value)
             kind, optional = _strip_optional(hints[spec.name])
             if value is None:
                 if not optional:
@@ -156,7 +165,7 @@ def flag_of(spec: dataclasses.Field) -> str:
     return spec.metadata.get("flag") or "--" + spec.name.replace("_", "-")
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type[Config], skip: Sequence[str] = ()) -> None:
+def add_arguments(parser: argparse.ArgumentParser, cls: type[Config]) -> None:
     """Add one option per command-line field of ``cls`` (names, defaults, help and choices from
     the fields themselves); :func:`from_arguments` reads them back."""
     hints = _hints(cls)
@@ -164,8 +173,6 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type[Config], skip: Sequ
     summary = (cls.__doc__ or "").strip().splitlines()[0].rstrip(".")
     group = parser.add_argument_group(f"{summary} ({cls.__module__}.{cls.__name__})")
     for spec in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if spec.name in skip or not spec.metadata.get("cli", True):
-            continue
         kind, _ = _strip_optional(hints[spec.name])
         default = getattr(defaults, spec.name)
         meta = spec.metadata
@@ -188,16 +195,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type[Config], skip: Sequ
         if meta.get("choices") is not None and kind is not bool and origin is not dict:
             kwargs["choices"] = [c for c in meta["choices"] if c is not None]
         group.add_argument(flag_of(spec), **kwargs)
-    parser.set_defaults(
-        **{
-            spec.name: getattr(defaults, spec.name)
-            for spec in dataclasses.fields(cls)  # type: ignore[arg-type]
-            if spec.name not in skip
-        }
-    )
+    parser.set_defaults(**{spec.name: getattr(defaults, spec.name) for spec in dataclasses.fields(cls)})  # type: ignore[arg-type]
 
 
-def from_arguments(cls: type[C], args: argparse.Namespace, **overrides: Any) -> C:
+def from_arguments(cls: type[C], args: argparse.Namespace) -> C:
     """The config that parsed command-line ``args`` describe (``KEY=N`` lists become dicts)."""
     values: dict[str, Any] = {}
     hints = _hints(cls)
@@ -209,4 +210,4 @@ def from_arguments(cls: type[C], args: argparse.Namespace, **overrides: Any) -> 
         if typing.get_origin(kind) is dict and isinstance(value, list):
             value = dict(value) or None
         values[spec.name] = value
-    return cls(**(values | overrides))
+    return cls(**values)

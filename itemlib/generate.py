@@ -31,7 +31,7 @@ from itemlib.config import Config, option
 from itemlib.negatives import sample_negatives
 from itemlib.publish import published_dir
 from itemlib.relevance import relevant_mask
-from itemlib.taskinfo import TASK_NAMES, task_info
+from itemlib.taskinfo import TASK_NAMES, canonical_task, task_info
 from itemlib.tasks import Context, Example, get_task
 from itemlib.writers import OfflineWriter, Writer
 
@@ -45,13 +45,8 @@ class GenerateConfig(Config):
     test_per_task: int = option(500, minimum=0, help="held-out test queries per task")
     negatives: int = option(7, minimum=0, help="verified negatives per training example")
     tasks: list[str] | None = option(
-        None, choices=TASK_NAMES, metavar="TASK", help="subset of tasks (default: all ten)"
+        None, choices=TASK_NAMES, canonical=canonical_task, metavar="TASK", help="subset of tasks (default: all ten)"
     )
-
-    def __post_init__(self) -> None:
-        if self.tasks is not None:
-            self.tasks = [task_info(name).name for name in self.tasks]
-        super().__post_init__()
 
 
 def normalise_core(core: str) -> str:

@@ -62,6 +62,11 @@ def task_info(name: str) -> TaskInfo:
         raise ValueError(f"unknown task {name!r}; tasks are {', '.join(TASK_NAMES)}") from None
 
 
+def canonical_task(name: str) -> str:
+    """The code of the task called ``name`` in any case ("nm2i" -> "NM2I"); unknown names are a ``ValueError``."""
+    return task_info(name).name
+
+
 def tasks_in(group: Group) -> list[str]:
     """The codes of one group's tasks, in the paper's order."""
     return [info.name for info in TASK_INFO.values() if info.group == group]

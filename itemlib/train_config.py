@@ -11,7 +11,7 @@ from typing import Literal, get_args
 
 from itemlib.config import Config, option
 from itemlib.models import POOLINGS
-from itemlib.taskinfo import TASK_NAMES, task_info
+from itemlib.taskinfo import TASK_NAMES, canonical_task
 
 InBatch = Literal["off", "on", "filtered"]
 #: In-batch negatives: none (the paper), all other examples' passages, or those the query's predicate rejects.
@@ -32,18 +32,20 @@ class TrainConfig(Config):
     model: str = option("minilm", help="encoder preset (minilm, bert, bge, e5, repllama), path or Hub id")
     pooling: str | None = option(None, choices=POOLINGS, help="default: the preset's, else mean")
     tasks: list[str] | None = option(
-        None, choices=TASK_NAMES, metavar="TASK", help="tasks to train on (default: all ten)"
+        None, choices=TASK_NAMES, canonical=canonical_task, metavar="TASK", help="tasks to train on (default: all ten)"
     )
     max_per_task: int | None = option(None, minimum=1, help="cap on the training examples taken from each task")
     oversample: dict[str, int] | None = option(
         None,
         choices=TASK_NAMES,
+        canonical=canonical_task,
         metavar="TASK=N",
         help="repeat each example of TASK N times, so a run of --max-steps draws that task N times as often",
     )
     resample_positives: list[str] | None = option(
         None,
         choices=TASK_NAMES,
+        canonical=canonical_task,
         metavar="TASK",
         help="draw TASK's positives from every item its query accepts, not the item it was phrased from "
         "(needs the catalog)",
@@ -70,15 +72,6 @@ class TrainConfig(Config):
     logging_steps: int = option(10, minimum=1, help="steps between loss records")
     progress: bool = option(True, flag="--quiet", help="no progress bar")
     dataloader_workers: int = option(0, minimum=0, help="data loader processes")
-
-    def __post_init__(self) -> None:
-        if self.tasks is not None:
-            self.tasks = [task_info(name).name for name in self.tasks]
-        if self.resample_positives is not None:
-            self.resample_positives = [task_info(name).name for name in self.resample_positives]
-        if self.oversample is not None:
-            self.oversample = {task_info(name).name: times for name, times in self.oversample.items()}
-        super().__post_init__()
 
     def check(self) -> None:
         for name, times in (self.oversample or {}).items():
