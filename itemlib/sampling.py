@@ -161,21 +161,31 @@ def sample_attributes(
     return clauses
 
 
+def unsaid(spec: Field, value: object, said: set[str]) -> object | None:
+    """``value`` without what an earlier clause stated (``said``, lower case): a list keeps its other
+    values, a categorical value already said is dropped; None when nothing is left to say. So a value
+    two fields share (Steam's genre and tag "Indie", a developer that is also the publisher) is said once."""
+    if spec.kind is FieldKind.LIST:
+        return [v for v in value if str(v).lower() not in said] or None  # type: ignore[union-attr]
+    if spec.kind is FieldKind.CATEGORICAL and str(value).lower() in said:
+        return None
+    return value
+
+
+def remember(said: set[str], clause: Clause) -> Clause:
+    """Note the values ``clause`` states in ``said`` (see :func:`unsaid`) and return it."""
+    said.update(str(v).lower() for v in clause.constraint.get("values", []))
+    return clause
+
+
 def unique_clauses(fields: list[Field], item: Item, rng: random.Random, max_list_values: int | None) -> list[Clause]:
-    """Exact-match clauses of ``fields``; a list or categorical value already stated by an earlier field
-    is left out of the later ones (and a field left with none is skipped), so no value is said twice."""
-    clauses, said = [], set()
+    """Exact-match clauses of ``fields``, no value said twice (:func:`unsaid`)."""
+    clauses: list[Clause] = []
+    said: set[str] = set()
     for spec in fields:
-        value = item.fields[spec.name]
-        if spec.kind is FieldKind.LIST:
-            value = [v for v in value if str(v).lower() not in said]  # type: ignore[union-attr]
-            if not value:
-                continue
-        elif spec.kind is FieldKind.CATEGORICAL and str(value).lower() in said:
-            continue
-        clause = attribute_clause(spec, value, rng, max_list_values)
-        said.update(str(v).lower() for v in clause.constraint.get("values", []))
-        clauses.append(clause)
+        value = unsaid(spec, item.fields[spec.name], said)
+        if value is not None:
+            clauses.append(remember(said, attribute_clause(spec, value, rng, max_list_values)))
     return clauses
 
 
@@ -417,20 +427,16 @@ def article(word: str) -> str:
 def request_clauses(catalog: Catalog, item: Item, rng: random.Random) -> list[Clause]:
     """2-4 facts about ``item`` that a search request can paraphrase without naming it."""
     clauses: list[Clause] = []
-    said: set[str] = set()  # a value two fields share (genre and tag, developer and publisher) is stated once
+    said: set[str] = set()  # no value said twice (unsaid)
     for spec in catalog.query_fields():
         value = item.fields.get(spec.name)
         if value is None or spec.kind is FieldKind.TEXT:
             continue
-        if spec.kind is FieldKind.LIST:
-            fresh = [v for v in value if str(v).lower() not in said]  # type: ignore[union-attr]
-            if fresh:
-                clauses.append(attribute_clause(spec, fresh, rng, 2))
-                said.update(str(v).lower() for v in clauses[-1].constraint["values"])
-        elif spec.kind is FieldKind.CATEGORICAL:
-            if str(value).lower() not in said:  # a developer who is also the publisher is named once
-                clauses.append(attribute_clause(spec, value, rng, None))
-                said.add(str(value).lower())
+        if spec.kind in (FieldKind.LIST, FieldKind.CATEGORICAL):
+            fresh = unsaid(spec, value, said)
+            if fresh is not None:
+                max_values = 2 if spec.kind is FieldKind.LIST else None
+                clauses.append(remember(said, attribute_clause(spec, fresh, rng, max_values)))
         elif spec.kind is FieldKind.NUMERIC:
             clause = numeric_condition(spec, float(value), rng)  # type: ignore[arg-type]
             if clause:
