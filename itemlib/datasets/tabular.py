@@ -149,6 +149,14 @@ def _flatten(record: Mapping[str, object], prefix: str = "") -> dict[str, object
     return flat
 
 
+def reject(report: LoadReport, on_error: str, reason: str, record: str, message: str) -> None:
+    """A bad record under ``on_error``: ``"raise"`` stops with ``message`` (naming file, line and
+    record), ``"skip"`` counts it under ``reason`` in the load report (``record`` says which)."""
+    if on_error == "raise":
+        raise CatalogError(message) from None  # the message says it all; no parser traceback behind it
+    report.skip(reason, record)
+
+
 def _read_jsonl(path: Path, text: str, report: LoadReport, on_error: str) -> list[tuple[int, dict[str, object]]]:
     records = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -160,9 +168,8 @@ def _read_jsonl(path: Path, text: str, report: LoadReport, on_error: str) -> lis
                 raise ValueError("not a JSON object")
             records.append((number, _flatten(record)))
         except ValueError as error:
-            if on_error == "raise":
-                raise CatalogError(f"{path}:{number}: malformed JSON line ({error}): {line[:80]!r}") from None
-            report.skip("malformed line", f"{path.name}:{number}")
+            message = f"{path}:{number}: malformed JSON line ({error}): {line[:80]!r}"
+            reject(report, on_error, "malformed line", f"{path.name}:{number}", message)
     return records
 
 
@@ -194,9 +201,7 @@ def _read_csv(path: Path, text: str, report: LoadReport, on_error: str) -> list[
         elif end > start and any("\n" in cell and "," in cell.split("\n", 1)[1] for cell in row):
             problem = f"a quote opened on line {start} runs into line {end}, merging rows (check the quoting)"
         if problem:
-            if on_error == "raise":
-                raise CatalogError(f"{path}:{start}: {problem}")
-            report.skip("malformed line", f"{path.name}:{start}")
+            reject(report, on_error, "malformed line", f"{path.name}:{start}", f"{path}:{start}: {problem}")
             continue
         records.append((start, dict(zip(header, row))))
     return records
@@ -361,9 +366,7 @@ def load_table(path: str | Path, config: TableConfig | None = None, **settings: 
     ]
 
     def fail(reason: str, where: str, detail: str) -> None:
-        if config.on_error == "raise":
-            raise CatalogError(f"{where}: {detail}")
-        report.skip(reason, where)
+        reject(report, config.on_error, reason, where, f"{where}: {detail}")
 
     items: list[Item] = []
     seen: set[str] = set()
@@ -389,9 +392,9 @@ def load_table(path: str | Path, config: TableConfig | None = None, **settings: 
             try:
                 converted = _convert(value, column)
             except ValueError as error:
-                if config.on_error == "raise":
-                    raise CatalogError(f"{where}: record {item_id!r}, column {column.field.name!r}: {error}") from None
-                report.skip(f"{column.field.kind.value} value dropped from {column.field.name!r}", f"{where} {value!r}")
+                reason = f"{column.field.kind.value} value dropped from {column.field.name!r}"
+                message = f"{where}: record {item_id!r}, column {column.field.name!r}: {error}"
+                reject(report, config.on_error, reason, f"{where} {value!r}", message)
                 continue
             if converted not in ([], ""):
                 fields[column.field.name] = converted
@@ -410,9 +413,7 @@ def _read_histories(path: Path, known: set[str], report: LoadReport, config: Tab
     first_stamp: tuple[str, int] | None = None  # ("number" or "date", line): one ordering never mixes the two
 
     def fail(reason: str, where: str, detail: str) -> None:
-        if config.on_error == "raise":
-            raise CatalogError(f"{where}: {detail}")
-        report.skip(reason, where)
+        reject(report, config.on_error, reason, where, f"{where}: {detail}")
 
     for order, (number, record) in enumerate(_read_records(path, report, config.on_error)):
         user = str(record.get(config.user_column, "") or "").strip()
