@@ -176,7 +176,8 @@ def test_hybrid_claim_names_the_tasks_where_the_prior_beats_both_popularity_and_
         "tuned-steam+popularity": {"UH2I": [1.0] * 20, "FA2I": [0.5] * 20},
     }
     assert role("tuned-steam+popularity", "steam") == "tuned+popularity"
-    claim = hybrid_claim({"steam": evaluation("steam", per_query)})
+    evaluations = {"steam": evaluation("steam", per_query)}
+    claim = hybrid_claim(evaluations, paired_intervals(evaluations))
     assert "on steam it is better beyond noise than both on 1 of 2 tasks (UH2I)" in claim
     assert "at a mean cost of +0.500 on the attribute tasks" in claim
-    assert hybrid_claim(records()) is None  # no hybrid in the record
+    assert hybrid_claim(records(), paired_intervals(records())) is None  # no hybrid in the record

@@ -41,6 +41,19 @@ def verdict(low: float, high: float) -> str:
     return "better" if low > 0 else "worse" if high < 0 else "within noise"
 
 
+def judged(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+    """``rows`` of paired differences (``difference``, ``low``, ``high`` among ``columns``) with each
+    row's :func:`verdict`."""
+    table = pd.DataFrame(rows, columns=columns)
+    table["verdict"] = [verdict(low, high) for low, high in zip(table.low, table.high)]
+    return table
+
+
+def tasks_by_verdict(table: pd.DataFrame) -> dict[str, list[str]]:
+    """The tasks of a judged table under each verdict (better, within noise, worse)."""
+    return {v: table[table.verdict == v].task.tolist() for v in VERDICTS}
+
+
 def headline_rows(evaluations: dict[str, EvaluationRecord]) -> list[dict]:
     """One row per test set, model and task: its role and headline value."""
     return [
@@ -89,8 +102,7 @@ def paired_intervals(
                     difference = paired_difference(per_query[label][task], baseline, seed=seed)
                     rows.append({"test set": test, "role": role(label, test), "task": task, "reference": reference,
                                  **difference})  # fmt: skip
-    table = pd.DataFrame(rows, columns=["test set", "role", "task", "reference", "difference", "low", "high"])
-    table["verdict"] = [verdict(low, high) for low, high in zip(table.low, table.high)]
+    table = judged(rows, ["test set", "role", "task", "reference", "difference", "low", "high"])
     table[INTERVAL] = [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}] {v}"
                        for d, lo, hi, v in zip(table.difference, table.low, table.high, table.verdict)]  # fmt: skip
     return table
@@ -128,7 +140,7 @@ def in_domain_claim(test: str, intervals: pd.DataFrame) -> str:
     paired intervals, not by the direction of the means)."""
     part = intervals[(intervals["test set"] == test) & (intervals.role == "in-domain")
                      & (intervals.reference == "untuned")]  # fmt: skip
-    by = {v: part[part.verdict == v].task.tolist() for v in VERDICTS}
+    by = tasks_by_verdict(part)
     agrees = "agrees" if len(by["better"]) == len(part) else "agrees only in part" if by["better"] else "does not agree"
     rest = "".join(f" {v.capitalize()}: {', '.join(by[v])}." for v in ("within noise", "worse") if by[v])
     return (f"**Fine-tuning helps in-domain ({test}).** The paper: the tuned model beats the untuned one on every "
@@ -136,19 +148,21 @@ def in_domain_claim(test: str, intervals: pd.DataFrame) -> str:
             f"{rest}")  # fmt: skip
 
 
-def hybrid_claim(evaluations: dict[str, EvaluationRecord], seed: int = 0) -> str | None:
-    """Beyond the paper: where the tuned model plus a popularity prior beats both popularity and the
-    tuned model alone (paired intervals), and what the prior costs on the attribute tasks."""
+def hybrid_claim(evaluations: dict[str, EvaluationRecord], intervals: pd.DataFrame, seed: int = 0) -> str | None:
+    """Beyond the paper: where the tuned model plus a popularity prior beats both popularity (its
+    row of ``intervals``) and the tuned model alone (paired intervals), and what the prior costs on
+    the attribute tasks."""
     parts = []
     for test, record in evaluations.items():
         per_query, hybrid, tuned = record.per_query, f"tuned-{test}+popularity", f"tuned-{test}"
-        if hybrid not in per_query or tuned not in per_query or "popularity" not in per_query:
+        over_popularity = intervals[(intervals["test set"] == test) & (intervals.role == "tuned+popularity")
+                                    & (intervals.reference == "popularity")].set_index("task")  # fmt: skip
+        if hybrid not in per_query or tuned not in per_query or over_popularity.empty:
             continue
         beats, costs = [], []
         for task, values in per_query[hybrid].items():
             over_tuned = paired_difference(values, per_query[tuned][task], seed=seed)
-            over_popularity = paired_difference(values, per_query["popularity"][task], seed=seed)
-            if over_tuned["low"] > 0 and over_popularity["low"] > 0:
+            if over_tuned["low"] > 0 and over_popularity.low[task] > 0:
                 beats.append(task)
             if task in tasks_in("attribute"):
                 costs.append(over_tuned["difference"])
@@ -189,20 +203,18 @@ def ablation_intervals(ablation: AblationRecord, baseline: str | None = None, se
         return pd.DataFrame(columns=["variant", "task", "difference", "low", "high", "verdict"])
     rows = [{"variant": variant, "task": task, **paired_difference(values[task], per_query[baseline][task], seed=seed)}
             for variant, values in per_query.items() if variant != baseline for task in values]  # fmt: skip
-    table = pd.DataFrame(rows, columns=["variant", "task", "difference", "low", "high"])
-    table["verdict"] = [verdict(low, high) for low, high in zip(table.low, table.high)]
-    return table
+    return judged(rows, ["variant", "task", "difference", "low", "high"])
 
 
 def in_batch_claim(ablation: AblationRecord, in_domain_mode: str, seed: int = 0) -> str | None:
     """The paper: in-batch negatives hurt. Judged per task by the paired interval of in-batch on
-    against off (7 verified negatives each), counted over the tasks."""
+    against off (the same K verified negatives each), counted over the tasks."""
     k = in_batch_negatives(ablation)
     intervals = ablation_intervals(ablation, seed=seed)
     on = intervals[intervals.variant == f"{k} neg, in-batch on"]
     if on.empty:
         return None
-    by = {v: on[on.verdict == v].task.tolist() for v in VERDICTS}
+    by = tasks_by_verdict(on)
     agrees = ("agrees" if len(by["worse"]) > len(by["better"]) else "does not agree"
               if len(by["better"]) > len(by["worse"]) else "finds no difference beyond noise")  # fmt: skip
     filtered = intervals[intervals.variant == f"{k} neg, in-batch filtered"]
@@ -324,7 +336,7 @@ def load_results(runs_dir: str | Path, catalogs: Sequence[str], seed: int = 0) -
     claims = [in_domain_claim(test, intervals) for test in catalogs]
     if len(catalogs) > 1:
         claims.append(out_of_domain_claim(gains))
-    if claim := hybrid_claim(evaluations, seed):  # type: ignore[arg-type]
+    if claim := hybrid_claim(evaluations, intervals, seed):  # type: ignore[arg-type]
         claims.append(claim)
     ablation = read_record(runs_dir, "ablation", AblationRecord)
     if ablation and (claim := in_batch_claim(ablation, training.card["hyperparameters"]["in_batch"], seed)):
