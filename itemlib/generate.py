@@ -18,7 +18,6 @@ byte-identical files (no set iteration, no clocks, seeded ``random.Random`` per 
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -148,13 +147,12 @@ def build_task(
 
 
 def write_jsonl(path: Path, records: Sequence[dict]) -> None:
-    """Write to a temporary name and rename, so an interrupted run never leaves a partial file."""
+    """One JSON record per line. Callers write into a scratch folder that :func:`itemlib.publish.published_dir`
+    moves into place whole, so a file needs no atomic write of its own."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w", encoding="utf-8") as handle:
+    with path.open("w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    os.replace(partial, path)
 
 
 def generate(

@@ -364,9 +364,8 @@ def train(
     }
     (out / "itemlib_training.json").write_text(json.dumps(card, indent=1) + "\n")
     (out / "training_log.json").write_text(json.dumps(trainer.state.log_history, indent=1) + "\n")
-    with (out / "README.md").open(
-        "a", encoding="utf-8"
-    ) as readme:  # the loss and trainer settings are in the card above
+    # sentence-transformers' card above already records the loss and trainer settings
+    with (out / "README.md").open("a", encoding="utf-8") as readme:
         readme.write(
             "\n\n## itemlib fine-tuning\n\n"
             f"Base model `{config.model}`, fine-tuned with itemlib (commit `{card['commit']}`) on `{data_dir}`: "
