@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,12 @@ def page_provenance(profile: str, seed: int) -> str:
     )
 
 
+def published_runs(runs_dir: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(run name, its metrics.json) of every completed run under ``runs_dir``, in name order."""
+    for path in sorted(Path(runs_dir).glob("*/metrics.json")):
+        yield path.parent.name, json.loads(path.read_text())
+
+
 def provenance_table(runs_dir: str | Path, runs: Sequence[str] | None = None) -> list[dict]:
     """One row per completed run (``runs``: only these): what the book's provenance boxes show.
 
@@ -62,10 +68,10 @@ def provenance_table(runs_dir: str | Path, runs: Sequence[str] | None = None) ->
     table fits a page; each run's ``metrics.json`` keeps the full values.
     """
     rows = []
-    for path in sorted(Path(runs_dir).glob("*/metrics.json")):
-        if runs is not None and path.parent.name not in runs:
+    for name, metrics in published_runs(runs_dir):
+        if runs is not None and name not in runs:
             continue
-        info = json.loads(path.read_text()).get("provenance", {})
+        info = metrics.get("provenance", {})
         row = {
             key: info.get(key) for key in ("run", "profile", "seed", "commit", "finished", "wall_seconds", "hardware")
         }
@@ -93,10 +99,9 @@ def compute_table(runs_dir: str | Path) -> pd.DataFrame:
     """What each run cost: wall time and hardware, and for training runs the steps, the examples seen
     (steps x batch x accumulation) and the epochs that makes over its training set."""
     rows = []
-    for path in sorted(Path(runs_dir).glob("*/metrics.json")):
-        metrics = json.loads(path.read_text())
+    for name, metrics in published_runs(runs_dir):
         info = metrics.get("provenance", {})
-        row = {"run": info.get("run", path.parent.name), "wall time (min)": round(info.get("wall_seconds", 0) / 60, 1)}
+        row = {"run": info.get("run", name), "wall time (min)": round(info.get("wall_seconds", 0) / 60, 1)}
         card = metrics.get("card")
         if card:
             settings = card["hyperparameters"]
