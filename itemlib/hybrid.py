@@ -42,14 +42,17 @@ class PopularityPrior:
 
 
 class _MemoScores:
-    """Scores of a retriever remembered per query batch: the weight grid re-scores the same queries."""
+    """Scores of a retriever remembered per query batch: the weight grid re-scores the same queries.
+    The memory belongs to one catalog; indexing another starts it afresh."""
 
     def __init__(self, base) -> None:
         self.base, self.name, self.memo = base, getattr(base, "name", "model"), {}
+        self.catalog: Catalog | None = None
 
     def index(self, catalog: Catalog) -> None:
-        if not self.memo:
+        if catalog is not self.catalog:
             self.base.index(catalog)
+            self.catalog, self.memo = catalog, {}
 
     def score(self, queries: Sequence[str]) -> np.ndarray:
         key = tuple(queries)
