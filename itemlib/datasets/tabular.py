@@ -267,10 +267,9 @@ def infer_column(name: str, values: list[object], config: TableConfig) -> Column
     """Kind, role, unit and list separator of a column (rules in the module docstring)."""
     present = [v for v in values if not _is_empty(v)]
     texts = [str(v) for v in present]
-    kind = FieldKind((config.kinds or {}).get(name) or _infer_kind(name, present, texts, config))
-    separator = None
-    if kind is FieldKind.LIST:
-        separator = detect_separator(texts, config.list_separator) or config.list_separator or "|"
+    detected = detect_separator(texts, config.list_separator)
+    kind = FieldKind((config.kinds or {}).get(name) or _infer_kind(name, present, texts, detected))
+    separator = (detected or config.list_separator or "|") if kind is FieldKind.LIST else None
     words = name_words(name)
     numbers = [parse_number(t) for t in texts] if kind is FieldKind.NUMERIC else []
     flag = bool(numbers) and all(n in (0.0, 1.0) for n in numbers)
@@ -282,12 +281,12 @@ def infer_column(name: str, values: list[object], config: TableConfig) -> Column
     return Column(field, separator)
 
 
-def _infer_kind(name: str, present: list[object], texts: list[str], config: TableConfig) -> FieldKind:
+def _infer_kind(name: str, present: list[object], texts: list[str], separator: str | None) -> FieldKind:
     if not present:
         return FieldKind.TEXT
     if sum(isinstance(v, list) or _json_list(v) is not None for v in present) >= 0.9 * len(present):
         return FieldKind.LIST
-    if detect_separator(texts, config.list_separator):
+    if separator:  # detect_separator found one
         return FieldKind.LIST
     numbers = [
         float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else parse_number(t)
