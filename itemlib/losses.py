@@ -1,4 +1,5 @@
-"""ItemInfoNCELoss: contrastive loss of a query against its positive item and verified negatives."""
+"""Contrastive losses of a query against its positive item: :class:`ItemInfoNCELoss` (verified
+negatives encoded in the batch) and :class:`CatalogInfoNCELoss` (the whole catalog, embedded once)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from itemlib.train_config import IN_BATCH_MODES, InBatch
 #: another example is relevant to the query (or is the query's own positive item) and must not
 #: act as its negative. Column order: the B positives, then each example's K negatives.
 FalseNegativeMask = Callable[[list[int]], Tensor]
+
+#: ``rows`` (dataset indices of the batch) -> (positive catalog positions (B,), bool (B, N) True where
+#: the catalog item must not be the query's negative: its task's predicate accepts it, positive aside).
+CatalogTargets = Callable[[list[int]], tuple[Tensor, Tensor]]
 
 
 class ItemInfoNCELoss(nn.Module):
@@ -116,6 +121,98 @@ class ItemInfoNCELoss(nn.Module):
     def get_config_dict(self) -> dict[str, Any]:
         """The settings the model card records (sentence-transformers reads this on training)."""
         return {"temperature": self.temperature, "in_batch": self.in_batch}
+
+    @property
+    def citation(self) -> str:
+        return """
+@inproceedings{lei2024aligning,
+    title = "Aligning Language Models for Versatile Text-based Item Retrieval",
+    author = "Lei, Yuxuan and Lian, Jianxun and Yao, Jing and Wu, Mingqi and Lian, Defu and Xie, Xing",
+    booktitle = "Companion Proceedings of the ACM Web Conference 2024",
+    year = "2024",
+    eprint = "2402.18899",
+    archivePrefix = "arXiv",
+}
+"""
+
+
+class CatalogInfoNCELoss(nn.Module):
+    """InfoNCE of each query against the whole catalog, with the item side frozen.
+
+    The item embeddings are computed once, by the model before training, and held fixed; only the
+    query side learns. Each query's positive is its item's row, and every other item its task's
+    predicate rejects is a negative: every verified negative in the catalog instead of K of them,
+    for one matrix product per batch and no passage encoded. Items the predicate accepts (other
+    answers to the query) are left out of the softmax. The trained query encoder is then paired
+    with the unchanged item encoder (:func:`itemlib.models.query_document_model`), so the catalog's
+    embeddings are those of the base model and are not recomputed per fine-tuned model.
+
+    Args:
+        model: the SentenceTransformer being trained (the query side).
+        item_embeddings: (N, d) embeddings of the catalog's items by the base model (normalised here).
+        targets: see :data:`CatalogTargets`; built by :func:`itemlib.training.catalog_targets`.
+        temperature: divides cosine similarities. Must be > 0.
+
+    Inputs:
+
+    =====================  ==========================
+    columns                labels
+    =====================  ==========================
+    (query,)               dataset row index (int)
+    =====================  ==========================
+
+    Relations: :class:`ItemInfoNCELoss` with ``in_batch="off"`` whose K negatives are all the items the
+    predicate rejects, and whose passages are embedded by the frozen base model.
+
+    References:
+        - van den Oord, Li and Vinyals, "Representation Learning with Contrastive Predictive Coding",
+          arXiv:1807.03748 (InfoNCE).
+        - Xiong et al., "Approximate Nearest Neighbor Negative Contrastive Learning for Dense Text
+          Retrieval", ICLR 2021, arXiv:2007.00808 (negatives from an index of the catalog).
+        - Lei et al., "Aligning Language Models for Versatile Text-based Item Retrieval",
+          arXiv:2402.18899 (the tasks and their verified negatives).
+
+    Example::
+
+        from itemlib.losses import CatalogInfoNCELoss
+        from itemlib.training import catalog_targets
+
+        items = model.encode_document(catalog.texts, convert_to_tensor=True)
+        loss = CatalogInfoNCELoss(model, items, catalog_targets(catalog, records), temperature=0.05)
+        trainer = SentenceTransformerTrainer(model=model, train_dataset=queries_only, loss=loss)
+    """
+
+    def __init__(self, model: nn.Module, item_embeddings: Tensor, targets: CatalogTargets, temperature: float = 0.05):
+        super().__init__()
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if item_embeddings.ndim != 2 or not len(item_embeddings):
+            shape = tuple(item_embeddings.shape)
+            raise ValueError(f"item_embeddings must be a non-empty (N, d) matrix, got shape {shape}")
+        self.model = model
+        self.register_buffer("item_embeddings", nn.functional.normalize(item_embeddings.detach().float(), dim=-1))
+        self.targets = targets
+        self.temperature = temperature
+
+    def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
+        from sentence_transformers.base.losses.merged_forward import embed_columns
+
+        queries = embed_columns(self.model, sentence_features)[0]
+        positives, blocked = self.targets([int(r) for r in labels.tolist()])
+        return self.compute_loss_from_embeddings(queries, positives.to(queries.device), blocked.to(queries.device))
+
+    def compute_loss_from_embeddings(self, queries: Tensor, positives: Tensor, blocked: Tensor) -> Tensor:
+        """``queries`` (B, d); ``positives`` (B,) catalog rows; ``blocked`` (B, N) items left out of the softmax."""
+        items = self.item_embeddings.to(queries.device)
+        logits = nn.functional.normalize(queries, dim=-1) @ items.T / self.temperature
+        rows = torch.arange(len(positives), device=queries.device)
+        blocked = blocked.clone()
+        blocked[rows, positives] = False
+        return nn.functional.cross_entropy(logits.masked_fill(blocked, float("-inf")), positives)
+
+    def get_config_dict(self) -> dict[str, Any]:
+        """The settings the model card records (sentence-transformers reads this on training)."""
+        return {"temperature": self.temperature, "negatives": "every catalog item the predicate rejects"}
 
     @property
     def citation(self) -> str:

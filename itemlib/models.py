@@ -127,12 +127,13 @@ def _append_eos(word) -> None:
         tokenizer.add_eos_token = True
 
 
-def _encode(model, texts: list[str], prompt_name: str, batch_size: int, progress: bool) -> np.ndarray:
-    prompt = model.prompts.get(prompt_name, "")
-    embeddings = model.encode(
-        texts, prompt=prompt, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
-        show_progress_bar=progress,
-    )  # fmt: skip
+def _encode(model, texts: list[str], task: str, batch_size: int, progress: bool) -> np.ndarray:
+    """encode_query / encode_document: the model's prompt of that name, and its route for that task when
+    it has one (:func:`query_document_model`)."""
+    encode = model.encode_query if task == QUERY else model.encode_document
+    embeddings = encode(
+        texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=progress
+    )
     return embeddings.astype(np.float32)
 
 
@@ -144,3 +145,24 @@ def encode_queries(model, texts: list[str], batch_size: int = 64, progress: bool
 def encode_items(model, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
     """Unit-norm float32 item embeddings (with the model's passage prefix)."""
     return _encode(model, texts, DOCUMENT, batch_size, progress)
+
+
+def query_document_model(query_model, document_model):
+    """One SentenceTransformer that embeds queries with ``query_model`` and items with ``document_model``
+    (sentence-transformers' ``Router``): ``encode_query`` and ``encode_document`` pick the side, and the
+    folder it saves to loads with ``SentenceTransformer(path)``. A fine-tune with a frozen item side
+    saves itself this way, its items still embedded by the base weights."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Router
+
+    router = Router.for_query_document(
+        query_modules=list(query_model.children()), document_modules=list(document_model.children())
+    )
+    return SentenceTransformer(modules=[router], prompts=dict(query_model.prompts or {}))
+
+
+def document_modules(model):
+    """The modules that embed items: a :func:`query_document_model`'s document side, else the whole model."""
+    first = model[0] if len(model) else None
+    routes = getattr(first, "sub_modules", None)
+    return routes[DOCUMENT] if routes is not None and DOCUMENT in routes else model

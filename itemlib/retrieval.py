@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from itemlib.catalog import Catalog
-from itemlib.models import encode_items, encode_queries, load_encoder
+from itemlib.models import document_modules, encode_items, encode_queries, load_encoder
 
 
 class Retriever(Protocol):
@@ -42,9 +42,12 @@ def default_cache_dir() -> Path:
 
 
 def model_fingerprint(model) -> str:
-    """Hash of the model's weights and prompts: a fine-tuned model never reuses the base's cache."""
-    digest = hashlib.sha256(repr(sorted((model.prompts or {}).items())).encode())
-    for name, tensor in model.state_dict().items():
+    """Hash of the weights that embed items, their length limit and the prompts: a fine-tuned model never
+    reuses the base's cache, unless only its query side was trained (its items keep the base weights)."""
+    items = document_modules(model)
+    length = getattr(items[0], "max_seq_length", None)  # texts cut at another length embed differently
+    digest = hashlib.sha256(repr((sorted((model.prompts or {}).items()), length)).encode())
+    for name, tensor in items.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().numpy().tobytes())
     return digest.hexdigest()[:16]

@@ -16,6 +16,10 @@ from itemlib.taskinfo import TASK_NAMES, canonical_task
 InBatch = Literal["off", "on", "filtered"]
 #: In-batch negatives: none (the paper), all other examples' passages, or those the query's predicate rejects.
 IN_BATCH_MODES: tuple[str, ...] = get_args(InBatch)
+ItemTower = Literal["trained", "frozen"]
+#: The item side of training: encoded and trained with the query side (the paper), or frozen at the
+#: base model, each query scored against the whole catalog's embeddings (itemlib.losses.CatalogInfoNCELoss).
+ITEM_TOWERS: tuple[str, ...] = get_args(ItemTower)
 #: Numeric precisions of training: "auto" is bf16/fp16 on a GPU and fp32 on a CPU.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -57,6 +61,20 @@ class TrainConfig(Config):
         help="other examples' passages as negatives: off, on, or filtered by the query's predicate "
         "(filtered needs the catalog)",
     )
+    item_tower: str = option(
+        "trained",
+        choices=ITEM_TOWERS,
+        help="frozen: only the query side learns, each query scored against the whole catalog embedded once by "
+        "the base model (every item its predicate rejects is a negative; needs the catalog, --negatives 0 and "
+        "--in-batch off); the saved model encodes items with the base weights",
+    )
+    validation_share: float = option(
+        0.0,
+        minimum=0,
+        maximum=0.5,
+        help="share of each task's examples (the last lines of its file) never trained on, so that a run of "
+        "one epoch or more still leaves a validation split (itemlib validation-split)",
+    )
     temperature: float = option(0.01, above=0, help="divides cosine similarities in the loss")
     batch_size: int = option(8, minimum=1, help="examples per step and device")
     learning_rate: float = option(2e-5, above=0, flag="--lr", help="peak learning rate")
@@ -77,9 +95,14 @@ class TrainConfig(Config):
         for name, times in (self.oversample or {}).items():
             if isinstance(times, bool) or not isinstance(times, int) or times < 1:
                 raise ValueError(f"oversample counts must be whole numbers >= 1, got {name}={times!r}")
+        if self.item_tower == "frozen" and (self.negatives or self.in_batch != "off"):
+            raise ValueError(
+                "item_tower='frozen' scores every catalog item the predicate rejects: set negatives=0 and "
+                f"in_batch='off' (got negatives={self.negatives}, in_batch={self.in_batch!r})"
+            )
 
     @property
     def needs_catalog(self) -> bool:
         """Whether training reads the catalog's relevance predicates (filtered in-batch negatives,
-        resampled positives): callers load a catalog only then."""
-        return self.in_batch == "filtered" or bool(self.resample_positives)
+        resampled positives, a frozen item side): callers load a catalog only then."""
+        return self.in_batch == "filtered" or bool(self.resample_positives) or self.item_tower == "frozen"

@@ -3,7 +3,8 @@
 The trainer (a transformers ``Trainer``) brings mixed precision, gradient accumulation,
 checkpoints and resume, progress bars, and ``torchrun`` / ``accelerate launch`` for several GPUs
 or machines; itemlib adds the data (the ten tasks' JSONL with their verified negatives), the loss
-(:class:`itemlib.losses.ItemInfoNCELoss`) and a model card. The output directory loads with
+(:class:`itemlib.losses.ItemInfoNCELoss`, or :class:`itemlib.losses.CatalogInfoNCELoss` with the item side
+frozen) and a model card. The output directory loads with
 ``sentence_transformers.SentenceTransformer(path)`` and with ``itemlib.models.load_encoder``.
 
 Resume: checkpoints go to ``OUT/checkpoints``; a new run on the same ``OUT`` continues from the
@@ -17,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import random
 import tempfile
@@ -27,11 +29,12 @@ import numpy as np
 import torch
 
 from itemlib.catalog import Catalog, CatalogError
-from itemlib.losses import ItemInfoNCELoss
-from itemlib.models import DOCUMENT, PRESETS, QUERY, load_encoder
+from itemlib.losses import CatalogInfoNCELoss, CatalogTargets, ItemInfoNCELoss
+from itemlib.models import DOCUMENT, PRESETS, QUERY, document_modules, load_encoder, query_document_model
 from itemlib.provenance import git_commit
 from itemlib.publish import check_output_dir, require_complete
 from itemlib.relevance import relevant_mask
+from itemlib.retrieval import EncoderRetriever
 from itemlib.taskinfo import TASK_NAMES, task_info
 from itemlib.train_config import TrainConfig
 
@@ -41,6 +44,8 @@ logger = logging.getLogger(__name__)
 def load_training_records(data_dir: str | Path, config: TrainConfig) -> tuple[list[dict], dict]:
     """Training records of the chosen tasks with at least K negatives (the rest counted).
 
+    The last ``config.validation_share`` of each task's lines are held out (counted), never read.
+
     A task in ``config.oversample`` has its records repeated, so a run that draws only part of
     the data (``max_steps``) sees that task more often; ``examples_per_task`` counts distinct ones.
     """
@@ -48,6 +53,7 @@ def load_training_records(data_dir: str | Path, config: TrainConfig) -> tuple[li
     train_dir = Path(data_dir) / "train"
     records: list[dict] = []
     counts: dict[str, int] = {}
+    held_out: dict[str, int] = {}
     short = 0
     repeats = dict(config.oversample or {})
     for name in config.tasks or TASK_NAMES:
@@ -57,7 +63,9 @@ def load_training_records(data_dir: str | Path, config: TrainConfig) -> tuple[li
                 raise CatalogError(f"{path}: no training file for task {name}")
             continue
         taken = 0
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        held_out[name] = math.floor(len(lines) * config.validation_share)
+        for number, line in enumerate(lines[: len(lines) - held_out[name]], start=1):
             if config.max_per_task is not None and taken >= config.max_per_task:
                 break
             record = _training_record(path, number, line)
@@ -69,7 +77,10 @@ def load_training_records(data_dir: str | Path, config: TrainConfig) -> tuple[li
         counts[name] = taken
     if not records:
         raise CatalogError(f"{train_dir}: no training examples for tasks {config.tasks or list(TASK_NAMES)}")
-    return records, {"examples_per_task": counts, "skipped_fewer_negatives": short, "oversample": repeats}
+    stats = {"examples_per_task": counts, "skipped_fewer_negatives": short, "oversample": repeats}
+    if config.validation_share:
+        stats["validation_held_out"] = held_out
+    return records, stats
 
 
 #: What a training line must hold: the texts the loss reads, and the ids and spec filtering needs.
@@ -119,12 +130,15 @@ def resample_positives(records: Sequence[dict], catalog: Catalog, tasks: Sequenc
     return resampled
 
 
-def build_dataset(records: Sequence[dict], negatives: int):
-    """A ``datasets.Dataset`` with columns query, positive, negative_1..K and label (= row)."""
+def build_dataset(records: Sequence[dict], negatives: int, passages: bool = True):
+    """A ``datasets.Dataset`` with columns query, positive, negative_1..K and label (= row); without
+    ``passages`` only query and label (a frozen item side encodes no passage)."""
     from datasets import Dataset
 
-    columns: dict[str, list] = {"query": [r["query"] for r in records], "positive": [r["pos"][0] for r in records]}
-    for k in range(negatives):
+    columns: dict[str, list] = {"query": [r["query"] for r in records]}
+    if passages:
+        columns["positive"] = [r["pos"][0] for r in records]
+    for k in range(negatives if passages else 0):
         columns[f"negative_{k + 1}"] = [r["neg"][k] for r in records]
     columns["label"] = list(range(len(records)))
     return Dataset.from_dict(columns)
@@ -149,6 +163,24 @@ def false_negative_mask(catalog: Catalog, records: Sequence[dict], negatives: in
         return torch.from_numpy(blocked)
 
     return mask
+
+
+def catalog_targets(catalog: Catalog, records: Sequence[dict]) -> CatalogTargets:
+    """For ``item_tower="frozen"``: each row's positive catalog position, and the items its task's
+    predicate accepts (left out of the softmax, see :class:`itemlib.losses.CatalogInfoNCELoss`)."""
+
+    def targets(rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        try:
+            positives = [catalog.index[records[r]["pos_ids"][0]] for r in rows]
+        except KeyError as error:
+            raise CatalogError(
+                f"positive item {error.args[0]!r} is not in {catalog.name}"
+                " (is this the catalog the data was generated from?)"
+            ) from None
+        accepted = np.stack([relevant_mask(catalog, records[r]["spec"]) for r in rows])
+        return torch.tensor(positives), torch.from_numpy(accepted)
+
+    return targets
 
 
 def _distributed() -> dict[str, object]:
@@ -246,6 +278,10 @@ def _trainer(config: TrainConfig, model, dataset, loss, checkpoints: Path, callb
         report_to="none",
         disable_tqdm=not config.progress,
         prompts=prompts or None,
+        # a query/document model (a frozen item side, saved) routes the query column to its query side
+        router_mapping={column: QUERY if column == "query" else DOCUMENT for column in dataset.column_names}
+        if document_modules(model) is not model
+        else None,
         dataloader_num_workers=config.dataloader_workers,
         dataloader_pin_memory=torch.cuda.is_available(),  # pinned memory only helps a GPU (and warns without one)
         remove_unused_columns=False,
@@ -330,15 +366,23 @@ def train(
     fingerprint = run_fingerprint(config, records)
     if _already_trained(out, fingerprint):
         return out
-    dataset = build_dataset(records, config.negatives)
+    frozen = config.item_tower == "frozen"
+    dataset = build_dataset(records, config.negatives, passages=not frozen)
 
     torch.manual_seed(config.seed)
     model = load_encoder(config.model, pooling=config.pooling, max_seq_length=config.max_seq_length)
     lora_rank = config.lora_rank or (16 if PRESETS.get(config.model) and PRESETS[config.model].lora else 0)
+    if frozen:  # the catalog embedded once by the base model, before its query side moves
+        items = EncoderRetriever(model, progress=config.progress)
+        items.index(catalog)  # type: ignore[arg-type]
+        loss = CatalogInfoNCELoss(
+            model, torch.from_numpy(items.item_embeddings), catalog_targets(catalog, records), config.temperature
+        )
     if lora_rank:
         _add_lora(model, lora_rank)
-    masker = false_negative_mask(catalog, records, config.negatives) if config.in_batch == "filtered" else None
-    loss = ItemInfoNCELoss(model, config.temperature, config.in_batch, masker)  # type: ignore[arg-type]
+    if not frozen:
+        masker = false_negative_mask(catalog, records, config.negatives) if config.in_batch == "filtered" else None
+        loss = ItemInfoNCELoss(model, config.temperature, config.in_batch, masker)  # type: ignore[arg-type]
 
     checkpoints = out / "checkpoints"
     trainer = _trainer(config, model, dataset, loss, checkpoints, callbacks)
@@ -350,6 +394,9 @@ def train(
         return out
     if lora_rank:
         _merge_lora(model)
+    if frozen:  # items keep the base model's weights: the saved model routes them there
+        base = load_encoder(config.model, pooling=config.pooling, max_seq_length=config.max_seq_length)
+        model = query_document_model(model, base)
     model.save(str(out))
     card = {
         "base_model": config.model,
@@ -358,6 +405,7 @@ def train(
         "examples": len(records),
         "hyperparameters": dataclasses.asdict(config) | {"lora_rank": lora_rank},
         "global_step": trainer.state.global_step,
+        "epoch": trainer.state.epoch,
         "train_loss": result.training_loss,
         "commit": git_commit(),
         "fingerprint": fingerprint,
