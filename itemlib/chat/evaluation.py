@@ -1,24 +1,39 @@
-"""Hit@K of a retriever on a dialogue test set, overall and by the number of user turns."""
+"""Hit@K of a retriever on a dialogue test set, overall and by the number of user turns, and of a
+local language model re-ranking each retriever's top candidates (Chat-Rec's recommender step)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from itemlib.catalog import Catalog
+from itemlib.chat.local import LocalRanker, LocalRanking
 from itemlib.metrics import hit_at_k
 from itemlib.retrieval import Retriever, search_records
 
+#: The ranking rules a study chooses among on validation dialogues: the language model alone or with
+#: the retriever's order kept at growing weight, by mean or summed title log-probability.
+LOCAL_RANKINGS = tuple(
+    LocalRanking(per_token, weight) for per_token in (True, False) for weight in (0.0, 0.5, 1.0, 2.0, 4.0)
+)
 
-def evaluate_dialogues(
-    retriever: Retriever, catalog: Catalog, dialogues: Sequence[dict], ks: Sequence[int] = (5, 10, 20)
-) -> pd.DataFrame:
-    """Hit@K overall and by number of user turns: rows (turns, k, hit, dialogues)."""
-    retriever.index(catalog)
-    ranked = search_records(retriever, catalog, dialogues, max(ks))
-    relevant = np.array([[catalog.items[p].id in d["pos_ids"] for p in row] for d, row in zip(dialogues, ranked)])
+
+def dialogue_hits(ranked_ids: Sequence[Sequence[str]], dialogues: Sequence[dict], depth: int) -> np.ndarray:
+    """(dialogues, depth) bool: whether each of the first ``depth`` recommended ids is the target."""
+    hits = np.zeros((len(dialogues), depth), dtype=bool)
+    for row, (ids, dialogue) in enumerate(zip(ranked_ids, dialogues)):
+        targets = set(dialogue["pos_ids"])
+        for column, item_id in enumerate(list(ids)[:depth]):
+            hits[row, column] = item_id in targets
+    return hits
+
+
+def hit_table(relevant: np.ndarray, dialogues: Sequence[dict], ks: Sequence[int] = (5, 10, 20)) -> pd.DataFrame:
+    """Rows (turns, k, hit, dialogues): Hit@K over all dialogues and by number of user turns."""
     turns = np.array([d["user_turns"] for d in dialogues])
     rows = []
     for group in ["all", *sorted(set(turns.tolist()))]:
@@ -33,3 +48,72 @@ def evaluate_dialogues(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def evaluate_dialogues(
+    retriever: Retriever, catalog: Catalog, dialogues: Sequence[dict], ks: Sequence[int] = (5, 10, 20)
+) -> pd.DataFrame:
+    """Hit@K overall and by number of user turns: rows (turns, k, hit, dialogues)."""
+    retriever.index(catalog)
+    ranked = search_records(retriever, catalog, dialogues, max(ks))
+    relevant = np.array([[catalog.items[p].id in d["pos_ids"] for p in row] for d, row in zip(dialogues, ranked)])
+    return hit_table(relevant, dialogues, ks)
+
+
+@dataclass
+class ScoredCandidates:
+    """Each dialogue's candidates in the retriever's order, with the language model's title scores
+    (sum of log-probabilities and token counts), so that any :class:`LocalRanking` re-ranks them
+    without running the model again."""
+
+    candidates: list[list[str]]
+    sums: list[np.ndarray]
+    counts: list[np.ndarray]
+
+    def ranked(self, ranking: LocalRanking) -> list[list[str]]:
+        return [
+            [ids[n] for n in ranking.order(sums, counts)]
+            for ids, sums, counts in zip(self.candidates, self.sums, self.counts)
+        ]
+
+
+def score_candidates(
+    ranker: LocalRanker,
+    catalog: Catalog,
+    dialogues: Sequence[dict],
+    retrievers: Mapping[str, Retriever],
+    candidates: int = 20,
+    progress: bool = False,
+) -> dict[str, ScoredCandidates]:
+    """Each retriever's top ``candidates`` per dialogue, scored by the language model. The dialogue
+    is read once per dialogue: the union of all retrievers' candidates is scored in one batch."""
+    lists = {}
+    for label, retriever in retrievers.items():
+        retriever.index(catalog)
+        ranked = search_records(retriever, catalog, dialogues, candidates)
+        lists[label] = [[catalog.items[p].id for p in row] for row in ranked]
+    scored = {label: ScoredCandidates([], [], []) for label in retrievers}
+    for number, dialogue in enumerate(tqdm(dialogues, desc="language model", disable=not progress)):
+        union = list(dict.fromkeys(i for label in retrievers for i in lists[label][number]))
+        sums, counts = ranker.loglikelihoods(catalog, dialogue["query"], union)
+        where = {item_id: position for position, item_id in enumerate(union)}
+        for label in retrievers:
+            ids = lists[label][number]
+            scored[label].candidates.append(ids)
+            scored[label].sums.append(sums[[where[i] for i in ids]])
+            scored[label].counts.append(counts[[where[i] for i in ids]])
+    return scored
+
+
+def choose_local_ranking(
+    scored: ScoredCandidates, dialogues: Sequence[dict], rankings: Sequence[LocalRanking] = LOCAL_RANKINGS, k: int = 5
+) -> tuple[LocalRanking, pd.DataFrame]:
+    """The ranking rule with the highest Hit@k on (validation) dialogues, the first listed on a tie,
+    and the table of every rule's Hit@k (what lost is reported too)."""
+    rows = []
+    for ranking in rankings:
+        hit = float(hit_at_k(dialogue_hits(scored.ranked(ranking), dialogues, k), k).mean())
+        rows.append({"per_token": ranking.per_token, "retriever_weight": ranking.retriever_weight, f"Hit@{k}": hit})
+    table = pd.DataFrame(rows)
+    best = int(table[f"Hit@{k}"].to_numpy().argmax())
+    return rankings[best], table
