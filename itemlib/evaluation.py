@@ -206,6 +206,15 @@ def paired_difference(
     return {"difference": float(diff.mean()), "low": float(interval.low), "high": float(interval.high)}
 
 
+#: How a paired difference is judged, by where its 95% interval lies.
+VERDICTS = ("better", "within noise", "worse")
+
+
+def verdict(low: float, high: float) -> str:
+    """``better`` when the 95% interval of a difference lies above zero, ``worse`` below, else ``within noise``."""
+    return "better" if low > 0 else "worse" if high < 0 else "within noise"
+
+
 def headline_table(metrics: pd.DataFrame) -> pd.DataFrame:
     """The paper's headline per task: Hit@5 (behaviour, AS2I, NM2I) or Coverage@5 (constraint tasks),
     with the mean base rate of its queries (the share of the catalog that answers one: what a random

@@ -16,6 +16,7 @@ from itemlib.chat import (
     LocalRanking,
     choose_local_ranking,
     dialogue_hits,
+    evaluate_local_llm,
     generate_dialogues,
     load_causal_lm,
     score_candidates,
@@ -36,14 +37,15 @@ def tiny_lm(tmp_path_factory):
 def test_cached_title_scores_equal_full_sequence_scores(movielens, tiny_lm):
     tokenizer, model = load_causal_lm(tiny_lm)
     prompt, separator = _prompt(tokenizer, movielens, "user: I loved Toy Story.")
-    titles = ["Toy Story", "The Godfather: Part II", "Saw"]
-    sums, counts = title_loglikelihoods(tokenizer, model, prompt, titles, separator)
+    titles = ["Toy Story", "The Godfather: Part II", "Saw", "Dr. Strangelove or: How I Learned to Stop Worrying"]
+    sums, counts = title_loglikelihoods(tokenizer, model, prompt, titles, separator, max_tokens=8)
     for title, total, count in zip(titles, sums, counts):
-        sequence = tokenizer(separator + title, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        sequence = (tokenizer(separator + title, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id])[:8]
         with torch.inference_mode():
             logp = model(torch.tensor([prompt + sequence])).logits.log_softmax(-1)[0]
         reference = sum(float(logp[len(prompt) + j - 1, token]) for j, token in enumerate(sequence))
         assert count == len(sequence) and total == pytest.approx(reference, abs=1e-4)
+    assert counts.max() == 8 and counts.min() < 8
 
 
 def test_ranking_rules():
@@ -89,3 +91,15 @@ def test_chat_cli_ranks_with_the_local_model_and_falls_back_when_it_cannot(tiny_
     assert main(["chat", "--model", "bm25", "--catalog", "movielens", "--local-llm", str(tmp_path / "x.gguf")]) == 0
     shown = capsys.readouterr()
     assert "does not exist; recommending in the retriever's order" in shown.err and "1. title:" in shown.out
+
+
+def test_evaluate_local_llm_pairs_each_retriever_with_its_llm_rows(movielens, tiny_lm):
+    test, validation = generate_dialogues(movielens, 8, seed=0), generate_dialogues(movielens, 5, seed=1)
+    retrievers = {"bm25": make_retriever("bm25"), "popularity": make_retriever("popularity")}
+    result = evaluate_local_llm(LocalRanker(tiny_lm), movielens, test, validation, retrievers, ["bm25"], "bm25")
+    assert set(result.table.model) == {"bm25", "popularity", "LLM + bm25"}
+    overall = result.table[(result.table.turns == "all") & (result.table.k == 20)].set_index("model").hit
+    assert overall["LLM + bm25"] == overall["bm25"], "re-ranking the top 20 cannot change Hit@20"
+    intervals = result.intervals([("LLM + bm25", "bm25"), ("LLM + bm25", "popularity")])
+    assert set(intervals.verdict) <= {"better", "within noise", "worse"} and len(intervals) == 2
+    assert result.seconds_per_dialogue > 0 and len(result.validation) == 10

@@ -7,11 +7,14 @@ machine: :mod:`~itemlib.chat.local`) and the terminal chat
 from itemlib.chat.dialogues import generate_dialogues, render_dialogue
 from itemlib.chat.evaluation import (
     LOCAL_RANKINGS,
+    LocalLLMEvaluation,
     ScoredCandidates,
     choose_local_ranking,
     dialogue_hits,
     evaluate_dialogues,
+    evaluate_local_llm,
     hit_table,
+    llm_label,
     score_candidates,
 )
 from itemlib.chat.local import DEFAULT_LOCAL_LM, LocalRanker, LocalRanking, load_causal_lm
@@ -22,12 +25,15 @@ __all__ = [
     "DEFAULT_LOCAL_LM",
     "LLMRanker",
     "LOCAL_RANKINGS",
+    "LocalLLMEvaluation",
     "LocalRanker",
     "LocalRanking",
     "ScoredCandidates",
     "choose_local_ranking",
     "dialogue_hits",
+    "evaluate_local_llm",
     "hit_table",
+    "llm_label",
     "load_causal_lm",
     "score_candidates",
     "Ranker",

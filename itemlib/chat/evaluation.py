@@ -3,6 +3,7 @@ local language model re-ranking each retriever's top candidates (Chat-Rec's reco
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -11,7 +12,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from itemlib.catalog import Catalog
-from itemlib.chat.local import LocalRanker, LocalRanking
+from itemlib.chat.local import LocalRanker, LocalRanking, load_causal_lm
+from itemlib.evaluation import paired_difference, verdict
 from itemlib.metrics import hit_at_k
 from itemlib.retrieval import Retriever, search_records
 
@@ -117,3 +119,67 @@ def choose_local_ranking(
     table = pd.DataFrame(rows)
     best = int(table[f"Hit@{k}"].to_numpy().argmax())
     return rankings[best], table
+
+
+@dataclass
+class LocalLLMEvaluation:
+    """Chat-Rec with a local language model on one catalog's dialogues (see :func:`evaluate_local_llm`)."""
+
+    ranking: LocalRanking  # the rule chosen on validation dialogues
+    validation: pd.DataFrame  # every rule's Hit@5 on them
+    table: pd.DataFrame  # rows (model, turns, k, hit, dialogues): each retriever alone and with the LLM
+    hits: dict[str, np.ndarray]  # model -> (dialogues, 20) bool, for paired intervals
+    load_seconds: float
+    seconds_per_dialogue: float
+
+    def intervals(self, pairs: Sequence[tuple[str, str]], k: int = 5, seed: int = 0) -> pd.DataFrame:
+        """Paired 95% bootstrap intervals of Hit@k differences ``first - second`` over the same dialogues."""
+        rows = []
+        for first, second in pairs:
+            a, b = (hit_at_k(self.hits[label], k).astype(float) for label in (first, second))
+            difference = paired_difference(a, b, seed=seed)
+            rows.append({"comparison": f"{first} − {second}", **difference,
+                         "verdict": verdict(difference["low"], difference["high"])})  # fmt: skip
+        return pd.DataFrame(rows)
+
+
+def llm_label(retriever_label: str) -> str:
+    return f"LLM + {retriever_label}"
+
+
+def evaluate_local_llm(
+    ranker: LocalRanker,
+    catalog: Catalog,
+    dialogues: Sequence[dict],
+    validation: Sequence[dict],
+    retrievers: Mapping[str, Retriever],
+    with_llm: Sequence[str],
+    choose_with: str,
+    ks: Sequence[int] = (5, 10, 20),
+    candidates: int = 20,
+    progress: bool = False,
+) -> LocalLLMEvaluation:
+    """Every retriever alone, and those in ``with_llm`` re-ranked by the language model, on the same
+    ``dialogues``; the ranking rule is chosen first on ``validation`` dialogues with the candidates of
+    ``choose_with``. Load time and language-model seconds per test dialogue are measured."""
+    started = time.perf_counter()
+    load_causal_lm(ranker.model)
+    load_seconds = time.perf_counter() - started
+    chosen = score_candidates(ranker, catalog, validation, {choose_with: retrievers[choose_with]}, candidates)
+    ranking, validation_table = choose_local_ranking(chosen[choose_with], validation)
+    started = time.perf_counter()
+    scored = score_candidates(ranker, catalog, dialogues, {label: retrievers[label] for label in with_llm},
+                              candidates, progress)  # fmt: skip
+    seconds = (time.perf_counter() - started) / max(len(dialogues), 1)
+    hits, tables = {}, []
+    for label, retriever in retrievers.items():
+        retriever.index(catalog)
+        ranked = search_records(retriever, catalog, dialogues, candidates)
+        hits[label] = dialogue_hits([[catalog.items[p].id for p in row] for row in ranked], dialogues, candidates)
+    for label in with_llm:
+        hits[llm_label(label)] = dialogue_hits(scored[label].ranked(ranking), dialogues, candidates)
+    for label, relevant in hits.items():
+        tables.append(hit_table(relevant, dialogues, ks).assign(model=label))
+    return LocalLLMEvaluation(
+        ranking, validation_table, pd.concat(tables, ignore_index=True), hits, load_seconds, seconds
+    )

@@ -84,16 +84,21 @@ def _prompt(tokenizer, catalog: Catalog, dialogue: str) -> tuple[list[int], str]
     return tokenizer(text, add_special_tokens=False)["input_ids"], separator
 
 
+#: Title tokens scored: a title is told apart by its first tokens, and the language model's cost grows
+#: with every scored position (20-40 candidates per dialogue).
+MAX_TITLE_TOKENS = 10
+
+
 def title_loglikelihoods(
-    tokenizer, model, prompt: list[int], titles: list[str], separator: str = ""
+    tokenizer, model, prompt: list[int], titles: list[str], separator: str = "", max_tokens: int = MAX_TITLE_TOKENS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(sum of log-probabilities, token count) of each title (after ``separator``), followed by the
-    end-of-answer token, as the continuation of ``prompt``. The prompt is run once and its cache
-    shared by all titles."""
+    """(sum of log-probabilities, token count) of each title (after ``separator``) as the continuation
+    of ``prompt``: its first ``max_tokens`` tokens, and the end-of-answer token when the whole title
+    fits. The prompt is run once and its cache shared by all titles."""
     import torch
 
     end = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    sequences = [tokenizer(separator + t, add_special_tokens=False)["input_ids"] + end for t in titles]
+    sequences = [(tokenizer(separator + t, add_special_tokens=False)["input_ids"] + end)[:max_tokens] for t in titles]
     width = max(len(s) for s in sequences)
     ids = torch.zeros((len(titles), width), dtype=torch.long)
     mask = torch.zeros((len(titles), len(prompt) + width), dtype=torch.long)

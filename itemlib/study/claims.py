@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from itemlib.evaluation import paired_difference
+from itemlib.evaluation import VERDICTS, paired_difference, verdict
 from itemlib.study.records import AblationRecord, DiagnosisRecord, EvaluationRecord, TrainingRecord, read_record
 from itemlib.taskinfo import tasks_in
 
@@ -23,7 +23,6 @@ from itemlib.taskinfo import tasks_in
 REFERENCES = ("untuned", "bm25", "popularity", "random")
 ROLES = (*REFERENCES, "in-domain", "out-of-domain", "tuned+popularity")
 INTERVAL = "tuned − reference [95% CI]"
-VERDICTS = ("better", "within noise", "worse")
 
 
 def role(label: str, test_set: str) -> str:
@@ -34,11 +33,6 @@ def role(label: str, test_set: str) -> str:
     if label.startswith("tuned-") and label.endswith("+popularity"):
         return "tuned+popularity"
     return "out-of-domain" if label.startswith("tuned-") else label
-
-
-def verdict(low: float, high: float) -> str:
-    """``better`` when the 95% interval of a difference lies above zero, ``worse`` below, else ``within noise``."""
-    return "better" if low > 0 else "worse" if high < 0 else "within noise"
 
 
 def judged(rows: list[dict], columns: list[str]) -> pd.DataFrame:

@@ -57,6 +57,11 @@ class Profile:
     ablation: Ablation
     max_items: int | None = None
     dialogues: int = 500  # conversational test set size per catalog
+    #: the Chat-Rec language model on this machine (itemlib.chat.local), the test dialogues per catalog it
+    #: re-ranks (the first of the test set), and the validation dialogues that choose its ranking rule
+    local_llm: str = "smollm2"
+    llm_dialogues: int = 100
+    llm_validation_dialogues: int = 50
     #: examples per task of the validation split that chooses the popularity prior's weight of the
     #: tuned+popularity arm (itemlib.hybrid); 0 leaves the arm out
     popularity_validation: int = 200
@@ -98,6 +103,8 @@ PROFILES = {
         "smoke",
         max_items=1200,
         dialogues=20,
+        llm_dialogues=4,
+        llm_validation_dialogues=3,
         popularity_validation=10,
         example_steps=3,
         generation=GenerateConfig(per_task=40, test_per_task=20, negatives=7),
@@ -146,6 +153,7 @@ def shrink(profile: Profile, name: str | None = None) -> Profile:
     base = training if profile.ablation.with_recipe else tiny(profile.ablation.base, 1)
     return replace(
         profile, name=name or f"{profile.name}-tiny", max_items=800, dialogues=5, popularity_validation=5,
+        llm_dialogues=2, llm_validation_dialogues=2,
         example_steps=1, training=training, ablation=replace(profile.ablation, base=base),
         generation=replace(profile.generation, per_task=30, test_per_task=10),
     )  # fmt: skip
