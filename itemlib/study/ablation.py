@@ -12,14 +12,17 @@ from itemlib.train_config import TrainConfig
 
 
 def variant_label(config: TrainConfig) -> str:
+    if config.item_tower == "frozen":
+        return "frozen item side, every catalog negative"
     return f"{config.negatives} neg, in-batch {config.in_batch}"
 
 
 def run_ablation(catalog: Catalog, data_dir: str | Path, work_dir: str | Path, base: TrainConfig,
-                 variants: Sequence[dict], recipe_model: str | None = None) -> AblationRecord:  # fmt: skip
+                 variants: Sequence[dict], recipe_model: str | None = None,
+                 recipe: TrainConfig | None = None) -> AblationRecord:  # fmt: skip
     """Train ``base`` with each variant's fields into ``work_dir/<negatives>-<in_batch>`` (an interrupted
     variant resumes from its checkpoints) and score it, the untuned base model and ``recipe_model``
-    (``base`` itself, trained elsewhere: the in-domain model) on ``data_dir``'s test set."""
+    (the in-domain model, trained elsewhere with ``recipe``, default ``base``) on ``data_dir``'s test set."""
     from itemlib.evaluation import evaluate
     from itemlib.retrieval import make_retriever
     from itemlib.training import train
@@ -32,8 +35,10 @@ def run_ablation(catalog: Catalog, data_dir: str | Path, work_dir: str | Path, b
         train(data_dir, out, config, catalog=catalog)
         models[variant_label(config)], extra[variant_label(config)] = out, variant
     if recipe_model:
-        models[variant_label(base)] = recipe_model
-        extra[variant_label(base)] = {"negatives": base.negatives, "in_batch": base.in_batch}
+        recipe = recipe or base
+        models[variant_label(recipe)] = recipe_model
+        extra[variant_label(recipe)] = {"negatives": recipe.negatives, "in_batch": recipe.in_batch,
+                                        "item_tower": recipe.item_tower}  # fmt: skip
     rows, per_query = [], {}
     for label, model in models.items():
         result = evaluate(make_retriever(model), catalog, data_dir, progress=False)

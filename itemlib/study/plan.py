@@ -116,6 +116,7 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
                 "train_config": ablation.base.to_dict(),
                 "variants": list(ablation.variants),
                 "recipe_model": f"{work}/models/{ablation.catalog}" if ablation.with_recipe else None,
+                "recipe_config": profile.training.to_dict() if ablation.with_recipe else None,
             },
             needs=[f"generate-{ablation.catalog}"] + ([f"train-{ablation.catalog}"] if ablation.with_recipe else []),
             folders=[f"{work}/ablation"],

@@ -22,8 +22,8 @@ from itemlib.train_config import TrainConfig
 class Ablation:
     """One base recipe trained once per variant; a variant overrides fields of ``base``.
 
-    ``with_recipe`` adds the profile's in-domain model on ``catalog`` as one more arm, the base recipe
-    itself, instead of training it again (the base must then be the in-domain recipe).
+    ``with_recipe`` adds the profile's in-domain model on ``catalog`` as one more arm, reused rather
+    than trained again (when it is the base recipe itself, the base's own arm).
     """
 
     base: TrainConfig
@@ -74,8 +74,6 @@ class Profile:
         configs = [self.generation, self.training, self.ablation.base]
         if any(config.seed != self.seed for config in configs):
             raise ValueError(f"profile {self.name!r}: every config must use the profile's seed {self.seed}")
-        if self.ablation.with_recipe and self.ablation.base != self.training:
-            raise ValueError(f"profile {self.name!r}: an ablation that reuses the in-domain model must vary its recipe")
         needed = max(config.negatives for config in [self.training, *self.ablation.configs()])
         if self.generation.negatives < needed:
             raise ValueError(
