@@ -179,19 +179,25 @@ def id_ranks(catalog: Catalog) -> np.ndarray:
 
 
 def top_k_from_scores(scores: np.ndarray, masks: Sequence[Sequence[int]], k: int, ranks: np.ndarray) -> np.ndarray:
-    """Item positions of the top ``k`` per row, masked positions excluded, ties by id rank."""
+    """Item positions of the top ``k`` per row, masked positions excluded, ties by id rank.
+
+    One partition finds each row's k-th best score; every item scoring at least that is a candidate,
+    and a single sort of all rows' candidates (row, then score descending, then id rank) orders them.
+    ``scores`` is copied once (a retriever may hand out scores it keeps).
+    """
     scores = np.array(scores, dtype=np.float32, copy=True)
     for row, masked in enumerate(masks):
-        scores[row, list(masked)] = -np.inf
-    k = min(k, scores.shape[1])
-    # the k-th best score per row; every item scoring at least that is a candidate
-    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
-    out = np.empty((len(scores), k), dtype=np.int64)
-    for row in range(len(scores)):
-        candidates = np.flatnonzero(scores[row] >= kth[row])
-        order = np.lexsort((ranks[candidates], -scores[row, candidates]))
-        out[row] = candidates[order[:k]]
-    return out
+        if len(masked):
+            scores[row, list(masked)] = -np.inf
+    rows, width = scores.shape
+    k = min(k, width)
+    if not rows or not k:
+        return np.zeros((rows, k), dtype=np.int64)
+    kth = np.partition(scores, width - k, axis=1)[:, width - k]
+    candidate_rows, candidate_items = np.nonzero(scores >= kth[:, None])
+    order = np.lexsort((ranks[candidate_items], -scores[candidate_rows, candidate_items], candidate_rows))
+    starts = np.searchsorted(candidate_rows[order], np.arange(rows))
+    return candidate_items[order][starts[:, None] + np.arange(k)]
 
 
 def chunked_top_k(

@@ -76,6 +76,19 @@ def test_masked_items_never_appear_and_ties_order_by_id():
     assert all(not set(row) & set(mask) for row, mask in zip(top.tolist(), masks))
 
 
+def test_top_k_equals_a_full_sort_by_score_then_id_with_many_ties():
+    rng = np.random.default_rng(2)
+    scores = rng.integers(0, 4, (40, 60)).astype(np.float32)  # four values: ties everywhere
+    ranks = rng.permutation(60)
+    masks = [rng.choice(60, rng.integers(0, 50), replace=False).tolist() for _ in range(40)]
+    top = top_k_from_scores(scores, masks, 15, ranks)
+    for row in range(40):
+        allowed = [i for i in range(60) if i not in set(masks[row])]
+        expected = sorted(allowed, key=lambda i: (-scores[row, i], ranks[i]))[:15]
+        assert top[row].tolist()[: len(expected)] == expected
+    assert not np.isinf(scores).any(), "the caller's scores are not modified"
+
+
 def test_faiss_and_exact_search_agree():
     rng = np.random.default_rng(1)
     items = rng.standard_normal((2000, 16)).astype(np.float32)
