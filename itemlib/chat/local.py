@@ -169,4 +169,4 @@ class LocalRanker:
             return Recommendation([], "", "retriever")
         order = self.ranking.order(*self.loglikelihoods(catalog, dialogue, candidates))
         ranked = [candidates[n] for n in order]
-        return Recommendation(ranked, f"the language model {self.model} finds this title the likeliest answer", "llm")
+        return Recommendation(ranked, f"ranked by {self.model}: the likeliest answers to the conversation first", "llm")
