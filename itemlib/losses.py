@@ -11,6 +11,18 @@ from torch import Tensor, nn
 
 from itemlib.train_config import IN_BATCH_MODES, InBatch
 
+#: BibTeX of the paper both losses come from (sentence-transformers writes it into the model card).
+PAPER_CITATION = """
+@inproceedings{lei2024aligning,
+    title = "Aligning Language Models for Versatile Text-based Item Retrieval",
+    author = "Lei, Yuxuan and Lian, Jianxun and Yao, Jing and Wu, Mingqi and Lian, Defu and Xie, Xing",
+    booktitle = "Companion Proceedings of the ACM Web Conference 2024",
+    year = "2024",
+    eprint = "2402.18899",
+    archivePrefix = "arXiv",
+}
+"""
+
 #: ``rows`` (dataset indices of the batch) -> bool (B, B * (1 + K)): True where the passage of
 #: another example is relevant to the query (or is the query's own positive item) and must not
 #: act as its negative. Column order: the B positives, then each example's K negatives.
@@ -124,16 +136,7 @@ class ItemInfoNCELoss(nn.Module):
 
     @property
     def citation(self) -> str:
-        return """
-@inproceedings{lei2024aligning,
-    title = "Aligning Language Models for Versatile Text-based Item Retrieval",
-    author = "Lei, Yuxuan and Lian, Jianxun and Yao, Jing and Wu, Mingqi and Lian, Defu and Xie, Xing",
-    booktitle = "Companion Proceedings of the ACM Web Conference 2024",
-    year = "2024",
-    eprint = "2402.18899",
-    archivePrefix = "arXiv",
-}
-"""
+        return PAPER_CITATION
 
 
 class CatalogInfoNCELoss(nn.Module):
@@ -216,13 +219,4 @@ class CatalogInfoNCELoss(nn.Module):
 
     @property
     def citation(self) -> str:
-        return """
-@inproceedings{lei2024aligning,
-    title = "Aligning Language Models for Versatile Text-based Item Retrieval",
-    author = "Lei, Yuxuan and Lian, Jianxun and Yao, Jing and Wu, Mingqi and Lian, Defu and Xie, Xing",
-    booktitle = "Companion Proceedings of the ACM Web Conference 2024",
-    year = "2024",
-    eprint = "2402.18899",
-    archivePrefix = "arXiv",
-}
-"""
+        return PAPER_CITATION

@@ -26,12 +26,12 @@ from itemlib.cli import main
 from itemlib.llm import LLMError
 from itemlib.retrieval import make_retriever
 
-from .tiny_models import tiny_causal_lm
+from .tiny_models import tiny_llama
 
 
 @pytest.fixture(scope="module")
 def tiny_lm(tmp_path_factory):
-    return tiny_causal_lm(tmp_path_factory.mktemp("lm"))
+    return tiny_llama(tmp_path_factory.mktemp("lm"), head=True)
 
 
 def test_cached_title_scores_equal_full_sequence_scores(movielens, tiny_lm):

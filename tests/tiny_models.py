@@ -32,36 +32,24 @@ def tiny_bert(directory: Path, seed: int = 0) -> str:
     return str(directory)
 
 
-def tiny_llama(directory: Path, seed: int = 0) -> str:
-    torch.manual_seed(seed)
-    tokenizer = _tokenizer()
-    tokenizer.eos_token = tokenizer.sep_token
-    config = LlamaConfig(
+def _tiny_llama_config(tokenizer) -> LlamaConfig:
+    return LlamaConfig(
         **TINY,
         vocab_size=tokenizer.vocab_size,
         num_key_value_heads=2,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.sep_token_id,
     )
-    LlamaModel(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return str(directory)
 
 
-def tiny_causal_lm(directory: Path, seed: int = 0) -> str:
-    """A tiny random Llama with a language-model head (for the local Chat-Rec ranker's tests)."""
+def tiny_llama(directory: Path, seed: int = 0, head: bool = False) -> str:
+    """A tiny random Llama: the bare decoder (an encoder with last-token pooling), or with ``head`` its
+    language-model head too (the local Chat-Rec ranker's tests)."""
     from transformers import LlamaForCausalLM
 
     torch.manual_seed(seed)
     tokenizer = _tokenizer()
     tokenizer.eos_token = tokenizer.sep_token
-    config = LlamaConfig(
-        **TINY,
-        vocab_size=tokenizer.vocab_size,
-        num_key_value_heads=2,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.sep_token_id,
-    )
-    LlamaForCausalLM(config).save_pretrained(directory)
+    (LlamaForCausalLM if head else LlamaModel)(_tiny_llama_config(tokenizer)).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return str(directory)
