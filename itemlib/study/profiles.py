@@ -59,9 +59,10 @@ class Profile:
     dialogues: int = 500  # conversational test set size per catalog
     #: the Chat-Rec language model on this machine (itemlib.chat.local), the test dialogues per catalog it
     #: re-ranks (the first of the test set), and the validation dialogues that choose its ranking rule
+    #: (the language model costs seconds per dialogue on a CPU: 50 and 30 keep it near ten minutes)
     local_llm: str = "smollm2"
-    llm_dialogues: int = 100
-    llm_validation_dialogues: int = 50
+    llm_dialogues: int = 50
+    llm_validation_dialogues: int = 30
     #: examples per task of the validation split that chooses the popularity prior's weight of the
     #: tuned+popularity arm (itemlib.hybrid); 0 leaves the arm out
     popularity_validation: int = 200
@@ -101,8 +102,8 @@ PROFILES = {
         "smoke",
         max_items=1200,
         dialogues=20,
-        llm_dialogues=4,
-        llm_validation_dialogues=3,
+        llm_dialogues=3,
+        llm_validation_dialogues=2,
         popularity_validation=10,
         example_steps=3,
         generation=GenerateConfig(per_task=40, test_per_task=20, negatives=7),
