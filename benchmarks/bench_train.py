@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -75,6 +76,7 @@ def main() -> None:
         (subset / "train").mkdir(parents=True)
         with (subset / "train" / "FA2I.jsonl").open("w") as handle:  # one file: training reads by task name
             handle.writelines(json.dumps(r) + "\n" for r in records)
+        shutil.copy(data / "stats.json", subset / "stats.json")  # training refuses data without its record
         tokens = non_padding_tokens(records)
 
         started = time.perf_counter()
