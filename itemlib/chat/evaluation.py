@@ -34,6 +34,12 @@ def dialogue_hits(ranked_ids: Sequence[Sequence[str]], dialogues: Sequence[dict]
     return hits
 
 
+def retrieved_ids(retriever: Retriever, catalog: Catalog, dialogues: Sequence[dict], depth: int) -> list[list[str]]:
+    """The ids of ``retriever``'s top ``depth`` for each dialogue (its masked items excluded)."""
+    retriever.index(catalog)
+    return [[catalog.items[p].id for p in row] for row in search_records(retriever, catalog, dialogues, depth)]
+
+
 def hit_table(relevant: np.ndarray, dialogues: Sequence[dict], ks: Sequence[int] = (5, 10, 20)) -> pd.DataFrame:
     """Rows (turns, k, hit, dialogues): Hit@K over all dialogues and by number of user turns."""
     turns = np.array([d["user_turns"] for d in dialogues])
@@ -56,9 +62,7 @@ def evaluate_dialogues(
     retriever: Retriever, catalog: Catalog, dialogues: Sequence[dict], ks: Sequence[int] = (5, 10, 20)
 ) -> pd.DataFrame:
     """Hit@K overall and by number of user turns: rows (turns, k, hit, dialogues)."""
-    retriever.index(catalog)
-    ranked = search_records(retriever, catalog, dialogues, max(ks))
-    relevant = np.array([[catalog.items[p].id in d["pos_ids"] for p in row] for d, row in zip(dialogues, ranked)])
+    relevant = dialogue_hits(retrieved_ids(retriever, catalog, dialogues, max(ks)), dialogues, max(ks))
     return hit_table(relevant, dialogues, ks)
 
 
@@ -89,11 +93,7 @@ def score_candidates(
 ) -> dict[str, ScoredCandidates]:
     """Each retriever's top ``candidates`` per dialogue, scored by the language model. The dialogue
     is read once per dialogue: the union of all retrievers' candidates is scored in one batch."""
-    lists = {}
-    for label, retriever in retrievers.items():
-        retriever.index(catalog)
-        ranked = search_records(retriever, catalog, dialogues, candidates)
-        lists[label] = [[catalog.items[p].id for p in row] for row in ranked]
+    lists = {label: retrieved_ids(retriever, catalog, dialogues, candidates) for label, retriever in retrievers.items()}
     scored = {label: ScoredCandidates([], [], []) for label in retrievers}
     for number, dialogue in enumerate(tqdm(dialogues, desc="language model", disable=not progress)):
         union = list(dict.fromkeys(i for label in retrievers for i in lists[label][number]))
@@ -172,10 +172,9 @@ def evaluate_local_llm(
                               candidates, progress)  # fmt: skip
     seconds = (time.perf_counter() - started) / max(len(dialogues), 1)
     hits, tables = {}, []
-    for label, retriever in retrievers.items():
-        retriever.index(catalog)
-        ranked = search_records(retriever, catalog, dialogues, candidates)
-        hits[label] = dialogue_hits([[catalog.items[p].id for p in row] for row in ranked], dialogues, candidates)
+    for label, retriever in retrievers.items():  # the re-ranked retrievers' own order was searched once, above
+        ids = scored[label].candidates if label in scored else retrieved_ids(retriever, catalog, dialogues, candidates)
+        hits[label] = dialogue_hits(ids, dialogues, candidates)
     for label in with_llm:
         hits[llm_label(label)] = dialogue_hits(scored[label].ranked(ranking), dialogues, candidates)
     for label, relevant in hits.items():
