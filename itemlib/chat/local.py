@@ -118,8 +118,7 @@ def title_loglikelihoods(
         logits = torch.cat([head.logits[:, -1:].expand(len(titles), -1, -1), tail.logits[:, :-1]], dim=1)
         logp = logits.float().log_softmax(-1).gather(-1, ids.unsqueeze(-1)).squeeze(-1)
     counts = np.array([len(s) for s in sequences])
-    valid = torch.arange(width).expand(len(titles), -1) < torch.from_numpy(counts).unsqueeze(1)
-    return (logp * valid).sum(1).numpy().astype(float), counts
+    return (logp * mask[:, len(prompt) :]).sum(1).numpy().astype(float), counts
 
 
 @dataclass(frozen=True)
