@@ -181,6 +181,17 @@ def test_the_published_profile_is_complete_so_make_book_executes_nothing():
     assert not missing, f"planned but not published: {missing} (publish them, or leave them out of the cpu plan)"
 
 
+def test_the_published_runs_come_from_one_pass_on_one_committed_tree():
+    """A reader checks one commit, not four: every published cpu run started from the same clean commit."""
+    commits = {
+        path.parent.name: json.loads(path.read_text())["provenance"]["commit"]
+        for path in (ROOT / "book" / "runs" / "cpu").glob("*/metrics.json")
+    }
+    assert commits, "no published cpu runs"
+    assert len(set(commits.values())) == 1, f"published runs span several commits: {commits}"
+    assert not any(commit.endswith("+uncommitted") for commit in commits.values()), commits
+
+
 def test_the_book_shows_committed_runs_of_a_catalog_whose_data_this_machine_lacks(monkeypatch, tmp_path):
     import importlib
 
