@@ -95,22 +95,30 @@ def provenance(
     return table[~table.run.isin(exclude)].set_index("run")
 
 
-def compute_table(runs_dir: str | Path) -> pd.DataFrame:
-    """What each run cost: wall time and hardware, and for training runs the steps, the examples seen
-    (steps x batch x accumulation) and the epochs that makes over its training set."""
-    rows = []
+def compute_table(runs_dir: str | Path, exclude: Sequence[str] = ()) -> pd.DataFrame:
+    """What each run cost (``exclude``: runs left out, such as the page that shows the table, whose own
+    cost is not known while it runs): wall time and hardware, and for training runs the steps, the
+    examples seen (steps x batch x accumulation) and the epochs that makes over its training set, then a
+    row with the total wall time. Cells are written for the page: a blank where a run has no such figure."""
+    rows, minutes = [], 0.0
     for name, metrics in published_runs(runs_dir):
+        if name in exclude:
+            continue
         info = metrics.get("provenance", {})
-        row = {"run": info.get("run", name), "wall time (min)": round(info.get("wall_seconds", 0) / 60, 1)}
-        card = metrics.get("card")
-        if card:
+        minutes += info.get("wall_seconds", 0) / 60
+        row = {"run": info.get("run", name), "wall time (min)": f"{info.get('wall_seconds', 0) / 60:.1f}"}
+        row |= dict.fromkeys(["steps", "examples seen", "training examples", "epochs"], "")
+        if card := metrics.get("card"):
             settings = card["hyperparameters"]
             seen = card["global_step"] * settings["batch_size"] * settings["gradient_accumulation"]
-            row |= {"steps": card["global_step"], "examples seen": seen, "training examples": card["examples"],
-                    "epochs": round(seen / card["examples"], 2)}  # fmt: skip
-        rows.append(row | {"hardware": info.get("hardware")})
-    table = pd.DataFrame(rows).set_index("run")
-    for column in ("steps", "examples seen", "training examples"):
-        if column in table:
-            table[column] = table[column].astype("Int64")  # whole numbers, blank where a run has none
-    return table
+            row |= {
+                "steps": f"{card['global_step']:,}",
+                "examples seen": f"{seen:,}",
+                "training examples": f"{card['examples']:,}",
+                "epochs": f"{seen / card['examples']:.2f}",
+            }
+        rows.append(row | {"hardware": info.get("hardware", "")})
+    if not rows:
+        return pd.DataFrame()
+    rows.append(dict.fromkeys(rows[0], "") | {"run": "total", "wall time (min)": f"{minutes:.1f}"})
+    return pd.DataFrame(rows).set_index("run")
