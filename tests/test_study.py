@@ -199,6 +199,18 @@ def test_the_published_numbers_come_from_one_pass_on_one_committed_tree():
     assert not any(commit.endswith("+uncommitted") for commit in commits.values()), commits
 
 
+def test_the_book_shows_committed_runs_of_a_catalog_whose_data_this_machine_lacks(monkeypatch, tmp_path):
+    import importlib
+
+    from itemlib.study import book
+
+    plan_module = importlib.import_module("itemlib.study.plan")  # the package's `plan` is the function
+    monkeypatch.setattr(plan_module, "steam_available", lambda: False)
+    assert not any(run.name.endswith("steam") for run in plan(PROFILES["cpu"]))  # nothing of Steam is executed
+    toc = book.write_toc("cpu", root=ROOT).read_text()
+    assert "book/runs/cpu/train-steam/train" in toc  # but its published pages stay in the book
+
+
 def test_the_compute_table_writes_blanks_not_nan_and_totals_the_wall_time(tmp_path):
     from itemlib.study.notebook import compute_table
 
