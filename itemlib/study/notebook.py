@@ -100,13 +100,14 @@ def compute_table(runs_dir: str | Path, exclude: Sequence[str] = ()) -> pd.DataF
     cost is not known while it runs): wall time and hardware, and for training runs the steps, the
     examples seen (steps x batch x accumulation) and the epochs that makes over its training set, then a
     row with the total wall time. Cells are written for the page: a blank where a run has no such figure."""
-    rows, minutes = [], 0.0
+    rows, total = [], 0.0
     for name, metrics in published_runs(runs_dir):
         if name in exclude:
             continue
         info = metrics.get("provenance", {})
-        minutes += info.get("wall_seconds", 0) / 60
-        row = {"run": info.get("run", name), "wall time (min)": f"{info.get('wall_seconds', 0) / 60:.1f}"}
+        minutes = info.get("wall_seconds", 0) / 60
+        total += minutes
+        row = {"run": info.get("run", name), "wall time (min)": f"{minutes:.1f}"}
         row |= dict.fromkeys(["steps", "examples seen", "training examples", "epochs"], "")
         if card := metrics.get("card"):
             settings = card["hyperparameters"]
@@ -120,5 +121,5 @@ def compute_table(runs_dir: str | Path, exclude: Sequence[str] = ()) -> pd.DataF
         rows.append(row | {"hardware": info.get("hardware", "")})
     if not rows:
         return pd.DataFrame()
-    rows.append(dict.fromkeys(rows[0], "") | {"run": "total", "wall time (min)": f"{minutes:.1f}"})
+    rows.append(dict.fromkeys(rows[0], "") | {"run": "total", "wall time (min)": f"{total:.1f}"})
     return pd.DataFrame(rows).set_index("run")
