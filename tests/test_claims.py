@@ -115,6 +115,7 @@ def test_recipe_sentence_counts_draws_per_task_with_oversampling():
         "hyperparameters": {
             "max_steps": 10,
             "batch_size": 4,
+            "validation_share": 0.1,
             "gradient_accumulation": 1,
             "negatives": 3,
             "in_batch": "off",
@@ -122,13 +123,19 @@ def test_recipe_sentence_counts_draws_per_task_with_oversampling():
         },
         "data_stats": {"examples_per_task": {"UH2I": 10, "NM2I": 10}, "oversample": {"NM2I": 3}},
         "examples": 40,
+        "global_step": 10,
+        "epoch": 1.0,
     }
     sentence = recipe_sentence(card)
+    assert "takes 10 steps of 4 examples (1.00 epochs of its 40 training examples) with 3 verified" in sentence
     assert (
-        "each of its 1 other tasks is drawn about 10 times, NM2I about 30 times (its examples repeated 3-fold)"
+        "each of its 1 other tasks is drawn about 10.0 times, NM2I about 30.0 times (its examples repeated 3-fold)"
         in sentence
     )
+    assert "The last 10% of each task's examples are held out" in sentence
     assert "no in-batch negatives" in sentence and "The positives of VC2I are drawn from every item" in sentence
+    epoch = recipe_sentence(card | {"hyperparameters": card["hyperparameters"] | {"negatives": 0, "max_steps": -1}})
+    assert "with no verified negatives and no in-batch negatives" in epoch and "-1" not in epoch
 
 
 def test_load_results_reads_the_runs_records(tmp_path):
@@ -147,6 +154,8 @@ def test_load_results_reads_the_runs_records(tmp_path):
         },
         "data_stats": {"examples_per_task": {"UH2I": 1}},
         "examples": 1,
+        "global_step": 1,
+        "epoch": 1.0,
     }
     write("train-movielens", TrainingRecord(model="minilm", out_dir="m", card=card, loss=[{"step": 1, "loss": 2.0}]))
     rows = [

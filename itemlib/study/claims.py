@@ -241,24 +241,26 @@ def below_catalog_rate(diagnosis: DiagnosisRecord) -> str:
 
 
 def recipe_sentence(card: dict) -> str:
-    """How often an in-domain run draws each task, from its training card."""
+    """How often an in-domain run draws each task, from its training card (the steps it took, so a
+    run set by epochs reads as plainly as one set by steps)."""
     recipe, stats = card["hyperparameters"], card["data_stats"]
     repeats = stats.get("oversample", {})
-    draws = recipe["max_steps"] * recipe["batch_size"] * recipe["gradient_accumulation"]
+    draws = card["global_step"] * recipe["batch_size"] * recipe["gradient_accumulation"]
     per_task = {
         task: draws * count * repeats.get(task, 1) / card["examples"]
         for task, count in stats["examples_per_task"].items()
     }
     plain = [n for task, n in per_task.items() if task not in repeats]
     extra = "".join(
-        f", {task} about {per_task[task]:.0f} times (its examples repeated {times}-fold)"
+        f", {task} about {per_task[task]:.1f} times (its examples repeated {times}-fold)"
         for task, times in repeats.items()
     )
     in_batch = {
         "off": "no in-batch negatives",
-        "on": "the other examples' passages as further negatives",
-        "filtered": "the other examples' passages as further negatives where the task's predicate rejects them",
+        "on": "the other examples' passages as negatives",
+        "filtered": "the other examples' passages as negatives where the task's predicate rejects them",
     }[recipe["in_batch"]]
+    verified = f"{recipe['negatives']} verified negatives each" if recipe["negatives"] else "no verified negatives"
     resampled = recipe.get("resample_positives") or []
     spread = (
         f" The positives of {', '.join(resampled)} are drawn from every item the query accepts, "
@@ -266,10 +268,18 @@ def recipe_sentence(card: dict) -> str:
         if resampled
         else ""
     )
+    share = recipe.get("validation_share") or 0
+    held_out = (
+        f" The last {share:.0%} of each task's examples are held out, never trained on: the validation split "
+        "that chooses the tuned+popularity weight."
+        if share
+        else ""
+    )
     return (
-        f"Size of the recipe: each in-domain run takes {recipe['max_steps']} steps of {recipe['batch_size']} "
-        f"examples with {recipe['negatives']} verified negatives each and {in_batch}, so each of its {len(plain)} "
-        f"{'other ' if repeats else ''}tasks is drawn about {sum(plain) / len(plain):.0f} times{extra}.{spread}"
+        f"Size of the recipe: each in-domain run takes {card['global_step']:,} steps of {recipe['batch_size']} "
+        f"examples ({card['epoch']:.2f} epochs of its {card['examples']:,} training examples) with {verified} and "
+        f"{in_batch}, so each of its {len(plain)} {'other ' if repeats else ''}tasks is drawn about "
+        f"{sum(plain) / len(plain):.1f} times{extra}.{spread}{held_out}"
     )
 
 
