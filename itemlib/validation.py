@@ -1,11 +1,12 @@
 """A validation split for choosing recipe settings without the test set.
 
-A training run draws only part of the generated training examples (the ``cpu`` profile: 540 steps
-of 8 from about 17,000). The rest are examples of the same tasks, phrasings and targets that the
-run never saw, which is what a validation split needs: comparing settings on them leaves the test
-set, with its own phrasings and held-out targets, untouched until the final measurement. Each
-example is judged as a test query of its task would be (:meth:`itemlib.tasks.Task.as_test`), and
-the split is written in the test format, so ``itemlib evaluate --tests`` reads it.
+A training run may draw only part of the generated training examples, and one of a whole epoch or
+more holds some out (``validation_share``; the ``cpu`` profile: the last tenth of each task). The
+rest are examples of the same tasks, phrasings and targets that the run never saw, which is what a
+validation split needs: comparing settings on them leaves the test set, with its own phrasings and
+held-out targets, untouched until the final measurement. Each example is judged as a test query of
+its task would be (:meth:`itemlib.tasks.Task.as_test`), and the split is written in the test
+format, so ``itemlib evaluate --tests`` reads it.
 """
 
 from __future__ import annotations
