@@ -1,12 +1,18 @@
-"""Training throughput of itemlib versus a plain sentence-transformers run, side by side.
+"""Training throughput: itemlib versus plain sentence-transformers, and the study's recipes, side by side.
 
-Same data (the first N generated MovieLens training examples, one epoch, so both runs see every
-example once), same model (MiniLM), same batch shape (a query, its positive and 7 negatives, batch
-8), same trainer. itemlib: ``itemlib.training.train`` with ItemInfoNCELoss (in-batch off); plain:
-``MultipleNegativesRankingLoss``. Prints examples/s, non-padding tokens/s and the ratio (aim >= 0.95).
+Same data (N generated MovieLens training examples spread over all tasks, one epoch, so every run
+sees each of them once), same model (MiniLM), same trainer, one process, run one after another.
 
-Run: ``python benchmarks/bench_train.py [--data DIR] [--steps 30]`` (generates MovieLens data
-into a temporary directory when ``--data`` is not given).
+1. The loss at equal batch shape (a query, its positive and 7 negatives, batch 8, in-batch
+   negatives off): ``itemlib.training.train`` with ItemInfoNCELoss against
+   ``MultipleNegativesRankingLoss`` (aim: ratio >= 0.95).
+2. The ``cpu`` profile's recipes: the one published before (3 verified negatives, batch 8,
+   filtered in-batch negatives), the adopted one (no verified negatives, batch 32, filtered), and
+   plain MNRL at the adopted one's batch (query and positive, batch 32).
+
+Prints examples/s and non-padding tokens/s; itemlib's times include loading the data and saving the
+model. Run: ``python benchmarks/bench_train.py [--data DIR] [--examples 320]`` (generates MovieLens
+data into a temporary directory when ``--data`` is not given).
 """
 
 from __future__ import annotations
@@ -17,27 +23,31 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from itemlib.catalog import Catalog
 from itemlib.datasets import load_movielens
 from itemlib.generate import generate
 from itemlib.models import load_encoder
+from itemlib.study.profiles import PROFILES
 from itemlib.training import TrainConfig, build_dataset, load_training_records, train
 
-BATCH, NEGATIVES, MAX_LENGTH = 8, 7, 96
+MAX_LENGTH = 96
 
 
-def plain_sentence_transformers(records: list[dict], out: Path) -> float:
+def plain_sentence_transformers(records: list[dict], negatives: int, batch: int, out: Path) -> float:
+    """Seconds of one epoch of plain MNRL over ``records`` (query, positive and ``negatives``)."""
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     model = load_encoder("minilm", max_seq_length=MAX_LENGTH)
-    dataset = build_dataset(records, NEGATIVES).remove_columns("label")
+    dataset = build_dataset(records, negatives).remove_columns("label")
     args = SentenceTransformerTrainingArguments(
         output_dir=str(out),
-        per_device_train_batch_size=BATCH,
+        per_device_train_batch_size=batch,
         num_train_epochs=1,
         learning_rate=2e-5,
         report_to="none",
@@ -53,9 +63,18 @@ def plain_sentence_transformers(records: list[dict], out: Path) -> float:
     return time.perf_counter() - started
 
 
-def non_padding_tokens(records: list[dict]) -> int:
+def itemlib_seconds(data: Path, out: Path, config: TrainConfig, catalog: Catalog) -> float:
+    """Seconds of one epoch of ``itemlib.training.train`` with ``config`` over ``data``."""
+    config = replace(config, epochs=1, max_steps=-1, validation_share=0.0, save_steps=0, logging_steps=1000,
+                     progress=False)  # fmt: skip
+    started = time.perf_counter()
+    train(data, out, config, catalog=catalog)
+    return time.perf_counter() - started
+
+
+def non_padding_tokens(records: list[dict], negatives: int) -> int:
     tokenizer = load_encoder("minilm", max_seq_length=MAX_LENGTH).tokenizer
-    texts = [t for r in records for t in [r["query"], r["pos"][0], *r["neg"][:NEGATIVES]]]
+    texts = [t for r in records for t in [r["query"], r["pos"][0], *r["neg"][:negatives]]]
     encoded = tokenizer(texts, truncation=True, max_length=MAX_LENGTH)
     return sum(len(ids) for ids in encoded["input_ids"])
 
@@ -63,49 +82,53 @@ def non_padding_tokens(records: list[dict]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", help="directory written by `itemlib generate` (default: generate MovieLens now)")
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--examples", type=int, default=320, help="training examples per run (a multiple of 32)")
     args = parser.parse_args()
+    catalog = load_movielens()
+    earlier = PROFILES["cpu"].ablation.base  # the recipe published before, the ablation's settings
+    adopted = PROFILES["cpu"].training
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         data = Path(args.data) if args.data else scratch / "generated"
         if not args.data:
-            generate(load_movielens(), data, progress=False)
-        records, _ = load_training_records(data, TrainConfig(negatives=NEGATIVES))
-        records = records[:: max(1, len(records) // (args.steps * BATCH))][: args.steps * BATCH]  # all tasks
+            generate(catalog, data, progress=False)
+        records, _ = load_training_records(data, TrainConfig(negatives=7))
+        records = records[:: max(1, len(records) // args.examples)][: args.examples]  # all tasks
         subset = scratch / "subset"
         (subset / "train").mkdir(parents=True)
         with (subset / "train" / "FA2I.jsonl").open("w") as handle:  # one file: training reads by task name
             handle.writelines(json.dumps(r) + "\n" for r in records)
         shutil.copy(data / "stats.json", subset / "stats.json")  # training refuses data without its record
-        tokens = non_padding_tokens(records)
 
-        started = time.perf_counter()
-        train(
-            subset,
-            scratch / "itemlib",
-            TrainConfig(
-                model="minilm",
-                negatives=NEGATIVES,
-                batch_size=BATCH,
-                epochs=1,
-                max_seq_length=MAX_LENGTH,
-                progress=False,
-                logging_steps=1000,
-            ),
+        def report(title: str, arms: list) -> list[float]:
+            """Run each arm in turn, print its throughput; returns the seconds of each."""
+            print(f"{title} ({len(records)} examples, one epoch each)")
+            seconds = []
+            for name, negatives, batch, run in arms:
+                seconds.append(run())
+                tokens = non_padding_tokens(records, negatives)
+                print(f"  {name:36s} {negatives} neg, batch {batch:2d}  {len(records) / seconds[-1]:7.2f} examples/s  "
+                      f"{tokens / seconds[-1]:9.0f} non-padding tokens/s")  # fmt: skip
+            return seconds
+
+        plain, ours = report("1. the loss at equal batch shape", [
+            ("plain sentence-transformers MNRL", 7, 8,
+             lambda: plain_sentence_transformers(records, 7, 8, scratch / "p7")),
+            ("itemlib ItemInfoNCELoss", 7, 8, lambda: itemlib_seconds(
+                subset, scratch / "i7", TrainConfig(model="minilm", negatives=7, batch_size=8), catalog)),
+        ])  # fmt: skip
+        print(f"  ratio itemlib/plain {plain / ours:.2f}")
+        before, after, plain = report("2. the cpu profile's recipes", [
+            ("earlier recipe (filtered in-batch)", earlier.negatives, earlier.batch_size,
+             lambda: itemlib_seconds(subset, scratch / "earlier", earlier, catalog)),
+            ("adopted recipe (filtered in-batch)", adopted.negatives, adopted.batch_size,
+             lambda: itemlib_seconds(subset, scratch / "adopted", adopted, catalog)),
+            ("plain sentence-transformers MNRL", adopted.negatives, adopted.batch_size,
+             lambda: plain_sentence_transformers(records, adopted.negatives, adopted.batch_size, scratch / "p0")),
+        ])  # fmt: skip
+        print(
+            f"  adopted/earlier {before / after:.2f}x the examples/s; adopted/plain at equal batch {plain / after:.2f}"
         )
-        ours = time.perf_counter() - started
-        plain = plain_sentence_transformers(records, scratch / "plain")
-    examples = len(records)
-    print(
-        f"{examples} examples x (1 query + 1 positive + {NEGATIVES} negatives), batch {BATCH}, "
-        f"{tokens} non-padding tokens"
-    )
-    print(f"  plain sentence-transformers MNRL  {examples / plain:7.2f} examples/s  {tokens / plain:9.0f} tokens/s")
-    print(f"  itemlib ItemInfoNCELoss           {examples / ours:7.2f} examples/s  {tokens / ours:9.0f} tokens/s")
-    print(
-        f"  ratio itemlib/plain               {plain / ours:7.2f}   "
-        "(itemlib's time includes loading data and saving the model)"
-    )
 
 
 if __name__ == "__main__":
