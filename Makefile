@@ -43,6 +43,8 @@ bench: setup
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_retrieval.py
 	$(BIN)/python benchmarks/bench_train.py
+	@if [ -f work/cpu/models/movielens-validation/stats.json ]; then $(BIN)/python benchmarks/bench_embed.py; \
+	else echo "bench_embed: skipped, it needs the cpu profile's MovieLens model and validation split (make book)"; fi
 
 clean:
 	rm -rf $(DATA) .pytest_cache _build work/smoke book/runs/smoke
