@@ -20,6 +20,8 @@ ItemTower = Literal["trained", "frozen"]
 #: The item side of training: encoded and trained with the query side (the paper), or frozen at the
 #: base model, each query scored against the whole catalog's embeddings (itemlib.losses.CatalogInfoNCELoss).
 ITEM_TOWERS: tuple[str, ...] = get_args(ItemTower)
+#: Settings that do not change what a training run computes, so a checkpoint survives changing them.
+NON_RESULT_SETTINGS = ("progress", "logging_steps", "dataloader_workers", "save_steps")
 #: Numeric precisions of training: "auto" is bf16/fp16 on a GPU and fp32 on a CPU.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 

@@ -36,7 +36,7 @@ from itemlib.publish import check_output_dir, require_complete
 from itemlib.relevance import relevant_mask
 from itemlib.retrieval import EncoderRetriever
 from itemlib.taskinfo import TASK_NAMES, task_info
-from itemlib.train_config import TrainConfig
+from itemlib.train_config import NON_RESULT_SETTINGS, TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -212,10 +212,6 @@ def _merge_lora(model) -> None:
     """Fold the adapters into the weights so the saved model loads anywhere, peft or not."""
     word = model[0]
     word.model = word.model.merge_and_unload()
-
-
-#: Settings that do not change what a training run computes, so a checkpoint survives changing them.
-NON_RESULT_SETTINGS = ("progress", "logging_steps", "dataloader_workers", "save_steps")
 
 
 def run_fingerprint(config: TrainConfig, records: Sequence[dict]) -> str:

@@ -128,6 +128,21 @@ def test_profiles_hold_configs_whose_seeds_and_negatives_agree():
     assert isinstance(smoke, Profile) and smoke.training.in_batch in IN_BATCH_MODES
 
 
+def test_an_ablation_arm_reused_from_the_in_domain_run_must_share_its_settings():
+    """The in-batch comparison is only fair at equal settings: a profile whose in-domain recipe differs
+    from the ablation's base in anything but the varied field cannot reuse its model as an arm."""
+    smoke = PROFILES["smoke"]
+    epoch = dataclasses.replace(smoke.training, negatives=0, batch_size=8)
+    with pytest.raises(ValueError, match="differs from the ablation's base in negatives, batch_size"):
+        dataclasses.replace(smoke, training=epoch)
+    dataclasses.replace(smoke, training=dataclasses.replace(smoke.training, logging_steps=3, progress=True))
+    cpu = PROFILES["cpu"]  # the published recipe trains one epoch; the ablation trains its own three arms
+    assert cpu.training.max_steps == -1 and cpu.training.epochs >= 1 and not cpu.ablation.with_recipe
+    arms = cpu.ablation.configs()
+    assert [arm.in_batch for arm in arms] == list(IN_BATCH_MODES)
+    assert all(cpu.ablation.unequal_to(arm) == [] for arm in arms)
+
+
 def test_training_and_evaluation_do_not_import_the_generators():
     code = "import sys, itemlib.training, itemlib.evaluation; print('itemlib.tasks' in sys.modules)"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

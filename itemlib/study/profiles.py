@@ -10,12 +10,12 @@ validation figures that chose it, is told on the book's method page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from itemlib.catalog import Catalog
 from itemlib.datasets import load_catalog
 from itemlib.generate import GenerateConfig
-from itemlib.train_config import TrainConfig
+from itemlib.train_config import NON_RESULT_SETTINGS, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,13 @@ class Ablation:
     def configs(self) -> list[TrainConfig]:
         return [replace(self.base, **variant) for variant in self.variants]
 
+    def unequal_to(self, recipe: TrainConfig) -> list[str]:
+        """Settings in which ``recipe`` differs from ``base`` beyond what the variants change: reused as an
+        arm, a model trained with it would be compared with the others at unequal settings."""
+        varied = {name for variant in self.variants for name in variant} | set(NON_RESULT_SETTINGS)
+        return [f.name for f in fields(TrainConfig)
+                if f.name not in varied and getattr(recipe, f.name) != getattr(self.base, f.name)]  # fmt: skip
+
 
 def _variants(negatives: tuple[int, ...], in_batch: tuple[str, ...], in_batch_negatives: int = 7) -> tuple[dict, ...]:
     """Negatives K with in-batch negatives off, then in-batch on/filtered at ``in_batch_negatives``."""
@@ -47,8 +54,9 @@ def _variants(negatives: tuple[int, ...], in_batch: tuple[str, ...], in_batch_ne
 class Profile:
     """Sizes and recipes of one profile. ``max_items`` shrinks catalogs for quick runs (None: full).
 
-    Every config a profile holds uses the profile's ``seed``, and the generated data holds enough
-    verified negatives for every training run; both are checked here.
+    Every config a profile holds uses the profile's ``seed``, the generated data holds enough
+    verified negatives for every training run, and an ablation that reuses the in-domain model as an
+    arm trains its other arms at that model's settings; all three are checked here.
     """
 
     name: str
@@ -80,6 +88,11 @@ class Profile:
         if self.generation.negatives < needed:
             raise ValueError(
                 f"profile {self.name!r}: training uses {needed} negatives, generation makes {self.generation.negatives}"
+            )
+        if self.ablation.with_recipe and (unequal := self.ablation.unequal_to(self.training)):
+            raise ValueError(
+                f"profile {self.name!r}: the ablation reuses the in-domain model as an arm, but its recipe differs "
+                f"from the ablation's base in {', '.join(unequal)}: the arms would not compare at equal settings"
             )
 
 
