@@ -129,7 +129,7 @@ def test_recipe_sentence_counts_draws_per_task_with_oversampling():
     sentence = recipe_sentence(card)
     assert "takes 10 steps of 4 examples (1.00 epochs of its 40 training examples) with 3 verified" in sentence
     assert (
-        "each of its 1 other tasks is drawn about 10.0 times, NM2I about 30.0 times (its examples repeated 3-fold)"
+        "so it draws about 10 examples of each of its 1 other tasks and about 30 of NM2I (its examples repeated 3-fold)"
         in sentence
     )
     assert "The last 10% of each task's examples are held out" in sentence

@@ -252,7 +252,7 @@ def recipe_sentence(card: dict) -> str:
     }
     plain = [n for task, n in per_task.items() if task not in repeats]
     extra = "".join(
-        f", {task} about {per_task[task]:.1f} times (its examples repeated {times}-fold)"
+        f" and about {per_task[task]:,.0f} of {task} (its examples repeated {times}-fold)"
         for task, times in repeats.items()
     )
     in_batch = {
@@ -278,8 +278,8 @@ def recipe_sentence(card: dict) -> str:
     return (
         f"Size of the recipe: each in-domain run takes {card['global_step']:,} steps of {recipe['batch_size']} "
         f"examples ({card['epoch']:.2f} epochs of its {card['examples']:,} training examples) with {verified} and "
-        f"{in_batch}, so each of its {len(plain)} {'other ' if repeats else ''}tasks is drawn about "
-        f"{sum(plain) / len(plain):.1f} times{extra}.{spread}{held_out}"
+        f"{in_batch}, so it draws about {sum(plain) / len(plain):,.0f} examples of each of its {len(plain)} "
+        f"{'other ' if repeats else ''}tasks{extra}.{spread}{held_out}"
     )
 
 
