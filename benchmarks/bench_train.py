@@ -18,6 +18,7 @@ data into a temporary directory when ``--data`` is not given).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -72,10 +73,14 @@ def itemlib_seconds(data: Path, out: Path, config: TrainConfig, catalog: Catalog
     return time.perf_counter() - started
 
 
+@functools.cache
+def tokenizer():
+    return load_encoder("minilm", max_seq_length=MAX_LENGTH).tokenizer
+
+
 def non_padding_tokens(records: list[dict], negatives: int) -> int:
-    tokenizer = load_encoder("minilm", max_seq_length=MAX_LENGTH).tokenizer
     texts = [t for r in records for t in [r["query"], r["pos"][0], *r["neg"][:negatives]]]
-    encoded = tokenizer(texts, truncation=True, max_length=MAX_LENGTH)
+    encoded = tokenizer()(texts, truncation=True, max_length=MAX_LENGTH)
     return sum(len(ids) for ids in encoded["input_ids"])
 
 

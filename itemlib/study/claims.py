@@ -16,7 +16,14 @@ from pathlib import Path
 import pandas as pd
 
 from itemlib.evaluation import VERDICTS, paired_difference, verdict
-from itemlib.study.records import AblationRecord, DiagnosisRecord, EvaluationRecord, TrainingRecord, read_record
+from itemlib.study.records import (
+    AblationRecord,
+    DiagnosisRecord,
+    EvaluationRecord,
+    TrainingRecord,
+    examples_seen,
+    read_record,
+)
 from itemlib.taskinfo import tasks_in
 
 #: The references every tuned model is judged against, in the order the page shows them.
@@ -245,7 +252,7 @@ def recipe_sentence(card: dict) -> str:
     run set by epochs reads as plainly as one set by steps)."""
     recipe, stats = card["hyperparameters"], card["data_stats"]
     repeats = stats.get("oversample", {})
-    draws = card["global_step"] * recipe["batch_size"] * recipe["gradient_accumulation"]
+    draws = examples_seen(card)
     per_task = {
         task: draws * count * repeats.get(task, 1) / card["examples"]
         for task, count in stats["examples_per_task"].items()

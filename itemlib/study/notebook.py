@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from itemlib.provenance import git_commit
+from itemlib.study.records import examples_seen
 
 
 def number(value: float) -> str:
@@ -110,8 +111,7 @@ def compute_table(runs_dir: str | Path, exclude: Sequence[str] = ()) -> pd.DataF
         row = {"run": info.get("run", name), "wall time (min)": f"{minutes:.1f}"}
         row |= dict.fromkeys(["steps", "examples seen", "training examples", "epochs"], "")
         if card := metrics.get("card"):
-            settings = card["hyperparameters"]
-            seen = card["global_step"] * settings["batch_size"] * settings["gradient_accumulation"]
+            seen = examples_seen(card)
             row |= {
                 "steps": f"{card['global_step']:,}",
                 "examples seen": f"{seen:,}",

@@ -115,9 +115,8 @@ _CPU_ABLATION = _quiet(**_RECIPE, negatives=3, batch_size=8, max_steps=540, save
 #: filtered by the query's predicate, are its negatives), the last tenth of each task held out as the
 #: validation split that chooses the tuned+popularity weight.
 _CPU_RECIPE = replace(
-    _CPU_ABLATION, negatives=0, batch_size=32, max_steps=-1, epochs=1.0, validation_share=0.1, save_steps=100,
-    logging_steps=10,
-)  # fmt: skip
+    _CPU_ABLATION, negatives=0, batch_size=32, max_steps=-1, epochs=1.0, validation_share=0.1, logging_steps=10
+)
 _SMOKE_RECIPE = _quiet(**_RECIPE, negatives=7, batch_size=4, max_steps=6, logging_steps=1)
 
 PROFILES = {

@@ -42,6 +42,13 @@ class Record:
         return cls(**{name: values[name] for name in names if name in values})
 
 
+def examples_seen(card: Mapping[str, Any]) -> int:
+    """Training examples a run drew, from its model card: steps x batch x accumulation (the last batch
+    of an epoch may be short, so this can exceed the examples by less than one batch)."""
+    settings = card["hyperparameters"]
+    return card["global_step"] * settings["batch_size"] * settings["gradient_accumulation"]
+
+
 @dataclass
 class TrainingRecord(Record):
     """``train-<catalog>``: the model card itemlib wrote and the logged training loss."""
