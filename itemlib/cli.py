@@ -82,7 +82,7 @@ def _validation_split(args: argparse.Namespace) -> int:
 
 
 def _popularity_weight(args: argparse.Namespace) -> int:
-    from itemlib.hybrid import tune_popularity_weight
+    from itemlib.validation import tune_popularity_weight
 
     choice = tune_popularity_weight(args.model, _catalog(args), args.data, args.per_task, args.seed)
     print(f"popularity weight of {args.model}: {choice['weight']} ({choice['criterion']}; validation split in "

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from itemlib.train_config import IN_BATCH_MODES, InBatch
+from itemlib.train_config import DEFAULT_TEMPERATURE, IN_BATCH_MODES, InBatch
 
 #: BibTeX of the paper both losses come from (sentence-transformers writes it into the model card).
 PAPER_CITATION = """
@@ -82,7 +82,7 @@ class ItemInfoNCELoss(nn.Module):
     def __init__(
         self,
         model: nn.Module,
-        temperature: float = 0.01,
+        temperature: float = DEFAULT_TEMPERATURE,
         in_batch: InBatch = "off",
         false_negatives: FalseNegativeMask | None = None,
     ) -> None:
@@ -185,7 +185,8 @@ class CatalogInfoNCELoss(nn.Module):
         trainer = SentenceTransformerTrainer(model=model, train_dataset=queries_only, loss=loss)
     """
 
-    def __init__(self, model: nn.Module, item_embeddings: Tensor, targets: CatalogTargets, temperature: float = 0.05):
+    def __init__(self, model: nn.Module, item_embeddings: Tensor, targets: CatalogTargets,
+                 temperature: float = DEFAULT_TEMPERATURE):  # fmt: skip
         super().__init__()
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from itemlib.cards import CARD_FILE
+
 QUERY, DOCUMENT = "query", "document"  # sentence-transformers' prompt names
 
 
@@ -84,9 +86,9 @@ def load_encoder(
 
     path, preset = resolve(name)
     folder = Path(path)
-    if (folder / "checkpoints").is_dir() and not (folder / "itemlib_training.json").exists():
+    if (folder / "checkpoints").is_dir() and not (folder / CARD_FILE).exists():
         raise ModelError(
-            f"{name}: training into this folder has not finished (no itemlib_training.json); "
+            f"{name}: training into this folder has not finished (no {CARD_FILE}); "
             "run the same `itemlib train` command again to resume it"
         )
     if pooling is not None and pooling not in POOLINGS:

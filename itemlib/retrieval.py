@@ -9,9 +9,7 @@ the optional faiss backend returns the same lists for very large catalogs.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
+import json
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,7 +18,8 @@ from typing import Protocol
 import numpy as np
 
 from itemlib.catalog import Catalog
-from itemlib.models import document_modules, encode_items, encode_queries, load_encoder
+from itemlib.embedding import embed_catalog
+from itemlib.models import ModelError, encode_queries, load_encoder
 
 
 class Retriever(Protocol):
@@ -29,28 +28,6 @@ class Retriever(Protocol):
     def index(self, catalog: Catalog) -> None: ...
 
     def score(self, queries: Sequence[str]) -> np.ndarray: ...
-
-
-def cache_file(cache_dir: Path, catalog_name: str, key: str) -> Path:
-    """Where a catalog's embeddings are cached; the name is cut to safe characters, so that a catalog
-    called ``../../x`` never writes outside ``cache_dir``."""
-    return cache_dir / f"{re.sub(r'[^A-Za-z0-9_-]+', '_', catalog_name)[:60]}-{key}.npy"
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("ITEMLIB_CACHE", Path.home() / ".cache" / "itemlib")) / "embeddings"
-
-
-def model_fingerprint(model) -> str:
-    """Hash of the weights that embed items, their length limit and the prompts: a fine-tuned model never
-    reuses the base's cache, unless only its query side was trained (its items keep the base weights)."""
-    items = document_modules(model)
-    length = getattr(items[0], "max_seq_length", None)  # texts cut at another length embed differently
-    digest = hashlib.sha256(repr((sorted((model.prompts or {}).items()), length)).encode())
-    for name, tensor in items.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().float().cpu().numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 class EncoderRetriever:
@@ -62,27 +39,15 @@ class EncoderRetriever:
         self.model = load_encoder(model) if isinstance(model, str) else model
         self.name = model if isinstance(model, str) else type(model).__name__
         self.batch_size = batch_size
-        self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
+        self.cache_dir = cache_dir
         self.progress = progress
         self.item_embeddings: np.ndarray | None = None
 
     def index(self, catalog: Catalog) -> None:
-        """Embed the catalog once per (model weights, item texts), cached on disk as .npy."""
-        import torch
-
-        texts = catalog.texts
-        key = hashlib.sha256((model_fingerprint(self.model) + "\x00" + "\x1f".join(texts)).encode()).hexdigest()[:24]
-        path = cache_file(self.cache_dir, catalog.name, key)
-        if path.exists():
-            self.item_embeddings = np.load(path)
-            return
-        with torch.inference_mode():
-            embeddings = encode_items(self.model, texts, self.batch_size, self.progress)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial.npy")
-        np.save(partial, embeddings)
-        os.replace(partial, path)
-        self.item_embeddings = embeddings
+        """Embed the catalog once per (model weights, item texts), cached on disk (:mod:`itemlib.embedding`)."""
+        self.item_embeddings = embed_catalog(
+            self.model, catalog, batch_size=self.batch_size, cache_dir=self.cache_dir, progress=self.progress
+        )
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         import torch
@@ -155,17 +120,57 @@ class RandomRetriever:
         return np.stack(rows) if rows else np.zeros((0, self.size), np.float32)
 
 
+#: ``MODEL+popularity`` (the weight chosen for MODEL) or ``MODEL+popularity=W`` names a :class:`PopularityPrior`.
+POPULARITY_SUFFIX = "+popularity"
+#: Where a model folder keeps its chosen popularity weight (and the validation scores that chose it).
+WEIGHT_FILE = "popularity_weight.json"
+
+
+class PopularityPrior:
+    """A text retriever plus the practitioner's popularity prior (beyond the paper): ``base``'s
+    scores plus ``weight`` · log(1 + interactions of the item).
+
+    The weight of a fine-tuned model is chosen on a validation split of its own training data
+    (:func:`itemlib.validation.choose_popularity_weight`) and stored beside it in
+    :data:`WEIGHT_FILE`, so ``make_retriever("MODEL+popularity")`` ranks with it.
+    """
+
+    def __init__(self, base: Retriever, weight: float, name: str | None = None) -> None:
+        if not weight >= 0:
+            raise ValueError(f"the popularity weight must be >= 0, got {weight}")
+        self.base, self.weight = base, float(weight)
+        self.name = name or f"{getattr(base, 'name', 'model')}{POPULARITY_SUFFIX}"
+
+    def index(self, catalog: Catalog) -> None:
+        self.base.index(catalog)
+        self.prior = np.log1p(catalog.popularity).astype(np.float32)
+
+    def score(self, queries: Sequence[str]) -> np.ndarray:
+        return self.base.score(queries) + self.weight * self.prior
+
+
+#: The references that read no text, by name.
 BASELINES = {"bm25": BM25Retriever, "popularity": PopularityRetriever, "random": RandomRetriever}
+
+
+def with_popularity(spec: str) -> PopularityPrior:
+    """The retriever of ``"MODEL+popularity"`` (the weight chosen for MODEL) or ``"MODEL+popularity=W"``."""
+    model, _, weight = spec.partition(POPULARITY_SUFFIX)
+    if weight.startswith("="):
+        return PopularityPrior(make_retriever(model), float(weight[1:]), name=spec)
+    path = Path(model) / WEIGHT_FILE
+    if not path.exists():
+        raise ModelError(f"{model}: no {WEIGHT_FILE}; choose a weight with `itemlib popularity-weight` "
+                         f"or give one: {model}{POPULARITY_SUFFIX}=0.02")  # fmt: skip
+    return PopularityPrior(make_retriever(model), json.loads(path.read_text())["weight"], name=spec)
 
 
 def make_retriever(name: str, **options) -> Retriever:
     """A baseline by name (bm25, popularity, random), an encoder (preset, path or Hub id), or either
-    with a popularity prior: ``MODEL+popularity`` (:mod:`itemlib.hybrid`)."""
+    with a popularity prior: ``MODEL+popularity`` (:class:`PopularityPrior`)."""
     if name in BASELINES:
         return BASELINES[name]()
-    if "+popularity" in name:
-        from itemlib.hybrid import with_popularity
-
+    if POPULARITY_SUFFIX in name:
         return with_popularity(name)
     return EncoderRetriever(name, **options)
 

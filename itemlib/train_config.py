@@ -6,9 +6,11 @@ command line, the study's profiles and its notebooks can read and build a recipe
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from itemlib.cards import TrainingCard
 from itemlib.config import Config, option
 from itemlib.models import POOLINGS
 from itemlib.taskinfo import TASK_NAMES, canonical_task
@@ -24,6 +26,8 @@ ITEM_TOWERS: tuple[str, ...] = get_args(ItemTower)
 NON_RESULT_SETTINGS = ("progress", "logging_steps", "dataloader_workers", "save_steps")
 #: Numeric precisions of training: "auto" is bf16/fp16 on a GPU and fp32 on a CPU.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: Divides cosine similarities in both losses: the default of TrainConfig, ItemInfoNCELoss and CatalogInfoNCELoss.
+DEFAULT_TEMPERATURE = 0.01
 
 
 @dataclass
@@ -77,7 +81,7 @@ class TrainConfig(Config):
         help="share of each task's examples (the last lines of its file) never trained on, so that a run of "
         "one epoch or more still leaves a validation split (itemlib validation-split)",
     )
-    temperature: float = option(0.01, above=0, help="divides cosine similarities in the loss")
+    temperature: float = option(DEFAULT_TEMPERATURE, above=0, help="divides cosine similarities in the loss")
     batch_size: int = option(8, minimum=1, help="examples per step and device")
     learning_rate: float = option(2e-5, above=0, flag="--lr", help="peak learning rate")
     epochs: float = option(1.0, above=0, help="passes over the data (when --max-steps is not set)")
@@ -108,3 +112,9 @@ class TrainConfig(Config):
         """Whether training reads the catalog's relevance predicates (filtered in-batch negatives,
         resampled positives, a frozen item side): callers load a catalog only then."""
         return self.in_batch == "filtered" or bool(self.resample_positives) or self.item_tower == "frozen"
+
+    @classmethod
+    def from_card(cls, card: TrainingCard) -> TrainConfig:
+        """The settings a model was trained with, from its card (fields of later versions ignored)."""
+        names = {spec.name for spec in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in card.hyperparameters.items() if k in names})

@@ -7,35 +7,33 @@ validation split needs: comparing settings on them leaves the test set, with its
 held-out targets, untouched until the final measurement. Each example is judged as a test query of
 its task would be (:meth:`itemlib.tasks.Task.as_test`), and the split is written in the test
 format, so ``itemlib evaluate --tests`` reads it.
+
+The popularity prior's weight (:class:`itemlib.retrieval.PopularityPrior`) is chosen here too, on
+such a split and never on the test set, by one criterion fixed in advance: the mean headline metric
+over the split's tasks (:func:`choose_popularity_weight`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
+from itemlib.cards import TrainingCard
 from itemlib.catalog import Catalog
+from itemlib.evaluation import HEADLINE_K, evaluate
 from itemlib.generate import test_record, write_jsonl
+from itemlib.models import ModelError
 from itemlib.publish import published_dir
+from itemlib.retrieval import WEIGHT_FILE, PopularityPrior, make_retriever
 from itemlib.tasks import get_task
 from itemlib.training import TrainConfig, drawn_rows, load_training_records
 
-
-def training_card(model_dir: str | Path) -> dict:
-    """The card :func:`itemlib.training.train` writes beside a model: its settings and data size."""
-    card_path = Path(model_dir) / "itemlib_training.json"
-    if not card_path.exists():
-        raise ValueError(f"{model_dir}: no itemlib_training.json (not a model fine-tuned by itemlib)")
-    return json.loads(card_path.read_text())
-
-
-def trained_config(card: dict) -> TrainConfig:
-    """The settings a model was trained with, from its :func:`training_card`."""
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in card["hyperparameters"].items() if k in names})
+#: Weights tried on the validation split; 0 (the text model alone) is always among them.
+WEIGHTS = (0.0, 0.005, 0.01, 0.02, 0.04, 0.08)
 
 
 def validation_split(
@@ -48,12 +46,12 @@ def validation_split(
     """
     drawn: set[tuple[str, str]] = set()
     for model_dir in trained:
-        card = training_card(model_dir)
-        config = trained_config(card)
+        card = TrainingCard.read(model_dir)
+        config = TrainConfig.from_card(card)
         records, _ = load_training_records(data_dir, config)
-        if card.get("examples") != len(records):
+        if card.examples != len(records):
             raise ValueError(
-                f"{model_dir} was trained on {card.get('examples')} examples, but {data_dir} gives {len(records)} "
+                f"{model_dir} was trained on {card.examples} examples, but {data_dir} gives {len(records)} "
                 "with its settings: it was not trained on this data"
             )
         drawn.update(
@@ -97,3 +95,54 @@ def write_validation_split(
         }
         (scratch / "stats.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return counts
+
+
+class _MemoScores:
+    """Scores of a retriever remembered per query batch: the weight grid re-scores the same queries.
+    The memory belongs to one catalog; indexing another starts it afresh."""
+
+    def __init__(self, base) -> None:
+        self.base, self.name, self.memo = base, getattr(base, "name", "model"), {}
+        self.catalog: Catalog | None = None
+
+    def index(self, catalog: Catalog) -> None:
+        if catalog is not self.catalog:
+            self.base.index(catalog)
+            self.catalog, self.memo = catalog, {}
+
+    def score(self, queries: Sequence[str]) -> np.ndarray:
+        key = tuple(queries)
+        if key not in self.memo:
+            self.memo[key] = self.base.score(queries)
+        return self.memo[key]
+
+
+def choose_popularity_weight(model: str, catalog: Catalog, validation_dir: str | Path,
+                             weights: Sequence[float] = WEIGHTS) -> dict:  # fmt: skip
+    """The weight with the best mean headline over the validation split's tasks (ties: the smaller
+    weight), written to ``model/popularity_weight.json`` with every weight's score."""
+    if not Path(model).is_dir():
+        raise ModelError(f"{model}: the popularity weight is chosen for a model folder (a fine-tuned model)")
+    base = _MemoScores(make_retriever(model))
+    scores = {}
+    for weight in weights:
+        result = evaluate(PopularityPrior(base, weight), catalog, validation_dir, progress=False)
+        scores[weight] = float(result.headline.value.mean())
+    best = max(weights, key=lambda w: (round(scores[w], 6), -w))
+    choice = {
+        "weight": best,
+        "criterion": f"mean headline @{HEADLINE_K} over the validation split's tasks",
+        "validation": str(validation_dir),
+        "scores": {str(w): round(s, 4) for w, s in scores.items()},
+    }
+    (Path(model) / WEIGHT_FILE).write_text(json.dumps(choice, indent=1) + "\n")
+    return choice
+
+
+def tune_popularity_weight(model_dir: str | Path, catalog: Catalog, data_dir: str | Path, per_task: int,
+                           seed: int = 0) -> dict:  # fmt: skip
+    """Write a validation split of ``data_dir`` for the model trained on it (``MODEL-validation``,
+    ``per_task`` examples per task that the run never drew) and choose the weight on it."""
+    split = f"{Path(model_dir)}-validation"
+    write_validation_split(data_dir, catalog, [model_dir], split, per_task, seed)
+    return choose_popularity_weight(str(model_dir), catalog, split)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from itemlib.cards import TrainingCard
 from itemlib.study.claims import (
     below_catalog_rate,
     headline_sentence,
@@ -110,6 +111,12 @@ def test_below_catalog_rate_names_the_conditions_where_the_tuned_model_does_wors
     assert "before" not in sentence
 
 
+def training_card(values: dict) -> TrainingCard:
+    """A card of ``values`` with the fields the claims do not read filled in."""
+    filler = {"base_model": "minilm", "data": "d", "train_loss": 1.0, "commit": None, "fingerprint": "f"}
+    return TrainingCard(**filler | values)
+
+
 def test_recipe_sentence_counts_draws_per_task_with_oversampling():
     card = {
         "hyperparameters": {
@@ -126,7 +133,7 @@ def test_recipe_sentence_counts_draws_per_task_with_oversampling():
         "global_step": 10,
         "epoch": 1.0,
     }
-    sentence = recipe_sentence(card)
+    sentence = recipe_sentence(training_card(card))
     assert "takes 10 steps of 4 examples (1.00 epochs of its 40 training examples) with 3 verified" in sentence
     assert (
         "so it draws about 10 examples of each of its 1 other tasks and about 30 of NM2I (its examples repeated 3-fold)"
@@ -134,7 +141,9 @@ def test_recipe_sentence_counts_draws_per_task_with_oversampling():
     )
     assert "The last 10% of each task's examples are held out" in sentence
     assert "no in-batch negatives" in sentence and "The positives of VC2I are drawn from every item" in sentence
-    epoch = recipe_sentence(card | {"hyperparameters": card["hyperparameters"] | {"negatives": 0, "max_steps": -1}})
+    epoch = recipe_sentence(
+        training_card(card | {"hyperparameters": card["hyperparameters"] | {"negatives": 0, "max_steps": -1}})
+    )
     assert "with no verified negatives and no in-batch negatives" in epoch and "-1" not in epoch
 
 
@@ -157,6 +166,7 @@ def test_load_results_reads_the_runs_records(tmp_path):
         "global_step": 1,
         "epoch": 1.0,
     }
+    card = training_card(card).to_dict()
     write("train-movielens", TrainingRecord(model="minilm", out_dir="m", card=card, loss=[{"step": 1, "loss": 2.0}]))
     rows = [
         {"variant": f"7 neg, in-batch {mode}", "task": "UH2I", "value": value}

@@ -12,10 +12,11 @@ import pytest
 import torch
 from sentence_transformers import SentenceTransformer
 
+from itemlib.embedding import model_fingerprint
 from itemlib.losses import CatalogInfoNCELoss
 from itemlib.models import load_encoder
 from itemlib.relevance import relevant_mask
-from itemlib.retrieval import EncoderRetriever, model_fingerprint
+from itemlib.retrieval import EncoderRetriever
 from itemlib.training import TrainConfig, catalog_targets, load_training_records, train
 from itemlib.validation import validation_split
 

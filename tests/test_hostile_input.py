@@ -12,7 +12,7 @@ import pytest
 from itemlib.catalog import CatalogError, FieldKind
 from itemlib.cli import main
 from itemlib.datasets import load_table
-from itemlib.retrieval import cache_file
+from itemlib.embedding import cache_file
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

@@ -8,11 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from itemlib.hybrid import WEIGHT_FILE, PopularityPrior, choose_popularity_weight
 from itemlib.models import ModelError
-from itemlib.retrieval import id_ranks, make_retriever, search
+from itemlib.retrieval import WEIGHT_FILE, PopularityPrior, id_ranks, make_retriever, search
 from itemlib.training import TrainConfig, train
-from itemlib.validation import write_validation_split
+from itemlib.validation import choose_popularity_weight, write_validation_split
 
 from .tiny_models import tiny_bert
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from itemlib.cards import TrainingCard
 from itemlib.evaluation import VERDICTS, paired_difference, verdict
 from itemlib.study.records import (
     AblationRecord,
     DiagnosisRecord,
     EvaluationRecord,
     TrainingRecord,
-    examples_seen,
     read_record,
 )
 from itemlib.taskinfo import tasks_in
@@ -247,15 +247,14 @@ def below_catalog_rate(diagnosis: DiagnosisRecord) -> str:
             f"random, its top five satisfying them less often than the catalog as a whole: {listed}.")  # fmt: skip
 
 
-def recipe_sentence(card: dict) -> str:
+def recipe_sentence(card: TrainingCard) -> str:
     """How often an in-domain run draws each task, from its training card (the steps it took, so a
     run set by epochs reads as plainly as one set by steps)."""
-    recipe, stats = card["hyperparameters"], card["data_stats"]
+    recipe, stats = card.hyperparameters, card.data_stats
     repeats = stats.get("oversample", {})
-    draws = examples_seen(card)
+    draws = card.examples_seen
     per_task = {
-        task: draws * count * repeats.get(task, 1) / card["examples"]
-        for task, count in stats["examples_per_task"].items()
+        task: draws * count * repeats.get(task, 1) / card.examples for task, count in stats["examples_per_task"].items()
     }
     plain = [n for task, n in per_task.items() if task not in repeats]
     extra = "".join(
@@ -283,8 +282,8 @@ def recipe_sentence(card: dict) -> str:
         else ""
     )
     return (
-        f"Size of the recipe: each in-domain run takes {card['global_step']:,} steps of {recipe['batch_size']} "
-        f"examples ({card['epoch']:.2f} epochs of its {card['examples']:,} training examples) with {verified} and "
+        f"Size of the recipe: each in-domain run takes {card.global_step:,} steps of {recipe['batch_size']} "
+        f"examples ({card.epoch:.2f} epochs of its {card.examples:,} training examples) with {verified} and "
         f"{in_batch}, so it draws about {sum(plain) / len(plain):,.0f} examples of each of its {len(plain)} "
         f"{'other ' if repeats else ''}tasks{extra}.{spread}{held_out}"
     )
@@ -350,9 +349,10 @@ def load_results(runs_dir: str | Path, catalogs: Sequence[str], seed: int = 0) -
     if claim := hybrid_claim(evaluations, intervals, seed):  # type: ignore[arg-type]
         claims.append(claim)
     ablation = read_record(runs_dir, "ablation", AblationRecord)
-    if ablation and (claim := in_batch_claim(ablation, training.card["hyperparameters"]["in_batch"], seed)):
+    card = training.training_card
+    if ablation and (claim := in_batch_claim(ablation, card.hyperparameters["in_batch"], seed)):
         claims.append(claim)
     diagnosis = read_record(runs_dir, "diagnosis", DiagnosisRecord)
     return Results(list(catalogs), headline, wide_table(headline, catalogs), gains, intervals,
-                   verdict_counts(intervals), claims, recipe_sentence(training.card), ablation,
+                   verdict_counts(intervals), claims, recipe_sentence(card), ablation,
                    below_catalog_rate(diagnosis) if diagnosis else None, seed)  # fmt: skip

@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from itemlib.cards import examples_seen
 from itemlib.provenance import git_commit
-from itemlib.study.records import examples_seen
 
 
 def number(value: float) -> str:

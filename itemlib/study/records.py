@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from itemlib.cards import LOG_FILE, TrainingCard
+
 R = TypeVar("R", bound="Record")
 
 
@@ -42,13 +44,6 @@ class Record:
         return cls(**{name: values[name] for name in names if name in values})
 
 
-def examples_seen(card: Mapping[str, Any]) -> int:
-    """Training examples a run drew, from its model card: steps x batch x accumulation (the last batch
-    of an epoch may be short, so this can exceed the examples by less than one batch)."""
-    settings = card["hyperparameters"]
-    return card["global_step"] * settings["batch_size"] * settings["gradient_accumulation"]
-
-
 @dataclass
 class TrainingRecord(Record):
     """``train-<catalog>``: the model card itemlib wrote and the logged training loss."""
@@ -62,12 +57,16 @@ class TrainingRecord(Record):
     @classmethod
     def of(cls, out_dir: str | Path) -> TrainingRecord:
         """The record of the model trained into ``out_dir`` (its card and training log)."""
-        card = json.loads((Path(out_dir) / "itemlib_training.json").read_text())
-        log = json.loads((Path(out_dir) / "training_log.json").read_text())
+        card = TrainingCard.read(out_dir).to_dict()
+        log = json.loads((Path(out_dir) / LOG_FILE).read_text())
         loss = [{"step": row["step"], "loss": row["loss"]} for row in log if "loss" in row]
         weight_path = Path(out_dir) / "popularity_weight.json"
         weight = json.loads(weight_path.read_text()) if weight_path.exists() else None
         return cls(model=card["base_model"], out_dir=str(out_dir), card=card, loss=loss, popularity_weight=weight)
+
+    @property
+    def training_card(self) -> TrainingCard:
+        return TrainingCard.from_dict(self.card, source=f"the record of {self.out_dir}")
 
     @property
     def loss_table(self) -> pd.DataFrame:

@@ -1,0 +1,61 @@
+"""Which run a model folder belongs to: the fingerprint of settings and examples, the checkpoints a
+run may resume, and the finished model a re-run leaves alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from itemlib.cards import CARD_FILE, TrainingCard
+from itemlib.train_config import NON_RESULT_SETTINGS, TrainConfig
+
+logger = logging.getLogger(__name__)
+
+
+def run_fingerprint(config: TrainConfig, records: Sequence[dict]) -> str:
+    """Hash of the settings and the training examples: a checkpoint is resumed only by the run it
+    belongs to, never by one with other data or settings (which would silently return the old model)."""
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in NON_RESULT_SETTINGS}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    for record in records:
+        digest.update(json.dumps([record["query"], record["pos"], record["neg"]]).encode())
+    return digest.hexdigest()[:16]
+
+
+def claim_checkpoints(checkpoints: Path, fingerprint: str) -> str | None:
+    """The checkpoint to resume from (None: start afresh); marks the folder as this run's.
+
+    Raises ``ValueError`` naming the folder when it holds checkpoints of a different run.
+    """
+    from transformers.trainer_utils import get_last_checkpoint
+
+    stamp = checkpoints / "itemlib_run.json"
+    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    if last is not None:
+        owner = json.loads(stamp.read_text()).get("fingerprint") if stamp.exists() else None
+        if owner != fingerprint:
+            raise ValueError(
+                f"{checkpoints} holds checkpoints of another training run (other data or settings); "
+                "remove that folder to start afresh, or choose another output directory"
+            )
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps({"fingerprint": fingerprint}) + "\n")
+    return last
+
+
+def already_trained(out: Path, fingerprint: str) -> bool:
+    """True when ``out`` holds the finished model of this very run (said on stderr); an error when it
+    holds a finished model of another run."""
+    if not (out / CARD_FILE).exists():
+        return False
+    card = TrainingCard.read(out)
+    if card.fingerprint != fingerprint:
+        raise ValueError(
+            f"{out} holds a model trained on other data or settings; choose another output folder or remove it"
+        )
+    logger.warning("%s is already trained (%s steps, same data and settings): nothing to do", out, card.global_step)
+    return True
