@@ -25,8 +25,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import torch
 
+from itemlib.comparison import interval_text, paired_comparison
 from itemlib.datasets import load_catalog
-from itemlib.evaluation import evaluate, paired_difference, verdict
+from itemlib.evaluation import evaluate
 from itemlib.models import encode_items, load_encoder
 from itemlib.retrieval import EncoderRetriever
 
@@ -78,11 +79,10 @@ def main() -> None:
     agree = 0
     for task, fp32 in values["fp32"].items():
         quantized = values["int8"][task]
-        diff = paired_difference(quantized.value.to_numpy(), fp32.value.to_numpy())
-        judged = verdict(diff["low"], diff["high"])
-        agree += judged == "within noise"
+        diff = paired_comparison(quantized.value.to_numpy(), fp32.value.to_numpy())
+        agree += diff["verdict"] == "within noise"
         print(f"  {task:5s} {len(fp32):4d} queries  fp32 {fp32.value.mean():.3f}  int8 {quantized.value.mean():.3f}  "
-              f"{diff['difference']:+.3f} [{diff['low']:+.3f}, {diff['high']:+.3f}]  {judged}")  # fmt: skip
+              f"{interval_text(diff['difference'], diff['low'], diff['high'])}  {diff['verdict']}")  # fmt: skip
     print(f"  within noise on {agree} of {len(values['fp32'])} tasks")
 
 

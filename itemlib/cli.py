@@ -1,4 +1,5 @@
-"""Command line: ``itemlib generate | train | validation-split | evaluate | search | chat | study``."""
+"""Command line: ``itemlib generate | train | validation-split | popularity-weight | evaluate | search | chat |
+compare-recipe | study``."""
 
 from __future__ import annotations
 
@@ -9,17 +10,18 @@ import sys
 from collections.abc import Sequence
 
 from itemlib.catalog import Catalog, CatalogError
-from itemlib.config import add_arguments, flag_of, from_arguments
+from itemlib.config import add_arguments, flag_of, from_arguments, overrides_from_arguments
 from itemlib.datasets import TABLE_SUFFIXES, load_catalog
 from itemlib.datasets.tabular import TableConfig
+from itemlib.evaluation import EvaluateConfig, evaluate
 from itemlib.generate import GenerateConfig, generate
 from itemlib.llm import LLMError
 from itemlib.models import ModelError
 from itemlib.publish import check_output_dir
 from itemlib.study.profiles import PROFILES
 from itemlib.study.runner import StudyError
-from itemlib.taskinfo import TASK_NAMES
 from itemlib.train_config import TrainConfig
+from itemlib.validation import ValidationConfig
 from itemlib.writers import ChatWriter, OfflineWriter
 
 
@@ -71,7 +73,9 @@ def _train(args: argparse.Namespace) -> int:
 def _validation_split(args: argparse.Namespace) -> int:
     from itemlib.validation import write_validation_split
 
-    counts = write_validation_split(args.data, _catalog(args), args.trained, args.out, args.per_task, args.seed)
+    config = from_arguments(ValidationConfig, args)
+    check_output_dir(args.out, "stats.json")  # before any model loads
+    counts = write_validation_split(args.data, _catalog(args), args.trained, args.out, config)
     print(
         f"training examples none of {len(args.trained)} run(s) drew -> {args.out}/test "
         f"(score them with `itemlib evaluate --tests {args.out}`)"
@@ -84,7 +88,7 @@ def _validation_split(args: argparse.Namespace) -> int:
 def _popularity_weight(args: argparse.Namespace) -> int:
     from itemlib.validation import tune_popularity_weight
 
-    choice = tune_popularity_weight(args.model, _catalog(args), args.data, args.per_task, args.seed)
+    choice = tune_popularity_weight(args.model, _catalog(args), args.data, from_arguments(ValidationConfig, args))
     print(f"popularity weight of {args.model}: {choice['weight']} ({choice['criterion']}; validation split in "
           f"{choice['validation']})")  # fmt: skip
     for weight, score in choice["scores"].items():
@@ -94,14 +98,12 @@ def _popularity_weight(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from itemlib.evaluation import evaluate
     from itemlib.retrieval import make_retriever
 
+    config = from_arguments(EvaluateConfig, args)
     check_output_dir(args.out, "metrics.json")  # before the evaluation, not after it
     catalog = _catalog(args)
-    result = evaluate(
-        make_retriever(args.model), catalog, args.tests, tasks=args.tasks, backend=args.backend, progress=not args.quiet
-    )
+    result = evaluate(make_retriever(args.model), catalog, args.tests, config)
     result.save(args.out)
     print(f"{args.model} on {catalog.name} ({args.tests}) -> {args.out}")
     print(result.headline.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -135,6 +137,19 @@ def _chat(args: argparse.Namespace) -> int:
         except LLMError as error:
             print(f"itemlib chat: {error}; recommending in the retriever's order", file=sys.stderr)
     chat_loop(make_retriever(args.model), _catalog(args), sys.stdin, sys.stdout, shown=args.k, ranker=ranker)
+    return 0
+
+
+def _compare_recipe(args: argparse.Namespace) -> int:
+    from itemlib.study.recipes import compare_recipes
+
+    changes = overrides_from_arguments(TrainConfig, args)
+    if not changes:
+        raise ValueError("name at least one training option the candidate changes (e.g. --negatives 0)")
+    profile = PROFILES[args.profile]
+    comparison = compare_recipes(profile, args.catalog, args.name, changes, ValidationConfig(seed=profile.seed))
+    print(comparison.table.round(3).to_string(index=False))
+    print(comparison.sentence())
     return 0
 
 
@@ -192,8 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(va, TableConfig)
     va.add_argument("--trained", nargs="+", required=True, help="model folders written by `itemlib train` on --data")
     va.add_argument("--out", required=True, help="writes OUT/test/<TASK>.jsonl, in the test format")
-    va.add_argument("--per-task", type=int, default=300)
-    va.add_argument("--seed", type=int, default=0)
+    add_arguments(va, ValidationConfig)
     va.set_defaults(run=_validation_split)
 
     pw = verbs.add_parser(
@@ -204,8 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--data", required=True, help="the folder written by `itemlib generate` it was trained on")
     pw.add_argument("--catalog", required=True, help="the catalog the data was generated from")
     add_arguments(pw, TableConfig)
-    pw.add_argument("--per-task", type=_positive, default=200, help="validation examples per task (default: 200)")
-    pw.add_argument("--seed", type=int, default=0)
+    add_arguments(pw, ValidationConfig)
     pw.set_defaults(run=_popularity_weight)
 
     model_help = (
@@ -218,9 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(ev, TableConfig)
     ev.add_argument("--tests", required=True, help="directory written by `itemlib generate` (or its test/ folder)")
     ev.add_argument("--out", required=True, help="where metrics.csv, metrics.json and headline.csv go")
-    ev.add_argument("--tasks", nargs="+", choices=list(TASK_NAMES))
-    ev.add_argument("--backend", choices=["exact", "faiss"], default="exact")
-    ev.add_argument("--quiet", action="store_true")
+    add_arguments(ev, EvaluateConfig)
     ev.set_defaults(run=_evaluate)
 
     se = _retrieval_parser(
@@ -245,6 +256,16 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--llm-url", help="default $ITEMLIB_LLM_URL")
     ch.add_argument("--llm-model", help="default $ITEMLIB_LLM_MODEL")
     ch.set_defaults(run=_chat)
+
+    cr = verbs.add_parser(
+        "compare-recipe",
+        help="train a candidate recipe beside a profile's and judge it on a validation split (never the test set)",
+    )
+    cr.add_argument("--profile", choices=list(PROFILES), default="cpu", help="whose recipe and data (default: cpu)")
+    cr.add_argument("--catalog", required=True, help="a catalog of the profile whose data is generated")
+    cr.add_argument("--name", required=True, help="the candidate's folder name under work/recipes/PROFILE/CATALOG")
+    add_arguments(cr, TrainConfig, overrides=True)
+    cr.set_defaults(run=_compare_recipe)
 
     st = verbs.add_parser("study", help="execute the study's notebooks with papermill and build the book")
     st.add_argument("--profile", choices=list(PROFILES), default="smoke")

@@ -165,9 +165,11 @@ def flag_of(spec: dataclasses.Field) -> str:
     return spec.metadata.get("flag") or "--" + spec.name.replace("_", "-")
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type[Config]) -> None:
+def add_arguments(parser: argparse.ArgumentParser, cls: type[Config], *, overrides: bool = False) -> None:
     """Add one option per command-line field of ``cls`` (names, defaults, help and choices from
-    the fields themselves); :func:`from_arguments` reads them back."""
+    the fields themselves); :func:`from_arguments` reads them back. With ``overrides`` the options
+    have no default: only those given reach the namespace, as changes to another config
+    (:func:`overrides_from_arguments`)."""
     hints = _hints(cls)
     defaults = cls()  # type: ignore[call-arg]
     summary = (cls.__doc__ or "").strip().splitlines()[0].rstrip(".")
@@ -176,8 +178,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type[Config]) -> None:
         kind, _ = _strip_optional(hints[spec.name])
         default = getattr(defaults, spec.name)
         meta = spec.metadata
-        help_text = meta["help"] + ("" if kind is bool or default is None else f" (default: {default})")
-        kwargs: dict[str, Any] = {"dest": spec.name, "help": help_text}
+        shown = "" if kind is bool or default is None or overrides else f" (default: {default})"
+        kwargs: dict[str, Any] = {"dest": spec.name, "help": meta["help"] + shown}
+        if overrides:
+            kwargs["default"] = argparse.SUPPRESS
         if meta.get("metavar"):
             kwargs["metavar"] = meta["metavar"]
         origin = typing.get_origin(kind)
@@ -195,11 +199,17 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type[Config]) -> None:
         if meta.get("choices") is not None and kind is not bool and origin is not dict:
             kwargs["choices"] = [c for c in meta["choices"] if c is not None]
         group.add_argument(flag_of(spec), **kwargs)
-    parser.set_defaults(**{spec.name: getattr(defaults, spec.name) for spec in dataclasses.fields(cls)})  # type: ignore[arg-type]
+    if not overrides:
+        parser.set_defaults(**{spec.name: getattr(defaults, spec.name) for spec in dataclasses.fields(cls)})  # type: ignore[arg-type]
 
 
 def from_arguments(cls: type[C], args: argparse.Namespace) -> C:
     """The config that parsed command-line ``args`` describe (``KEY=N`` lists become dicts)."""
+    return cls(**overrides_from_arguments(cls, args))
+
+
+def overrides_from_arguments(cls: type[Config], args: argparse.Namespace) -> dict[str, Any]:
+    """The fields of ``cls`` that ``args`` hold, as values of the config (``KEY=N`` lists become dicts)."""
     values: dict[str, Any] = {}
     hints = _hints(cls)
     for spec in dataclasses.fields(cls):  # type: ignore[arg-type]
@@ -210,4 +220,4 @@ def from_arguments(cls: type[C], args: argparse.Namespace) -> C:
         if typing.get_origin(kind) is dict and isinstance(value, list):
             value = dict(value) or None
         values[spec.name] = value
-    return cls(**values)
+    return values

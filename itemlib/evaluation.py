@@ -8,25 +8,42 @@ the same call with another catalog's test directory.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from tqdm import tqdm  # not tqdm.auto: in a kernel without ipywidgets it warns on import
 
 from itemlib.catalog import Catalog, CatalogError
+from itemlib.config import Config, option
 from itemlib.metrics import coverage_at_k, hit_at_k, ndcg_at_k, recall_at_k, reciprocal_rank
 from itemlib.publish import published_dir, require_complete
 from itemlib.relevance import relevant_mask
 from itemlib.retrieval import Retriever, id_ranks, search_records
-from itemlib.taskinfo import TASK_NAMES, task_info
+from itemlib.taskinfo import TASK_NAMES, canonical_task, task_info
 
+#: Every metric is reported at these cut-offs; the deepest is the retrieval depth.
 KS = (1, 5, 10, 20)
+#: The cut-off of the paper's headline per task (Hit@5 or Coverage@5).
 HEADLINE_K = 5
+#: Search backends: exact masked top-K, or faiss over an encoder's embeddings (the same lists).
+BACKENDS = ("exact", "faiss")
+
+
+@dataclass
+class EvaluateConfig(Config):
+    """How a retriever is scored on a test set."""
+
+    tasks: list[str] | None = option(
+        None, choices=TASK_NAMES, canonical=canonical_task, metavar="TASK", help="tasks to score (default: all found)"
+    )
+    backend: str = option("exact", choices=BACKENDS, help="exact masked top-K, or faiss for very large catalogs")
+    progress: bool = option(True, flag="--quiet", help="no progress bar")
 
 
 @dataclass
@@ -34,7 +51,7 @@ class Evaluation:
     """``metrics``: tidy table (task, metric, k, value, queries); ``headline``: one row per task.
 
     ``per_query`` keeps each query's headline value (task, query = row in the test file, value), so
-    two models scored on the same queries can be compared pairwise (see ``paired_difference``).
+    two models scored on the same queries can be compared pairwise (see :func:`itemlib.comparison.paired_comparison`).
     """
 
     model: str
@@ -125,23 +142,26 @@ def evaluate(
     retriever: Retriever,
     catalog: Catalog,
     tests_dir: str | Path,
+    config: EvaluateConfig | None = None,
     *,
-    tasks: Sequence[str] | None = None,
     ks: Sequence[int] = KS,
-    backend: str = "exact",
-    progress: bool = True,
+    **settings: Any,
 ) -> Evaluation:
-    """Score ``retriever`` on every task of ``tests_dir`` (see the module docstring)."""
-    tests = load_tests(tests_dir, catalog, tasks)
+    """Score ``retriever`` on every task of ``tests_dir`` (see the module docstring); ``settings``
+    are fields of :class:`EvaluateConfig` that override ``config`` (``progress=False``)."""
+    config = dataclasses.replace(config or EvaluateConfig(), **settings)
+    tests = load_tests(tests_dir, catalog, config.tasks)
     retriever.index(catalog)
     ranks = id_ranks(catalog)
     depth = max(ks)
     rows = []
     per_query = []
-    for task, records in tqdm(tests.items(), desc=f"evaluating {getattr(retriever, 'name', '')}", disable=not progress):
+    for task, records in tqdm(
+        tests.items(), desc=f"evaluating {getattr(retriever, 'name', '')}", disable=not config.progress
+    ):
         if not records:
             continue
-        ranked = search_records(retriever, catalog, records, depth, ranks=ranks, backend=backend)
+        ranked = search_records(retriever, catalog, records, depth, ranks=ranks, backend=config.backend)
         judged = judge(catalog, task, records, ranked)
         for k in ks:
             for metric, values in (
@@ -176,43 +196,6 @@ def evaluate(
     return Evaluation(
         getattr(retriever, "name", "model"), catalog.name, metrics, headline_table(metrics), per_query_table
     )
-
-
-def paired_difference(
-    tuned: Sequence[float], baseline: Sequence[float], seed: int = 0, resamples: int = 2000
-) -> dict[str, float]:
-    """Mean per-query difference ``tuned - baseline`` with a 95% bootstrap interval.
-
-    Both models must be scored on the same queries in the same order; pairing removes the spread
-    between easy and hard queries, so a difference whose interval excludes 0 is not query noise.
-    """
-    tuned, baseline = np.asarray(tuned, dtype=float), np.asarray(baseline, dtype=float)
-    if tuned.ndim != 1 or tuned.shape != baseline.shape or len(tuned) < 2:
-        raise ValueError(
-            "paired_difference needs two equal-length score lists of at least 2 queries, "
-            f"got shapes {tuned.shape} and {baseline.shape}"
-        )
-    diff = tuned - baseline
-    if not diff.any():
-        return {"difference": 0.0, "low": 0.0, "high": 0.0}
-    interval = stats.bootstrap(
-        (diff,),
-        np.mean,
-        n_resamples=resamples,
-        confidence_level=0.95,
-        method="percentile",
-        random_state=np.random.default_rng(seed),
-    ).confidence_interval
-    return {"difference": float(diff.mean()), "low": float(interval.low), "high": float(interval.high)}
-
-
-#: How a paired difference is judged, by where its 95% interval lies.
-VERDICTS = ("better", "within noise", "worse")
-
-
-def verdict(low: float, high: float) -> str:
-    """``better`` when the 95% interval of a difference lies above zero, ``worse`` below, else ``within noise``."""
-    return "better" if low > 0 else "worse" if high < 0 else "within noise"
 
 
 def headline_table(metrics: pd.DataFrame) -> pd.DataFrame:

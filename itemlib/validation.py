@@ -18,12 +18,14 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from itemlib.cards import TrainingCard
 from itemlib.catalog import Catalog
+from itemlib.config import Config, option
 from itemlib.evaluation import HEADLINE_K, evaluate
 from itemlib.generate import test_record, write_jsonl
 from itemlib.models import ModelError
@@ -36,26 +38,35 @@ from itemlib.training import TrainConfig, drawn_rows, load_training_records
 WEIGHTS = (0.0, 0.005, 0.01, 0.02, 0.04, 0.08)
 
 
+@dataclass
+class ValidationConfig(Config):
+    """A validation split: training examples that no given run drew, in the test format."""
+
+    per_task: int = option(300, minimum=1, help="validation examples per task, at most")
+    seed: int = option(0, help="fixes which unseen examples are drawn")
+
+
 def validation_split(
-    data_dir: str | Path, catalog: Catalog, trained: Sequence[str | Path], per_task: int = 300, seed: int = 0
+    data_dir: str | Path, catalog: Catalog, trained: Sequence[str | Path], config: ValidationConfig | None = None
 ) -> dict[str, list[dict]]:
-    """Up to ``per_task`` test-form records per task from training examples none of ``trained`` drew.
+    """Up to ``config.per_task`` test-form records per task from training examples none of ``trained`` drew.
 
     ``trained`` are model folders fine-tuned on ``data_dir``; an example counts as drawn by a run
     when its task and query match one that run's data loader yields.
     """
+    config = config or ValidationConfig()
     drawn: set[tuple[str, str]] = set()
     for model_dir in trained:
         card = TrainingCard.read(model_dir)
-        config = TrainConfig.from_card(card)
-        records, _ = load_training_records(data_dir, config)
+        recipe = TrainConfig.from_card(card)
+        records, _ = load_training_records(data_dir, recipe)
         if card.examples != len(records):
             raise ValueError(
                 f"{model_dir} was trained on {card.examples} examples, but {data_dir} gives {len(records)} "
                 "with its settings: it was not trained on this data"
             )
         drawn.update(
-            (records[row]["task"], records[row]["query"]) for row in drawn_rows(records, config, str(model_dir))
+            (records[row]["task"], records[row]["query"]) for row in drawn_rows(records, recipe, str(model_dir))
         )
     everything, _ = load_training_records(data_dir, TrainConfig(negatives=0))
     unseen: dict[str, list[dict]] = {}
@@ -64,7 +75,7 @@ def validation_split(
             unseen.setdefault(record["task"], []).append(record)
     split = {}
     for task, records in unseen.items():
-        chosen = random.Random(f"{seed}:{task}:validation").sample(records, min(per_task, len(records)))
+        chosen = random.Random(f"{config.seed}:{task}:validation").sample(records, min(config.per_task, len(records)))
         split[task] = [test_record(catalog, get_task(task).as_test(record)) for record in chosen]
     return split
 
@@ -74,13 +85,13 @@ def write_validation_split(
     catalog: Catalog,
     trained: Sequence[str | Path],
     out_dir: str | Path,
-    per_task: int = 300,
-    seed: int = 0,
+    config: ValidationConfig | None = None,
 ) -> dict[str, int]:
     """Write :func:`validation_split` to ``out_dir/test/<TASK>.jsonl`` and its completion record
     ``out_dir/stats.json`` (published whole, as ``itemlib generate`` does); returns the count per task."""
     with published_dir(out_dir, "stats.json") as scratch:
-        split = validation_split(data_dir, catalog, trained, per_task, seed)
+        config = config or ValidationConfig()
+        split = validation_split(data_dir, catalog, trained, config)
         for task, records in split.items():
             write_jsonl(scratch / "test" / f"{task}.jsonl", records)
         counts = {task: len(records) for task, records in split.items()}
@@ -89,8 +100,8 @@ def write_validation_split(
             "catalog": catalog.name,
             "data": str(data_dir),
             "trained": [str(t) for t in trained],
-            "per_task": per_task,
-            "seed": seed,
+            "per_task": config.per_task,
+            "seed": config.seed,
             "tasks": counts,
         }
         (scratch / "stats.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
@@ -139,10 +150,11 @@ def choose_popularity_weight(model: str, catalog: Catalog, validation_dir: str |
     return choice
 
 
-def tune_popularity_weight(model_dir: str | Path, catalog: Catalog, data_dir: str | Path, per_task: int,
-                           seed: int = 0) -> dict:  # fmt: skip
-    """Write a validation split of ``data_dir`` for the model trained on it (``MODEL-validation``,
-    ``per_task`` examples per task that the run never drew) and choose the weight on it."""
+def tune_popularity_weight(
+    model_dir: str | Path, catalog: Catalog, data_dir: str | Path, config: ValidationConfig | None = None
+) -> dict:
+    """Write a validation split of ``data_dir`` for the model trained on it (``MODEL-validation``:
+    examples the run never drew) and choose the weight on it."""
     split = f"{Path(model_dir)}-validation"
-    write_validation_split(data_dir, catalog, [model_dir], split, per_task, seed)
+    write_validation_split(data_dir, catalog, [model_dir], split, config)
     return choose_popularity_weight(str(model_dir), catalog, split)

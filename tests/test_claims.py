@@ -7,6 +7,7 @@ import json
 import pytest
 
 from itemlib.cards import TrainingCard
+from itemlib.comparison import verdict
 from itemlib.study.claims import (
     below_catalog_rate,
     headline_sentence,
@@ -16,7 +17,6 @@ from itemlib.study.claims import (
     paired_intervals,
     recipe_sentence,
     role,
-    verdict,
     verdict_counts,
 )
 from itemlib.study.records import AblationRecord, DiagnosisRecord, EvaluationRecord, TrainingRecord, read_record

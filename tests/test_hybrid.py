@@ -11,7 +11,7 @@ import pytest
 from itemlib.models import ModelError
 from itemlib.retrieval import WEIGHT_FILE, PopularityPrior, id_ranks, make_retriever, search
 from itemlib.training import TrainConfig, train
-from itemlib.validation import choose_popularity_weight, write_validation_split
+from itemlib.validation import ValidationConfig, choose_popularity_weight, write_validation_split
 
 from .tiny_models import tiny_bert
 
@@ -45,7 +45,7 @@ def test_the_weight_is_chosen_on_a_validation_split_and_read_back(movielens, mov
     with pytest.raises(ModelError, match=f"no {WEIGHT_FILE}"):
         make_retriever(f"{model}+popularity")
     split = tmp_path / "validation"
-    write_validation_split(movielens_data, movielens, [model], split, per_task=15, seed=0)
+    write_validation_split(movielens_data, movielens, [model], split, ValidationConfig(per_task=15))
     choice = choose_popularity_weight(str(model), movielens, split, weights=(0.0, 0.01, 0.1))
     assert choice["weight"] in (0.0, 0.01, 0.1) and set(choice["scores"]) == {"0.0", "0.01", "0.1"}
     best = max(choice["scores"].values())

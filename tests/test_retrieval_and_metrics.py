@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from itemlib.catalog import Catalog, CatalogError, Field, FieldKind, Item
-from itemlib.evaluation import evaluate, load_tests, paired_difference
+from itemlib.comparison import paired_difference
+from itemlib.evaluation import evaluate, load_tests
 from itemlib.metrics import coverage_at_k, hit_at_k, ndcg_at_k, recall_at_k, reciprocal_rank
 from itemlib.models import ModelError, load_encoder
 from itemlib.retrieval import (

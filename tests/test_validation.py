@@ -12,7 +12,7 @@ from itemlib.evaluation import load_tests
 from itemlib.losses import ItemInfoNCELoss
 from itemlib.tasks import TASKS
 from itemlib.training import TrainConfig, drawn_rows, load_training_records, train
-from itemlib.validation import validation_split
+from itemlib.validation import ValidationConfig, validation_split
 
 from .tiny_models import tiny_bert
 
@@ -48,7 +48,7 @@ def test_split_holds_undrawn_examples_judged_like_test_queries(movielens, moviel
     model = train(movielens_data, tmp_path / "out", config)
     records, _ = load_training_records(movielens_data, config)
     drawn = {(records[r]["task"], records[r]["query"]) for r in drawn_rows(records, config)}
-    split = validation_split(movielens_data, movielens, [model], per_task=30, seed=1)
+    split = validation_split(movielens_data, movielens, [model], ValidationConfig(per_task=30, seed=1))
     assert set(split) == set(TASKS)
     train_files = {
         t: [json.loads(line) for line in (movielens_data / "train" / f"{t}.jsonl").read_text().splitlines()]
@@ -69,7 +69,9 @@ def test_split_holds_undrawn_examples_judged_like_test_queries(movielens, moviel
                 assert source["pos_ids"][0] in row["pos_ids"]
             else:
                 assert row["pos_ids"] == source["pos_ids"] and row["mask_ids"] == []
-    assert validation_split(movielens_data, movielens, [model], per_task=30, seed=1) == split  # seeded
+    assert (
+        validation_split(movielens_data, movielens, [model], ValidationConfig(per_task=30, seed=1)) == split
+    )  # seeded
 
 
 def test_cli_writes_a_split_that_evaluate_reads_and_rejects_foreign_models(movielens, movielens_data, tmp_path, capsys):
@@ -84,4 +86,4 @@ def test_cli_writes_a_split_that_evaluate_reads_and_rejects_foreign_models(movie
     card = model / "itemlib_training.json"
     card.write_text(json.dumps(json.loads(card.read_text()) | {"examples": 1}))
     with pytest.raises(ValueError, match="not trained on this data"):
-        validation_split(movielens_data, movielens, [model], per_task=10)
+        validation_split(movielens_data, movielens, [model], ValidationConfig(per_task=10))

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from itemlib.catalog import Catalog
 from itemlib.chat.local import LocalRanker, LocalRanking, load_causal_lm
-from itemlib.evaluation import paired_difference, verdict
+from itemlib.comparison import paired_comparison
 from itemlib.metrics import hit_at_k
 from itemlib.retrieval import Retriever, search_records
 
@@ -137,9 +137,7 @@ class LocalLLMEvaluation:
         rows = []
         for first, second in pairs:
             a, b = (hit_at_k(self.hits[label], k).astype(float) for label in (first, second))
-            difference = paired_difference(a, b, seed=seed)
-            rows.append({"comparison": f"{first} − {second}", **difference,
-                         "verdict": verdict(difference["low"], difference["high"])})  # fmt: skip
+            rows.append({"comparison": f"{first} − {second}", **paired_comparison(a, b, seed=seed)})
         return pd.DataFrame(rows)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from itemlib.cards import TrainingCard
-from itemlib.evaluation import VERDICTS, paired_difference, verdict
+from itemlib.comparison import VERDICTS, interval_text, paired_comparison
 from itemlib.study.records import (
     AblationRecord,
     DiagnosisRecord,
@@ -40,14 +40,6 @@ def role(label: str, test_set: str) -> str:
     if label.startswith("tuned-") and label.endswith("+popularity"):
         return "tuned+popularity"
     return "out-of-domain" if label.startswith("tuned-") else label
-
-
-def judged(rows: list[dict], columns: list[str]) -> pd.DataFrame:
-    """``rows`` of paired differences (``difference``, ``low``, ``high`` among ``columns``) with each
-    row's :func:`verdict`."""
-    table = pd.DataFrame(rows, columns=columns)
-    table["verdict"] = [verdict(low, high) for low, high in zip(table.low, table.high)]
-    return table
 
 
 def tasks_by_verdict(table: pd.DataFrame) -> dict[str, list[str]]:
@@ -100,11 +92,13 @@ def paired_intervals(
         for label in [label for label in per_query if label.startswith("tuned-")]:
             for reference in [r for r in references if r in per_query]:
                 for task, baseline in per_query[reference].items():
-                    difference = paired_difference(per_query[label][task], baseline, seed=seed)
+                    comparison = paired_comparison(per_query[label][task], baseline, seed=seed)
                     rows.append({"test set": test, "role": role(label, test), "task": task, "reference": reference,
-                                 **difference})  # fmt: skip
-    table = judged(rows, ["test set", "role", "task", "reference", "difference", "low", "high"])
-    table[INTERVAL] = [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}] {v}"
+                                 **comparison})  # fmt: skip
+    table = pd.DataFrame(
+        rows, columns=["test set", "role", "task", "reference", "difference", "low", "high", "verdict"]
+    )
+    table[INTERVAL] = [f"{interval_text(d, lo, hi)} {v}"
                        for d, lo, hi, v in zip(table.difference, table.low, table.high, table.verdict)]  # fmt: skip
     return table
 
@@ -162,8 +156,8 @@ def hybrid_claim(evaluations: dict[str, EvaluationRecord], intervals: pd.DataFra
             continue
         beats, costs = [], []
         for task, values in per_query[hybrid].items():
-            over_tuned = paired_difference(values, per_query[tuned][task], seed=seed)
-            if over_tuned["low"] > 0 and over_popularity.low[task] > 0:
+            over_tuned = paired_comparison(values, per_query[tuned][task], seed=seed)
+            if over_tuned["verdict"] == "better" and over_popularity.verdict[task] == "better":
                 beats.append(task)
             if task in tasks_in("attribute"):
                 costs.append(over_tuned["difference"])
@@ -202,9 +196,9 @@ def ablation_intervals(ablation: AblationRecord, baseline: str | None = None, se
     baseline = baseline or f"{in_batch_negatives(ablation)} neg, in-batch off"
     if baseline not in per_query:
         return pd.DataFrame(columns=["variant", "task", "difference", "low", "high", "verdict"])
-    rows = [{"variant": variant, "task": task, **paired_difference(values[task], per_query[baseline][task], seed=seed)}
+    rows = [{"variant": variant, "task": task, **paired_comparison(values[task], per_query[baseline][task], seed=seed)}
             for variant, values in per_query.items() if variant != baseline for task in values]  # fmt: skip
-    return judged(rows, ["variant", "task", "difference", "low", "high"])
+    return pd.DataFrame(rows, columns=["variant", "task", "difference", "low", "high", "verdict"])
 
 
 def in_batch_claim(ablation: AblationRecord, in_domain_mode: str, seed: int = 0) -> str | None:

@@ -73,7 +73,7 @@ class Profile:
     llm_dialogues: int = 100
     llm_validation_dialogues: int = 50
     #: examples per task of the validation split that chooses the popularity prior's weight of the
-    #: tuned+popularity arm (itemlib.hybrid); 0 leaves the arm out
+    #: tuned+popularity arm (itemlib.retrieval.PopularityPrior); 0 leaves the arm out
     popularity_validation: int = 200
     #: training steps of the "Use it" chapter's own-catalog example; 0 leaves the chapter out
     example_steps: int = 20

@@ -1,0 +1,65 @@
+"""The paired comparison every claim, table and recipe choice of itemlib rests on, written once.
+
+Two retrievers scored on the same queries in the same order are compared by the mean per-query
+difference of their scores and its 95% paired bootstrap interval; the verdict says where the
+interval lies: ``better`` (above zero), ``worse`` (below) or ``within noise``. The results page,
+Chat-Rec, recipe validation and the benchmarks all call :func:`paired_comparison`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+
+def paired_difference(
+    tuned: Sequence[float], baseline: Sequence[float], seed: int = 0, resamples: int = 2000
+) -> dict[str, float]:
+    """Mean per-query difference ``tuned - baseline`` with a 95% bootstrap interval.
+
+    Both models must be scored on the same queries in the same order; pairing removes the spread
+    between easy and hard queries, so a difference whose interval excludes 0 is not query noise.
+    """
+    tuned, baseline = np.asarray(tuned, dtype=float), np.asarray(baseline, dtype=float)
+    if tuned.ndim != 1 or tuned.shape != baseline.shape or len(tuned) < 2:
+        raise ValueError(
+            "paired_difference needs two equal-length score lists of at least 2 queries, "
+            f"got shapes {tuned.shape} and {baseline.shape}"
+        )
+    diff = tuned - baseline
+    if not diff.any():
+        return {"difference": 0.0, "low": 0.0, "high": 0.0}
+    interval = stats.bootstrap(
+        (diff,),
+        np.mean,
+        n_resamples=resamples,
+        confidence_level=0.95,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    ).confidence_interval
+    return {"difference": float(diff.mean()), "low": float(interval.low), "high": float(interval.high)}
+
+
+#: How a paired difference is judged, by where its 95% interval lies.
+VERDICTS = ("better", "within noise", "worse")
+
+
+def verdict(low: float, high: float) -> str:
+    """``better`` when the 95% interval of a difference lies above zero, ``worse`` below, else ``within noise``."""
+    return "better" if low > 0 else "worse" if high < 0 else "within noise"
+
+
+def paired_comparison(
+    first: Sequence[float], second: Sequence[float], seed: int = 0, resamples: int = 2000
+) -> dict[str, float | str]:
+    """``first - second`` per query: the mean ``difference``, its 95% interval (``low``, ``high``) and
+    its ``verdict``, for one table row."""
+    difference = paired_difference(first, second, seed=seed, resamples=resamples)
+    return difference | {"verdict": verdict(difference["low"], difference["high"])}
+
+
+def interval_text(difference: float, low: float, high: float) -> str:
+    """``+0.012 [-0.004, +0.030]``: a signed difference and its interval, as tables and claims print them."""
+    return f"{difference:+.3f} [{low:+.3f}, {high:+.3f}]"
