@@ -11,7 +11,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 DATA ?= data
 PROFILE ?= cpu
 
-.PHONY: setup book data test bench clean
+.PHONY: setup book data test test-slow bench clean
 
 $(BIN)/itemlib: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,11 @@ data: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# the slow tests (the gpu profile's whole plan executed at tiny sizes, about 7 minutes on 2 cores): CI runs them once
+test-slow: setup
+	$(BIN)/python -m pytest -q -m slow
 
 bench: setup
 	$(BIN)/python benchmarks/bench_generate.py

@@ -27,6 +27,8 @@ from itemlib.relevance import constraint_mask
 from itemlib.retrieval import Retriever, search_records
 
 COMPARISONS = ("lt", "gt")
+#: How the diagnosis page and the results page name each comparison (dates: before / after).
+COMPARISON_NAMES = {"lt": "before / below", "gt": "after / above"}
 
 
 def _boundary(catalog: Catalog, field: str, values: np.ndarray, threshold: object) -> np.ndarray:

@@ -21,7 +21,7 @@ from tqdm import tqdm  # not tqdm.auto: in a kernel without ipywidgets it warns 
 
 from itemlib.catalog import Catalog, CatalogError
 from itemlib.config import Config, option
-from itemlib.metrics import coverage_at_k, hit_at_k, ndcg_at_k, recall_at_k, reciprocal_rank
+from itemlib.metrics import METRICS_AT_DEPTH, METRICS_AT_K, Judgements
 from itemlib.publish import published_dir, require_complete
 from itemlib.relevance import relevant_mask
 from itemlib.retrieval import Retriever, id_ranks, search_records
@@ -31,6 +31,8 @@ from itemlib.taskinfo import TASK_NAMES, canonical_task, task_info
 KS = (1, 5, 10, 20)
 #: The cut-off of the paper's headline per task (Hit@5 or Coverage@5).
 HEADLINE_K = 5
+#: How tables and plots label the headline metric of a task.
+HEADLINE_LABEL = f"headline @{HEADLINE_K}"
 #: Search backends: exact masked top-K, or faiss over an encoder's embeddings (the same lists).
 BACKENDS = ("exact", "faiss")
 
@@ -115,7 +117,7 @@ def load_tests(tests_dir: str | Path, catalog: Catalog, tasks: Sequence[str] | N
     return found
 
 
-def judge(catalog: Catalog, task: str, records: list[dict], ranked: np.ndarray) -> dict[str, np.ndarray]:
+def judge(catalog: Catalog, task: str, records: list[dict], ranked: np.ndarray) -> Judgements:
     """Relevance matrices of the retrieved items and positive counts for one task."""
     spec_task = task_info(task)
     relevant = np.zeros(ranked.shape, dtype=bool)
@@ -134,8 +136,7 @@ def judge(catalog: Catalog, task: str, records: list[dict], ranked: np.ndarray) 
             positives = {catalog.index[i] for i in record["pos_ids"]}
             relevant[row] = [p in positives for p in ranked[row]]
             n_positive[row] = len(positives)
-    coverage = satisfying if spec_task.headline == "coverage" else relevant
-    return {"relevant": relevant, "coverage": coverage, "n_positive": n_positive}
+    return Judgements(relevant, satisfying if spec_task.headline == "coverage" else relevant, n_positive)
 
 
 def evaluate(
@@ -164,12 +165,8 @@ def evaluate(
         ranked = search_records(retriever, catalog, records, depth, ranks=ranks, backend=config.backend)
         judged = judge(catalog, task, records, ranked)
         for k in ks:
-            for metric, values in (
-                ("hit", hit_at_k(judged["relevant"], k)),
-                ("coverage", coverage_at_k(judged["coverage"], k)),
-                ("recall", recall_at_k(judged["relevant"], judged["n_positive"], k)),
-                ("ndcg", ndcg_at_k(judged["relevant"], judged["n_positive"], k)),
-            ):
+            for metric, measure in METRICS_AT_K.items():
+                values = measure(judged, k)
                 rows.append(
                     {"task": task, "metric": metric, "k": k, "value": float(values.mean()), "queries": len(records)}
                 )
@@ -177,15 +174,9 @@ def evaluate(
                     per_query.append(
                         pd.DataFrame({"task": task, "query": np.arange(len(records)), "value": values.astype(float)})
                     )
-        rows.append(
-            {
-                "task": task,
-                "metric": "mrr",
-                "k": depth,
-                "value": float(reciprocal_rank(judged["relevant"]).mean()),
-                "queries": len(records),
-            }
-        )
+        for metric, measure in METRICS_AT_DEPTH.items():
+            rows.append({"task": task, "metric": metric, "k": depth, "value": float(measure(judged).mean()),
+                         "queries": len(records)})  # fmt: skip
         base_rates = [r.get("base_rate", r.get("n_relevant", len(r["pos_ids"])) / len(catalog)) for r in records]
         rows.append({"task": task, "metric": "base_rate", "k": 0, "value": float(np.mean(base_rates)),
                      "queries": len(records)})  # fmt: skip

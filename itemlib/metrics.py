@@ -20,6 +20,9 @@ MRR               1 / rank of the first relevant item within the retrieved depth
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -59,3 +62,33 @@ def reciprocal_rank(relevant: np.ndarray) -> np.ndarray:
     relevant = _check(relevant)
     first = relevant.argmax(axis=1)
     return np.where(relevant.any(axis=1), 1.0 / (first + 1), 0.0)
+
+
+@dataclass(frozen=True)
+class Judgements:
+    """What a task's relevance says about the retrieved lists of its queries (``itemlib.evaluation.judge``).
+
+    Attributes:
+        relevant: (queries x depth) bool, the retrieved item is one of the query's positives.
+        satisfying: (queries x depth) bool, the retrieved item satisfies the query's constraints
+            (Coverage tasks); equal to ``relevant`` for the others.
+        n_positive: (queries,) how many positives each query has in the catalog.
+    """
+
+    relevant: np.ndarray
+    satisfying: np.ndarray
+    n_positive: np.ndarray
+
+
+#: The metrics reported at every cut-off K, by name, in the order tables list them: each maps a
+#: task's judgements and K to one value per query. A new metric is one entry here.
+METRICS_AT_K: dict[str, Callable[[Judgements, int], np.ndarray]] = {
+    "hit": lambda judged, k: hit_at_k(judged.relevant, k),
+    "coverage": lambda judged, k: coverage_at_k(judged.satisfying, k),
+    "recall": lambda judged, k: recall_at_k(judged.relevant, judged.n_positive, k),
+    "ndcg": lambda judged, k: ndcg_at_k(judged.relevant, judged.n_positive, k),
+}
+#: The metrics over the whole retrieved depth, by name.
+METRICS_AT_DEPTH: dict[str, Callable[[Judgements], np.ndarray]] = {
+    "mrr": lambda judged: reciprocal_rank(judged.relevant),
+}

@@ -26,7 +26,7 @@ import numpy as np
 from itemlib.cards import TrainingCard
 from itemlib.catalog import Catalog
 from itemlib.config import Config, option
-from itemlib.evaluation import HEADLINE_K, evaluate
+from itemlib.evaluation import HEADLINE_LABEL, evaluate
 from itemlib.generate import test_record, write_jsonl
 from itemlib.models import ModelError
 from itemlib.publish import published_dir
@@ -142,7 +142,7 @@ def choose_popularity_weight(model: str, catalog: Catalog, validation_dir: str |
     best = max(weights, key=lambda w: (round(scores[w], 6), -w))
     choice = {
         "weight": best,
-        "criterion": f"mean headline @{HEADLINE_K} over the validation split's tasks",
+        "criterion": f"mean {HEADLINE_LABEL} over the validation split's tasks",
         "validation": str(validation_dir),
         "scores": {str(w): round(s, 4) for w, s in scores.items()},
     }

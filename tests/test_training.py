@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,13 @@ from itemlib.training import (
 )
 
 from .tiny_models import tiny_bert, tiny_llama
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, for torchrun's rendezvous (a fixed one collides with parallel runs)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def reference_loss(q, p, negs, temperature, mode, blocked=None):
@@ -265,7 +273,7 @@ def test_torchrun_two_processes_match_one_process(movielens_data, tmp_path):
             "--nproc_per_node",
             "2",
             "--master_port",
-            "29533",
+            str(free_port()),
             "-m",
             "itemlib.cli",
             "train",

@@ -17,6 +17,8 @@ import pandas as pd
 
 from itemlib.cards import TrainingCard
 from itemlib.comparison import VERDICTS, interval_text, paired_comparison
+from itemlib.diagnostics import COMPARISON_NAMES
+from itemlib.study.plan import REFERENCES
 from itemlib.study.records import (
     AblationRecord,
     DiagnosisRecord,
@@ -26,8 +28,6 @@ from itemlib.study.records import (
 )
 from itemlib.taskinfo import tasks_in
 
-#: The references every tuned model is judged against, in the order the page shows them.
-REFERENCES = ("untuned", "bm25", "popularity", "random")
 ROLES = (*REFERENCES, "in-domain", "out-of-domain", "tuned+popularity")
 INTERVAL = "tuned − reference [95% CI]"
 
@@ -223,9 +223,6 @@ def in_batch_claim(ablation: AblationRecord, in_domain_mode: str, seed: int = 0)
             "(the method page says why).")  # fmt: skip
 
 
-OPERATORS = {"lt": "before / below", "gt": "after / above"}
-
-
 def below_catalog_rate(diagnosis: DiagnosisRecord) -> str:
     """The conditions on which the in-domain tuned model's top five satisfy the condition less often
     than a random item of the catalog does (from the diagnosis page), as a sentence."""
@@ -234,7 +231,8 @@ def below_catalog_rate(diagnosis: DiagnosisRecord) -> str:
     if not rows:
         return ("On every kind of condition the diagnosis page measures, the in-domain tuned model's top five "
                 "satisfy it at least as often as a random item of the catalog does.")  # fmt: skip
-    listed = "; ".join(f"{r['catalog']} {r['field']} {OPERATORS.get(r['op'], r['op'])} ({r['satisfied']:.2f} of its "
+    named = COMPARISON_NAMES
+    listed = "; ".join(f"{r['catalog']} {r['field']} {named.get(r['op'], r['op'])} ({r['satisfied']:.2f} of its "
                        f"top five against a catalog rate of {r['catalog rate']:.2f}, {int(r['conditions'])} conditions)"
                        for r in rows)  # fmt: skip
     return ("The diagnosis page finds conditions on which the in-domain tuned model does worse than picking items at "

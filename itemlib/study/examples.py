@@ -25,7 +25,7 @@ def side_by_side(retrievers: Mapping[str, Retriever], catalog: Catalog, tests_di
         for label, retriever in retrievers.items():
             retriever.index(catalog)
             ranked = search_records(retriever, catalog, chosen, k, ranks=id_ranks(catalog))
-            judged = judge(catalog, task, chosen, ranked)["coverage"]
+            judged = judge(catalog, task, chosen, ranked).satisfying
             for record, items, right in zip(chosen, ranked, judged):
                 for rank, (position, ok) in enumerate(zip(items, right), start=1):
                     rows.append({"task": task, "query": record["query"], "rank": rank, "model": label,

@@ -10,8 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from itemlib.datasets.steam import default_steam_dir
+from itemlib.retrieval import BASELINES
 from itemlib.study.profiles import Profile
 
+#: The references every tuned model is judged against, in the order pages show them: the untuned
+#: encoder and every baseline of :data:`itemlib.retrieval.BASELINES` (a new baseline is one entry there).
+REFERENCES = ("untuned", *BASELINES)
 #: Runs made once per catalog, and the title of their pages.
 RUN_STEPS = {"generate": "Generated tasks", "train": "Fine-tuning", "evaluate": "Evaluation"}
 CATALOG_NAMES = {"movielens": "MovieLens", "steam": "Steam"}
@@ -49,7 +53,7 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
     common = {"profile": profile.name, "seed": profile.seed, "max_items": profile.max_items}
     # every comparison carries every reference: the untuned encoder, BM25, popularity and random
     untuned = profile.training.model
-    references = {"untuned": untuned, "bm25": "bm25", "popularity": "popularity", "random": "random"}
+    references = {"untuned": untuned} | {name: name for name in BASELINES}
     tuned = {f"tuned-{c}": f"{work}/models/{c}" for c in catalogs}
 
     def hybrid(name: str) -> dict[str, str]:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from itemlib.evaluation import HEADLINE_LABEL
+
 
 def interval_bars(intervals: pd.DataFrame, reference: str = "untuned", hue: str = "role",
                   hues: Sequence[str] = ("in-domain", "tuned+popularity", "out-of-domain"),
@@ -32,7 +34,7 @@ def interval_bars(intervals: pd.DataFrame, reference: str = "untuned", hue: str 
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_xticks(range(len(tasks)), tasks, rotation=45)
         ax.set_title(f"test set: {test}")
-    axes.flat[0].set_ylabel(f"tuned − {reference}\n(headline @5, 95% interval)")
+    axes.flat[0].set_ylabel(f"tuned − {reference}\n({HEADLINE_LABEL}, 95% interval)")
     axes.flat[-1].legend(loc="upper left", bbox_to_anchor=(1, 1))
     if title:
         figure.suptitle(title)
