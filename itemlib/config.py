@@ -54,7 +54,8 @@ def option(
     """
     metadata = {
         "help": help,
-        "choices": tuple(choices) if choices is not None else None,
+        # a list is copied; another sequence is kept as given, so a live registry stays live
+        "choices": tuple(choices) if isinstance(choices, list) else choices,
         "minimum": minimum,
         "maximum": maximum,
         "above": above,

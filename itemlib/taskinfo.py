@@ -6,6 +6,7 @@ here; only :mod:`itemlib.tasks` (the generators) pulls in sampling, templates an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -50,8 +51,27 @@ TASK_INFO: dict[str, TaskInfo] = {
         TaskInfo("UQ2I", "user history and query to item", "hit", "behaviour"),
     )
 }
-#: The ten task codes in the paper's order.
-TASK_NAMES: tuple[str, ...] = tuple(TASK_INFO)
+
+
+class _TaskNames(Sequence[str]):
+    """The codes of :data:`TASK_INFO` in order, read live: a task registered later
+    (:func:`itemlib.tasks.register_task`) is a valid choice of every config and command at once."""
+
+    def __getitem__(self, index):
+        return tuple(TASK_INFO)[index]
+
+    def __len__(self) -> int:
+        return len(TASK_INFO)
+
+    def __contains__(self, name: object) -> bool:
+        return name in TASK_INFO
+
+    def __repr__(self) -> str:
+        return repr(tuple(TASK_INFO))
+
+
+#: The task codes in the paper's order (the ten tasks, then any registered since).
+TASK_NAMES: Sequence[str] = _TaskNames()
 
 
 def task_info(name: str) -> TaskInfo:

@@ -387,6 +387,21 @@ TASKS: dict[str, Task] = {
 }
 
 
+def register_task(info: TaskInfo, generator: Task) -> None:
+    """Add a task: its metadata (:data:`itemlib.taskinfo.TASK_INFO`) and its generator (:data:`TASKS`).
+
+    Generation, training, evaluation, validation splits and the command line's ``--tasks`` then
+    know it (CONTRIBUTING.md). Its phrasings are its own: ``Context.render`` reads
+    ``templates/<NAME>.json`` only if the generator calls it.
+    """
+    if info.name != generator.name:
+        raise ValueError(f"the generator's name {generator.name!r} differs from the task's {info.name!r}")
+    if info.name.upper() in TASK_INFO or info.name != info.name.upper():
+        raise ValueError(f"task {info.name!r} exists already, or is not written in capitals")
+    TASK_INFO[info.name] = info
+    TASKS[info.name] = generator
+
+
 def get_task(name: str) -> Task:
     """The generator of the task called ``name`` (any case); unknown names are a ``ValueError``."""
     return TASKS[task_info(name).name]

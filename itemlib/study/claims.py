@@ -18,7 +18,7 @@ import pandas as pd
 from itemlib.cards import TrainingCard
 from itemlib.comparison import VERDICTS, interval_text, paired_comparison
 from itemlib.diagnostics import COMPARISON_NAMES
-from itemlib.study.plan import REFERENCES
+from itemlib.study.plan import reference_names
 from itemlib.study.records import (
     AblationRecord,
     DiagnosisRecord,
@@ -28,7 +28,8 @@ from itemlib.study.records import (
 )
 from itemlib.taskinfo import tasks_in
 
-ROLES = (*REFERENCES, "in-domain", "out-of-domain", "tuned+popularity")
+#: The roles a tuned model plays on a test set, after the references in the tables.
+TUNED_ROLES = ("in-domain", "out-of-domain", "tuned+popularity")
 INTERVAL = "tuned − reference [95% CI]"
 
 
@@ -67,7 +68,9 @@ def headline_rows(evaluations: dict[str, EvaluationRecord]) -> list[dict]:
 def wide_table(headline: pd.DataFrame, catalogs: Sequence[str]) -> pd.DataFrame:
     """Tasks (with their metric) as rows; (test set, role) as columns."""
     wide = headline.pivot_table(index=["task"], columns=["test set", "role"], values="value", sort=False)
-    wide = wide.reindex(columns=[(t, r) for t in catalogs for r in ROLES if (t, r) in wide.columns])
+    wide = wide.reindex(
+        columns=[(t, r) for t in catalogs for r in (*reference_names(), *TUNED_ROLES) if (t, r) in wide.columns]
+    )
     wide.index = [f"{t} ({headline[headline.task == t].metric.iloc[0]})" for t in wide.index]
     return wide
 
@@ -81,11 +84,12 @@ def gains_over_untuned(headline: pd.DataFrame) -> pd.DataFrame:
 
 
 def paired_intervals(
-    evaluations: dict[str, EvaluationRecord], seed: int = 0, references: Sequence[str] = REFERENCES
+    evaluations: dict[str, EvaluationRecord], seed: int = 0, references: Sequence[str] | None = None
 ) -> pd.DataFrame:
     """Per test set, tuned model, task and reference: the mean per-query difference of the headline
     metric (tuned − reference), its 95% paired bootstrap interval and verdict. A reference missing
     from a record is left out."""
+    references = references or reference_names()
     rows = []
     for test, record in evaluations.items():
         per_query = record.per_query

@@ -13,9 +13,13 @@ from itemlib.datasets.steam import default_steam_dir
 from itemlib.retrieval import BASELINES
 from itemlib.study.profiles import Profile
 
-#: The references every tuned model is judged against, in the order pages show them: the untuned
-#: encoder and every baseline of :data:`itemlib.retrieval.BASELINES` (a new baseline is one entry there).
-REFERENCES = ("untuned", *BASELINES)
+
+def reference_names() -> tuple[str, ...]:
+    """The references every tuned model is judged against, in the order pages show them: the untuned
+    encoder and every baseline of :data:`itemlib.retrieval.BASELINES` (a new baseline is one entry there)."""
+    return ("untuned", *BASELINES)
+
+
 #: Runs made once per catalog, and the title of their pages.
 RUN_STEPS = {"generate": "Generated tasks", "train": "Fine-tuning", "evaluate": "Evaluation"}
 CATALOG_NAMES = {"movielens": "MovieLens", "steam": "Steam"}
