@@ -8,6 +8,7 @@ import pytest
 
 from itemlib.cards import TrainingCard
 from itemlib.comparison import verdict
+from itemlib.study.arms import Arm, reference_arms, tuned_arm
 from itemlib.study.claims import (
     below_catalog_rate,
     headline_sentence,
@@ -16,10 +17,16 @@ from itemlib.study.claims import (
     load_results,
     paired_intervals,
     recipe_sentence,
-    role,
     verdict_counts,
 )
 from itemlib.study.records import AblationRecord, DiagnosisRecord, EvaluationRecord, TrainingRecord, read_record
+
+#: The arms of the hand-made records, by label.
+ARMS = {
+    arm.label: arm
+    for arm in [*reference_arms("minilm"), tuned_arm("movielens", "m"), tuned_arm("steam", "s"),
+                tuned_arm("steam", "s", prior=True)]
+}  # fmt: skip
 
 
 def evaluation(catalog: str, per_query: dict[str, dict[str, list[float]]]) -> EvaluationRecord:
@@ -32,7 +39,7 @@ def evaluation(catalog: str, per_query: dict[str, dict[str, list[float]]]) -> Ev
     }
     return EvaluationRecord(
         catalog=catalog,
-        models={label: label for label in per_query},
+        arms=[ARMS[label].to_dict() for label in per_query],
         headline=headline,
         metrics={label: [] for label in per_query},
         per_query=per_query,
@@ -50,8 +57,10 @@ def records() -> dict[str, EvaluationRecord]:
 
 
 def test_roles_and_verdicts():
-    assert role("tuned-steam", "steam") == "in-domain" and role("tuned-steam", "movielens") == "out-of-domain"
-    assert role("bm25", "steam") == "bm25"
+    tuned = ARMS["tuned-steam"]
+    assert tuned.role("steam") == "in-domain" and tuned.role("movielens") == "out-of-domain"
+    assert ARMS["bm25"].role("steam") == "bm25" and ARMS["tuned-steam+popularity"].role("steam") == "tuned+popularity"
+    assert Arm.from_dict(tuned.to_dict()) == tuned
     assert [verdict(0.01, 0.2), verdict(-0.1, 0.1), verdict(-0.3, -0.01)] == ["better", "within noise", "worse"]
 
 
@@ -91,19 +100,21 @@ def test_in_batch_claim_is_judged_per_task_by_intervals_against_in_batch_off():
     per_query = {"untuned": {"UH2I": [0.0] * 20, "NM2I": [0.0] * 20},
                  "7 neg, in-batch off": {"UH2I": [1.0] * 20, "NM2I": [1.0] * 20},
                  "7 neg, in-batch on": {"UH2I": [0.0] * 20, "NM2I": [1.0, 0.0] * 10}}  # fmt: skip
-    claim = in_batch_claim(AblationRecord(catalog="movielens", steps=60, rows=[], per_query=per_query), "filtered")
+    rows = [{"variant": f"7 neg, in-batch {mode}", "negatives": 7, "in_batch": mode, "task": "UH2I", "value": 0.0}
+            for mode in ("off", "on")]  # fmt: skip
+    claim = in_batch_claim(AblationRecord(catalog="movielens", steps=60, rows=rows, per_query=per_query), "filtered")
     assert "worse than none beyond noise on 1 of 2 tasks, better on 0, within noise on 0" not in claim
     assert "worse than none beyond noise on 2 of 2 tasks" in claim and "this study agrees" in claim
     assert in_batch_claim(AblationRecord(catalog="movielens", steps=60, rows=[]), "off") is None
 
 
 def test_below_catalog_rate_names_the_conditions_where_the_tuned_model_does_worse_than_chance():
-    rows = [{"catalog": "movielens", "field": "year", "op": "gt", "model": "tuned-movielens", "satisfied": 0.4,
-             "catalog rate": 0.55, "conditions": 12},
-            {"catalog": "movielens", "field": "year", "op": "lt", "model": "tuned-movielens", "satisfied": 0.7,
-             "catalog rate": 0.3, "conditions": 10},
-            {"catalog": "movielens", "field": "year", "op": "gt", "model": "untuned", "satisfied": 0.1,
-             "catalog rate": 0.55, "conditions": 12}]  # fmt: skip
+    rows = [{"catalog": "movielens", "field": "year", "op": "gt", "model": "tuned-movielens", "role": "in-domain",
+             "satisfied": 0.4, "catalog rate": 0.55, "conditions": 12},
+            {"catalog": "movielens", "field": "year", "op": "lt", "model": "tuned-movielens", "role": "in-domain",
+             "satisfied": 0.7, "catalog rate": 0.3, "conditions": 10},
+            {"catalog": "movielens", "field": "year", "op": "gt", "model": "untuned", "role": "untuned",
+             "satisfied": 0.1, "catalog rate": 0.55, "conditions": 12}]  # fmt: skip
     sentence = below_catalog_rate(DiagnosisRecord(conditions=[], conditions_by_field=rows, popular_share=[]))
     assert (
         "movielens year after / above (0.40 of its top five against a catalog rate of 0.55, 12 conditions)" in sentence
@@ -169,7 +180,7 @@ def test_load_results_reads_the_runs_records(tmp_path):
     card = training_card(card).to_dict()
     write("train-movielens", TrainingRecord(model="minilm", out_dir="m", card=card, loss=[{"step": 1, "loss": 2.0}]))
     rows = [
-        {"variant": f"7 neg, in-batch {mode}", "task": "UH2I", "value": value}
+        {"variant": f"7 neg, in-batch {mode}", "negatives": 7, "in_batch": mode, "task": "UH2I", "value": value}
         for mode, value in (("off", 0.2), ("on", 0.1))
     ]
     write("ablation", AblationRecord(catalog="movielens", steps=3, rows=rows))
@@ -194,7 +205,6 @@ def test_hybrid_claim_names_the_tasks_where_the_prior_beats_both_popularity_and_
         "popularity": {"UH2I": [0.0, 1.0] * 10, "FA2I": [0.0] * 20},
         "tuned-steam+popularity": {"UH2I": [1.0] * 20, "FA2I": [0.5] * 20},
     }
-    assert role("tuned-steam+popularity", "steam") == "tuned+popularity"
     evaluations = {"steam": evaluation("steam", per_query)}
     claim = hybrid_claim(evaluations, paired_intervals(evaluations))
     assert "on steam it is better beyond noise than both on 1 of 2 tasks (UH2I)" in claim

@@ -15,8 +15,9 @@ from itemlib.evaluation import evaluate
 from itemlib.generate import generate
 from itemlib.metrics import METRICS_AT_K
 from itemlib.retrieval import BASELINES, make_retriever
+from itemlib.study.arms import Arm, reference_names, tuned_arm
 from itemlib.study.claims import paired_intervals
-from itemlib.study.plan import plan, reference_names
+from itemlib.study.plan import plan
 from itemlib.study.profiles import PROFILES
 from itemlib.study.records import EvaluationRecord
 from itemlib.taskinfo import TASK_INFO, TaskInfo
@@ -81,9 +82,11 @@ def test_a_registered_baseline_is_a_reference_of_every_comparison(monkeypatch):
     evaluate_run = next(
         run for run in plan(PROFILES["smoke"], available_only=False) if run.notebook == "evaluate.ipynb"
     )
-    assert evaluate_run.parameters["models"]["shortest"] == "shortest"
-    per_query = {"UH2I": [1.0, 1.0, 0.0, 1.0]}
-    record = EvaluationRecord("movielens", {}, {}, {}, {"tuned-movielens": per_query, "shortest": {"UH2I": [0.0] * 4}})
+    shortest = next(arm for arm in evaluate_run.parameters["arms"] if arm["label"] == "shortest")
+    assert shortest["model"] == "shortest" and shortest["kind"] == "reference"
+    per_query = {"tuned-movielens": {"UH2I": [1.0, 1.0, 0.0, 1.0]}, "shortest": {"UH2I": [0.0] * 4}}
+    arms = [tuned_arm("movielens", "m").to_dict(), Arm("shortest", "shortest", "reference").to_dict()]
+    record = EvaluationRecord("movielens", arms, {}, {}, per_query)
     assert paired_intervals({"movielens": record}).reference.tolist() == ["shortest"]
 
 

@@ -8,7 +8,6 @@ sentences that judge the paper's claims.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import pandas as pd
 from itemlib.cards import TrainingCard
 from itemlib.comparison import VERDICTS, interval_text, paired_comparison
 from itemlib.diagnostics import COMPARISON_NAMES
-from itemlib.study.plan import reference_names
+from itemlib.study.arms import TUNED_ROLES, in_domain, reference_names
 from itemlib.study.records import (
     AblationRecord,
     DiagnosisRecord,
@@ -28,19 +27,7 @@ from itemlib.study.records import (
 )
 from itemlib.taskinfo import tasks_in
 
-#: The roles a tuned model plays on a test set, after the references in the tables.
-TUNED_ROLES = ("in-domain", "out-of-domain", "tuned+popularity")
 INTERVAL = "tuned − reference [95% CI]"
-
-
-def role(label: str, test_set: str) -> str:
-    """``tuned-<catalog>`` is in-domain on that catalog's test set and out-of-domain elsewhere;
-    any other model (untuned, bm25, ...) plays itself."""
-    if label == f"tuned-{test_set}":
-        return "in-domain"
-    if label.startswith("tuned-") and label.endswith("+popularity"):
-        return "tuned+popularity"
-    return "out-of-domain" if label.startswith("tuned-") else label
 
 
 def tasks_by_verdict(table: pd.DataFrame) -> dict[str, list[str]]:
@@ -54,7 +41,7 @@ def headline_rows(evaluations: dict[str, EvaluationRecord]) -> list[dict]:
         {
             "test set": test,
             "model": label,
-            "role": role(label, test),
+            "role": record.arms_by_label[label].role(test),
             "task": row["task"],
             "metric": row["metric"],
             "value": row["value"],
@@ -93,11 +80,11 @@ def paired_intervals(
     rows = []
     for test, record in evaluations.items():
         per_query = record.per_query
-        for label in [label for label in per_query if label.startswith("tuned-")]:
+        for arm in [arm for arm in record.arms_by_label.values() if arm.kind == "tuned"]:
             for reference in [r for r in references if r in per_query]:
                 for task, baseline in per_query[reference].items():
-                    comparison = paired_comparison(per_query[label][task], baseline, seed=seed)
-                    rows.append({"test set": test, "role": role(label, test), "task": task, "reference": reference,
+                    comparison = paired_comparison(per_query[arm.label][task], baseline, seed=seed)
+                    rows.append({"test set": test, "role": arm.role(test), "task": task, "reference": reference,
                                  **comparison})  # fmt: skip
     table = pd.DataFrame(
         rows, columns=["test set", "role", "task", "reference", "difference", "low", "high", "verdict"]
@@ -153,11 +140,13 @@ def hybrid_claim(evaluations: dict[str, EvaluationRecord], intervals: pd.DataFra
     the attribute tasks."""
     parts = []
     for test, record in evaluations.items():
-        per_query, hybrid, tuned = record.per_query, f"tuned-{test}+popularity", f"tuned-{test}"
+        per_query, arms = record.per_query, record.arms_by_label.values()
+        hybrid_arm, tuned_arm = in_domain(arms, test, prior=True), in_domain(arms, test)
         over_popularity = intervals[(intervals["test set"] == test) & (intervals.role == "tuned+popularity")
                                     & (intervals.reference == "popularity")].set_index("task")  # fmt: skip
-        if hybrid not in per_query or tuned not in per_query or over_popularity.empty:
+        if hybrid_arm is None or tuned_arm is None or over_popularity.empty:
             continue
+        hybrid, tuned = hybrid_arm.label, tuned_arm.label
         beats, costs = [], []
         for task, values in per_query[hybrid].items():
             over_tuned = paired_comparison(values, per_query[tuned][task], seed=seed)
@@ -188,8 +177,14 @@ def out_of_domain_claim(gains: pd.DataFrame) -> str:
 
 def in_batch_negatives(ablation: AblationRecord) -> int | None:
     """K of the ablation's in-batch comparison: the verified negatives of its ``in-batch on`` arm."""
-    arms = [re.fullmatch(r"(\d+) neg, in-batch on", label) for label in ablation.per_query]
-    return next((int(arm.group(1)) for arm in arms if arm), None)
+    on = ablation.arm("on")
+    return on["negatives"] if on else None
+
+
+def _variant(ablation: AblationRecord, in_batch: str) -> str | None:
+    """The label of the arm with in-batch mode ``in_batch`` at the in-batch comparison's K."""
+    arm = ablation.arm(in_batch, in_batch_negatives(ablation))
+    return arm["variant"] if arm else None
 
 
 def ablation_intervals(ablation: AblationRecord, baseline: str | None = None, seed: int = 0) -> pd.DataFrame:
@@ -197,7 +192,7 @@ def ablation_intervals(ablation: AblationRecord, baseline: str | None = None, se
     in-batch comparison's K, the paper's setting), its 95% interval and verdict; empty when the
     record has no per-query values or no such variant."""
     per_query = ablation.per_query
-    baseline = baseline or f"{in_batch_negatives(ablation)} neg, in-batch off"
+    baseline = baseline or _variant(ablation, "off")
     if baseline not in per_query:
         return pd.DataFrame(columns=["variant", "task", "difference", "low", "high", "verdict"])
     rows = [{"variant": variant, "task": task, **paired_comparison(values[task], per_query[baseline][task], seed=seed)}
@@ -210,13 +205,13 @@ def in_batch_claim(ablation: AblationRecord, in_domain_mode: str, seed: int = 0)
     against off (the same K verified negatives each), counted over the tasks."""
     k = in_batch_negatives(ablation)
     intervals = ablation_intervals(ablation, seed=seed)
-    on = intervals[intervals.variant == f"{k} neg, in-batch on"]
+    on = intervals[intervals.variant == _variant(ablation, "on")]
     if on.empty:
         return None
     by = tasks_by_verdict(on)
     agrees = ("agrees" if len(by["worse"]) > len(by["better"]) else "does not agree"
               if len(by["better"]) > len(by["worse"]) else "finds no difference beyond noise")  # fmt: skip
-    filtered = intervals[intervals.variant == f"{k} neg, in-batch filtered"]
+    filtered = intervals[intervals.variant == _variant(ablation, "filtered")]
     return (f"**In-batch negatives hurt.** With {k} verified negatives and {ablation.steps} steps per variant, "
             f"in-batch negatives as they come are worse than none beyond noise on {len(by['worse'])} of {len(on)} "
             "tasks, "
@@ -231,7 +226,7 @@ def below_catalog_rate(diagnosis: DiagnosisRecord) -> str:
     """The conditions on which the in-domain tuned model's top five satisfy the condition less often
     than a random item of the catalog does (from the diagnosis page), as a sentence."""
     rows = [r for r in diagnosis.conditions_by_field
-            if r["model"] == f"tuned-{r['catalog']}" and r["satisfied"] < r["catalog rate"]]  # fmt: skip
+            if r["role"] == "in-domain" and r["satisfied"] < r["catalog rate"]]  # fmt: skip
     if not rows:
         return ("On every kind of condition the diagnosis page measures, the in-domain tuned model's top five "
                 "satisfy it at least as often as a random item of the catalog does.")  # fmt: skip

@@ -10,15 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from itemlib.datasets.steam import default_steam_dir
-from itemlib.retrieval import BASELINES
+from itemlib.study.arms import Arm, reference_arms, tuned_arm
 from itemlib.study.profiles import Profile
-
-
-def reference_names() -> tuple[str, ...]:
-    """The references every tuned model is judged against, in the order pages show them: the untuned
-    encoder and every baseline of :data:`itemlib.retrieval.BASELINES` (a new baseline is one entry there)."""
-    return ("untuned", *BASELINES)
-
 
 #: Runs made once per catalog, and the title of their pages.
 RUN_STEPS = {"generate": "Generated tasks", "train": "Fine-tuning", "evaluate": "Evaluation"}
@@ -55,14 +48,16 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
     runs_dir = f"book/runs/{profile.name}"
     catalogs = [c for c in profile.catalogs if c != "steam" or steam_available() or not available_only]
     common = {"profile": profile.name, "seed": profile.seed, "max_items": profile.max_items}
-    # every comparison carries every reference: the untuned encoder, BM25, popularity and random
-    untuned = profile.training.model
-    references = {"untuned": untuned} | {name: name for name in BASELINES}
-    tuned = {f"tuned-{c}": f"{work}/models/{c}" for c in catalogs}
+    # every comparison carries every reference: the untuned encoder and every baseline
+    references = reference_arms(profile.training.model)
+    tuned = {c: tuned_arm(c, f"{work}/models/{c}") for c in catalogs}
 
-    def hybrid(name: str) -> dict[str, str]:
+    def hybrid(name: str) -> list[Arm]:
         """The in-domain tuned+popularity arm, its weight chosen on a validation split by the train run."""
-        return {f"tuned-{name}+popularity": f"{work}/models/{name}+popularity"} if profile.popularity_validation else {}
+        return [tuned_arm(name, f"{work}/models/{name}", prior=True)] if profile.popularity_validation else []
+
+    def as_data(arms: list[Arm]) -> list[dict]:
+        return [arm.to_dict() for arm in arms]
 
     runs = [Run("data", "data.ipynb", {**common, "catalogs": catalogs})]
     for name in catalogs:
@@ -106,7 +101,7 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
                     **common,
                     "catalog": name,
                     "tests_dir": f"{work}/data/{name}",
-                    "models": references | tuned | hybrid(name),
+                    "arms": as_data(references + list(tuned.values()) + hybrid(name)),
                 },
                 needs=[f"generate-{name}"] + [f"train-{c}" for c in catalogs],
             )
@@ -142,7 +137,7 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
                 "llm_dialogues": profile.llm_dialogues,
                 "llm_validation_dialogues": profile.llm_validation_dialogues,
                 "runs_dir": runs_dir,
-                "models": {c: references | {f"tuned-{c}": tuned[f"tuned-{c}"]} for c in catalogs},
+                "arms": {c: as_data(references + [tuned[c]]) for c in catalogs},
             },
             needs=[f"train-{c}" for c in catalogs],
         )
@@ -155,7 +150,7 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
                 **common,
                 "catalogs": catalogs,
                 "tests_dirs": {c: f"{work}/data/{c}" for c in catalogs},
-                "models": {c: references | {f"tuned-{c}": tuned[f"tuned-{c}"]} for c in catalogs},
+                "arms": {c: as_data(references + [tuned[c]]) for c in catalogs},
                 "runs_dir": runs_dir,
             },
             needs=[f"generate-{c}" for c in catalogs] + [f"train-{c}" for c in catalogs],
@@ -169,7 +164,7 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
                 {
                     **common,
                     "catalog": catalogs[0],
-                    "model_dir": tuned[f"tuned-{catalogs[0]}"],
+                    "model_dir": tuned[catalogs[0]].model,
                     "work_dir": f"{work}/use",
                     "own_steps": profile.example_steps,
                 },

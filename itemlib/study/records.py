@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from itemlib.cards import LOG_FILE, TrainingCard
+from itemlib.study.arms import Arm, arms_of
 
 R = TypeVar("R", bound="Record")
 
@@ -79,17 +80,17 @@ class EvaluationRecord(Record):
     (the same queries in the same order for every model, so they can be compared pairwise)."""
 
     catalog: str
-    models: dict[str, str]
+    arms: list[dict[str, Any]]  # Arm.to_dict() of each model, in the order of the tables
     headline: dict[str, list[dict[str, Any]]]
     metrics: dict[str, list[dict[str, Any]]]
     per_query: dict[str, dict[str, list[float]]]
 
     @classmethod
-    def of(cls, catalog: str, models: dict[str, str], results: Mapping[str, Any]) -> EvaluationRecord:
-        """The record of ``results`` (label -> :class:`itemlib.evaluation.Evaluation`)."""
+    def of(cls, catalog: str, arms: Sequence[Arm], results: Mapping[str, Any]) -> EvaluationRecord:
+        """The record of ``results`` (arm label -> :class:`itemlib.evaluation.Evaluation`)."""
         return cls(
             catalog=catalog,
-            models=dict(models),
+            arms=[arm.to_dict() for arm in arms],
             headline={label: r.headline.to_dict(orient="records") for label, r in results.items()},
             metrics={label: r.metrics.to_dict(orient="records") for label, r in results.items()},
             per_query={
@@ -97,6 +98,10 @@ class EvaluationRecord(Record):
                 for label, r in results.items()
             },
         )
+
+    @property
+    def arms_by_label(self) -> dict[str, Arm]:
+        return {arm.label: arm for arm in arms_of(self.arms)}
 
     def headline_table(self) -> pd.DataFrame:
         """Tasks as rows: the headline metric's name, its base rate (what a random ranking scores),
@@ -122,6 +127,16 @@ class AblationRecord(Record):
     @property
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
+
+    def arm(self, in_batch: str, negatives: int | None = None) -> dict[str, Any] | None:
+        """The settings and label (``variant``) of the arm trained with in-batch mode ``in_batch`` (and
+        ``negatives`` verified negatives), from the fields each row stores; None when there is none."""
+        return next(
+            (row for row in self.rows
+             if row.get("in_batch") == in_batch and row.get("item_tower", "trained") == "trained"
+             and (negatives is None or row.get("negatives") == negatives)),
+            None,
+        )  # fmt: skip
 
 
 @dataclass

@@ -1,0 +1,83 @@
+"""The retrievers of the study's comparisons as data: :class:`Arm`.
+
+The plan (:mod:`itemlib.study.plan`) emits each run's arms; notebooks build retrievers from them
+(``make_retriever(arm.model)``) and records store them beside the scores, so the results page reads
+which arm is the untuned reference, which model was tuned on which catalog and which ranks with the
+popularity prior from fields, never from a label's spelling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from itemlib.retrieval import BASELINES, POPULARITY_SUFFIX
+
+Kind = Literal["reference", "tuned"]
+#: The roles a tuned arm plays on a test set (a reference plays itself: its label).
+TUNED_ROLES = ("in-domain", "out-of-domain", "tuned+popularity")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One retriever of a comparison.
+
+    Attributes:
+        label: how tables and plots name it (``"tuned-movielens"``, ``"bm25"``).
+        model: what :func:`itemlib.retrieval.make_retriever` builds (a preset, a model folder,
+            a baseline, ``FOLDER+popularity``).
+        kind: ``"reference"`` (the untuned encoder or a baseline) or ``"tuned"``.
+        trained_on: the catalog a tuned arm was fine-tuned on.
+        prior: a tuned arm ranked with the popularity prior chosen for it.
+    """
+
+    label: str
+    model: str
+    kind: Kind
+    trained_on: str | None = None
+    prior: bool = False
+
+    def role(self, test_set: str) -> str:
+        """What this arm is on ``test_set``: a reference's own label, or in-domain / out-of-domain /
+        tuned+popularity for a tuned model."""
+        if self.kind == "reference":
+            return self.label
+        if self.prior:
+            return "tuned+popularity"
+        return "in-domain" if self.trained_on == test_set else "out-of-domain"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Arm:
+        return cls(**values)
+
+
+def reference_names() -> tuple[str, ...]:
+    """The references every tuned model is judged against, in the order pages show them: the untuned
+    encoder and every baseline of :data:`itemlib.retrieval.BASELINES` (a new baseline is one entry there)."""
+    return ("untuned", *BASELINES)
+
+
+def reference_arms(untuned_model: str) -> list[Arm]:
+    """The untuned encoder and every baseline."""
+    return [Arm("untuned", untuned_model, "reference")] + [Arm(name, name, "reference") for name in BASELINES]
+
+
+def tuned_arm(catalog: str, model_dir: str, prior: bool = False) -> Arm:
+    """The model fine-tuned on ``catalog`` (in ``model_dir``), alone or with its popularity prior."""
+    label = f"tuned-{catalog}" + (POPULARITY_SUFFIX if prior else "")
+    return Arm(label, model_dir + (POPULARITY_SUFFIX if prior else ""), "tuned", catalog, prior)
+
+
+def arms_of(values: Iterable[Mapping[str, Any]]) -> list[Arm]:
+    """Arms from their dicts (a notebook parameter, a record)."""
+    return [Arm.from_dict(value) for value in values]
+
+
+def in_domain(arms: Iterable[Arm], catalog: str, prior: bool = False) -> Arm | None:
+    """The arm tuned on ``catalog`` (with or without the prior), if there is one."""
+    return next((a for a in arms if a.kind == "tuned" and a.trained_on == catalog and a.prior == prior), None)
