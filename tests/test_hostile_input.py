@@ -162,6 +162,21 @@ def test_one_history_never_mixes_epoch_and_iso_timestamps(tmp_path):
     assert catalog.report.skipped["interaction whose timestamp kind differs from the first's"] == 1
 
 
+def test_iso_timestamps_with_a_time_of_day_or_a_zone_order_a_history_by_that_time(tmp_path):
+    items, events = tmp_path / "items.csv", tmp_path / "events.csv"
+    gadgets(items)
+    events.write_text(
+        "user,item,timestamp\nu,i1,2020-01-01T23:00\nu,i2,2020-01-01T09:00\nu,i3,2020-01-01T12:00\n"
+        "u,i4,2020-01-01T08:00\nv,i1,2020-01-01T23:45+02:00\nv,i2,2020-01-01T22:30Z\nv,i3,2020-01-01\n"
+    )
+    histories = load_table(items, interactions=events).histories
+    assert histories["u"] == ["i4", "i2", "i3", "i1"]  # not file order: the held-out last item is i1
+    assert histories["v"] == ["i3", "i1", "i2"]  # 23:45+02:00 is 21:45 UTC; a bare date is its midnight
+    events.write_text("user,item,timestamp\nu,i1,2020-01-01junk\nu,i2,2020-01-02\nu,i3,2020-01-03\n")
+    with pytest.raises(CatalogError, match=r"events\.csv:2: unparseable timestamp '2020-01-01junk'"):
+        load_table(items, interactions=events)
+
+
 def test_command_line_values_and_output_folders_are_checked_before_any_work(tmp_path, capsys, movielens_data):
     a_file = tmp_path / "taken.txt"
     a_file.write_text("mine")

@@ -75,8 +75,8 @@ class TableConfig(Config):
     )
     user_column: str = option("user", help="user column of the interactions file")
     item_column: str = option("item", help="item column of the interactions file")
-    timestamp_column: str = option("timestamp", help="time column of the interactions file (number or ISO date; "
-                                   "without it, file order)")  # fmt: skip
+    timestamp_column: str = option("timestamp", help="time column of the interactions file (a number, or an "
+                                   "ISO date or date-time, its zone honoured; without it, file order)")  # fmt: skip
     id_column: str = option("id", help="item id column")
     title_column: str = option("title", help="item title column")
     list_separator: str | None = option(None, help="separator of list values in a CSV cell (default: detected)")
@@ -116,6 +116,21 @@ def parse_iso_date(text: str) -> dt.date | None:
         return dt.date.fromisoformat(text.strip()[:10])
     except ValueError:
         return None
+
+
+def parse_iso_moment(text: str) -> float | None:
+    """Seconds since the epoch of an ISO date or date-time ("2020-01-01", "2020-01-01T23:00",
+    "2020-01-01 23:00:00+02:00", "...Z"); a time without a zone is read as UTC, a date as its midnight.
+    Interactions are ordered by it, so events of one day keep their time-of-day order."""
+    text = text.strip()
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        date = parse_iso_date(text) if len(text) == 10 else None
+        if date is None:
+            return None
+        moment = dt.datetime(date.year, date.month, date.day)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).timestamp()
 
 
 def name_words(name: str) -> set[str]:
@@ -429,7 +444,7 @@ def _read_histories(path: Path, known: set[str], report: LoadReport, config: Tab
         moment = 0.0
         if not _is_empty(stamp):
             number_value = parse_number(str(stamp))
-            date_value = parse_iso_date(str(stamp))
+            date_value = parse_iso_moment(str(stamp))
             if number_value is None and date_value is None:
                 fail("interaction with unparseable timestamp", where, f"unparseable timestamp {stamp!r}")
                 continue
@@ -440,7 +455,7 @@ def _read_histories(path: Path, known: set[str], report: LoadReport, config: Tab
                      f"timestamp {stamp!r} is a {kind}, but line {first_stamp[1]} has a {first_stamp[0]}: "
                      "one ordering cannot mix them")  # fmt: skip
                 continue
-            moment = number_value if number_value is not None else float(date_value.toordinal())  # type: ignore[union-attr]
+            moment = number_value if number_value is not None else date_value
         events.setdefault(user, []).append((moment, order, item))
     histories = {}
     for user in sorted(events):

@@ -28,6 +28,9 @@ from itemlib.study.records import (
 from itemlib.taskinfo import tasks_in
 
 INTERVAL = "tuned − reference [95% CI]"
+#: The behaviour tasks the paper names when it says out-of-domain gains are weaker on "tasks closely
+#: tied to user behaviors (such as UH2I and I2I)": the claim tests its sentence on its own examples.
+PAPER_BEHAVIOUR_EXAMPLES = ("UH2I", "I2I")
 
 
 def tasks_by_verdict(table: pd.DataFrame) -> dict[str, list[str]]:
@@ -166,11 +169,12 @@ def hybrid_claim(evaluations: dict[str, EvaluationRecord], intervals: pd.DataFra
 def out_of_domain_claim(gains: pd.DataFrame) -> str:
     """The paper: out-of-domain gains are weaker on behaviour tasks than on attribute tasks."""
     ood = gains[gains.role == "out-of-domain"]
-    behaviour = ood[ood.task.isin(["UH2I", "I2I"])]["gain over untuned"].mean()
+    behaviour = ood[ood.task.isin(PAPER_BEHAVIOUR_EXAMPLES)]["gain over untuned"].mean()
     attribute = ood[ood.task.isin(tasks_in("attribute"))]["gain over untuned"].mean()
     return (
         f"**Out-of-domain gains are weaker on behaviour tasks.** Mean out-of-domain gain over the untuned model: "
-        f"{behaviour:+.3f} on UH2I and I2I versus {attribute:+.3f} on the attribute tasks: this study "
+        f"{behaviour:+.3f} on {' and '.join(PAPER_BEHAVIOUR_EXAMPLES)} versus {attribute:+.3f} on the attribute "
+        "tasks: this study "
         f"{'agrees' if behaviour < attribute else 'does not agree'}."
     )
 
