@@ -18,6 +18,7 @@ from itemlib.generate import GenerateConfig, generate
 from itemlib.llm import LLMError
 from itemlib.models import ModelError
 from itemlib.publish import check_output_dir
+from itemlib.retrieval import POPULARITY_SUFFIX
 from itemlib.study.profiles import PROFILES
 from itemlib.study.runner import StudyError
 from itemlib.train_config import TrainConfig
@@ -45,7 +46,7 @@ def _catalog(args: argparse.Namespace) -> Catalog:
 
 def _generate(args: argparse.Namespace) -> int:
     config = from_arguments(GenerateConfig, args)
-    check_output_dir(args.out, "stats.json")  # before any work
+    check_output_dir(args.out, "generate", [args.catalog])  # before any work
     catalog = _catalog(args)
     writer = ChatWriter(args.llm_url, args.llm_model) if args.writer == "llm" else OfflineWriter()
     stats = generate(catalog, args.out, config, writer=writer, progress=not args.quiet)
@@ -74,7 +75,7 @@ def _validation_split(args: argparse.Namespace) -> int:
     from itemlib.validation import write_validation_split
 
     config = from_arguments(ValidationConfig, args)
-    check_output_dir(args.out, "stats.json")  # before any model loads
+    check_output_dir(args.out, "validation-split", [args.data, *args.trained])  # before any model loads
     counts = write_validation_split(args.data, _catalog(args), args.trained, args.out, config)
     print(
         f"training examples none of {len(args.trained)} run(s) drew -> {args.out}/test "
@@ -101,7 +102,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from itemlib.retrieval import make_retriever
 
     config = from_arguments(EvaluateConfig, args)
-    check_output_dir(args.out, "metrics.json")  # before the evaluation, not after it
+    check_output_dir(args.out, "evaluate", [args.tests, args.model.partition(POPULARITY_SUFFIX)[0]])  # before any work
     catalog = _catalog(args)
     result = evaluate(make_retriever(args.model), catalog, args.tests, config)
     result.save(args.out)

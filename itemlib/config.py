@@ -145,6 +145,20 @@ class Config:
         return cls(**values)
 
 
+def _spelled(kind: Callable[[str], Any], canonical: Callable[[Any], Any]) -> Callable[[str], Any]:
+    """An argparse type that spells a value as ``canonical`` does (``nm2i`` -> ``NM2I``) before the
+    choices are checked; a value it cannot spell is left for the choices to reject by name."""
+
+    def parse(text: str) -> Any:
+        value = kind(text)
+        try:
+            return canonical(value)
+        except ValueError:
+            return value
+
+    return parse
+
+
 def _key_value(keys: Sequence[str] | None, kind: type) -> Any:
     """The parser of ``KEY=VALUE`` items: with ``keys``, KEY is one of them in any case
     (``--oversample nm2i=2``); an ``int`` VALUE is a count, a whole number >= 1."""
@@ -199,6 +213,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type[Config], *, overrid
             kwargs["type"] = kind
         if meta.get("choices") is not None and kind is not bool and origin is not dict:
             kwargs["choices"] = [c for c in meta["choices"] if c is not None]
+        if meta.get("canonical") and "type" in kwargs and origin is not dict:
+            kwargs["type"] = _spelled(kwargs["type"], meta["canonical"])
         group.add_argument(flag_of(spec), **kwargs)
     if not overrides:
         parser.set_defaults(**{spec.name: getattr(defaults, spec.name) for spec in dataclasses.fields(cls)})  # type: ignore[arg-type]

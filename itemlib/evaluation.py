@@ -64,7 +64,7 @@ class Evaluation:
 
     def save(self, out_dir: str | Path) -> None:
         """Write the tables and ``metrics.json`` (last) into ``out_dir``, published whole."""
-        with published_dir(out_dir, "metrics.json") as out:
+        with published_dir(out_dir, "metrics.json", "evaluate") as out:
             self.metrics.to_csv(out / "metrics.csv", index=False)
             self.headline.to_csv(out / "headline.csv", index=False)
             self.per_query.to_csv(out / "per_query.csv", index=False)

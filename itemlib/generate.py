@@ -176,7 +176,7 @@ def generate(
     names = config.tasks or list(TASK_NAMES)
     context = Context(catalog, writer or OfflineWriter())
     per_task_stats: dict[str, dict] = {}
-    with published_dir(out_dir, "stats.json") as scratch:
+    with published_dir(out_dir, "stats.json", "generate") as scratch:
         for name in tqdm(names, desc=f"generating {catalog.name}", unit="task", disable=not progress):
             reason = get_task(name).unavailable(context)
             if reason is None:

@@ -13,26 +13,69 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from itemlib.catalog import CatalogError
 
+#: The file in every output folder that names the command which wrote it: a writer replaces only a
+#: folder it made itself, never a user's folder that happens to share a name.
+OWNER_FILE = ".itemlib-output.json"
+#: What each writer leaves in its folder, recognised in folders written before :data:`OWNER_FILE`.
+KNOWN_OUTPUTS = {
+    "generate": {"stats.json", "train", "test"},
+    "validation-split": {"stats.json", "test"},
+    "evaluate": {"metrics.json", "metrics.csv", "headline.csv", "per_query.csv"},
+}
+#: Files that mark a training folder of an earlier itemlib (a model folder also holds the encoder's own files).
+TRAIN_MARKERS = ("itemlib_training.json", "checkpoints/itemlib_run.json")
 
-def check_output_dir(out: str | Path, record: str | None = None) -> Path:
-    """``out`` as a folder itemlib may write, checked before any work: an error naming it when it is
-    a file or cannot be written, and (with ``record``) when it holds files but no ``record``, so it
-    is not an earlier output of the same command that may be replaced."""
+
+def owner(folder: Path) -> str | None:
+    """The command that wrote ``folder`` (from :data:`OWNER_FILE`), or None."""
+    try:
+        return json.loads((folder / OWNER_FILE).read_text(encoding="utf-8")).get("command")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def claim(folder: Path, command: str) -> None:
+    """Mark ``folder`` as written by ``command``."""
+    (folder / OWNER_FILE).write_text(json.dumps({"command": command}) + "\n", encoding="utf-8")
+
+
+def _overlaps(out: Path, path: Path) -> bool:
+    out, path = out.resolve(), path.resolve()
+    return out == path or out in path.parents or path in out.parents
+
+
+def check_output_dir(out: str | Path, command: str, inputs: Sequence[str | Path] = ()) -> Path:
+    """``out`` as a folder ``command`` may write, checked before any work. Refused, with a message
+    naming it: a file; a symbolic link (a writer replaces its folder whole, which would replace the
+    link, not write into its target); a folder that holds, or lies inside, one of the command's
+    ``inputs``; a non-empty folder another command or a user made (it holds no :data:`OWNER_FILE` of
+    ``command``, and not only what ``command`` writes); a place that cannot be written."""
     out = Path(out)
+    if out.is_symlink():
+        raise CatalogError(f"--out {out} is a symbolic link: give the folder it points to ({out.resolve()})")
     if out.exists() and not out.is_dir():
         raise CatalogError(f"--out {out} is a file, not a folder")
-    if (
-        record
-        and out.is_dir()
-        and not (out / record).exists()
-        and any(not e.name.startswith(".") for e in out.iterdir())
-    ):
-        raise CatalogError(f"--out {out} holds other files and no {record}: remove them or choose a new folder")
+    for path in inputs:
+        if _overlaps(out, Path(path)):
+            raise CatalogError(f"--out {out} is, holds or lies inside the input {path}: choose another folder")
+    entries = [e.name for e in out.iterdir() if e.name != OWNER_FILE] if out.is_dir() else []
+    if entries and owner(out) != command:
+        made_by = owner(out)
+        earlier_training = command == "train" and any((out / marker).exists() for marker in TRAIN_MARKERS)
+        foreign = [] if earlier_training else sorted(set(entries) - KNOWN_OUTPUTS.get(command, set()))
+        if made_by or foreign:
+            what = (
+                f"was written by `itemlib {made_by}`"
+                if made_by
+                else f"holds files itemlib did not write: {', '.join(foreign[:5])}"
+            )
+            raise CatalogError(f"--out {out} {what}; `itemlib {command}` replaces only its own output: "
+                               "choose a new folder or remove that one")  # fmt: skip
     parent = out.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -44,11 +87,12 @@ def check_output_dir(out: str | Path, record: str | None = None) -> Path:
 
 
 @contextlib.contextmanager
-def published_dir(out: str | Path, record: str) -> Iterator[Path]:
+def published_dir(out: str | Path, record: str, command: str, inputs: Sequence[str | Path] = ()) -> Iterator[Path]:
     """Yield an empty scratch folder beside ``out``; when the block ends without error and the
-    scratch holds ``record``, it replaces ``out`` (a folder) in one rename. On error the scratch is
+    scratch holds ``record``, it replaces ``out`` (a folder ``command`` may write:
+    :func:`check_output_dir`) in one rename, marked as ``command``'s. On error the scratch is
     removed and ``out`` is left as it was."""
-    out = check_output_dir(out, record)
+    out = check_output_dir(out, command, inputs)
     try:
         scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.resolve().parent))
     except OSError as error:
@@ -57,6 +101,7 @@ def published_dir(out: str | Path, record: str) -> Iterator[Path]:
         yield scratch
         if not (scratch / record).exists():
             raise RuntimeError(f"internal error: {scratch} was finished without {record}")
+        claim(scratch, command)
         old = None
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")

@@ -89,7 +89,7 @@ def write_validation_split(
 ) -> dict[str, int]:
     """Write :func:`validation_split` to ``out_dir/test/<TASK>.jsonl`` and its completion record
     ``out_dir/stats.json`` (published whole, as ``itemlib generate`` does); returns the count per task."""
-    with published_dir(out_dir, "stats.json") as scratch:
+    with published_dir(out_dir, "stats.json", "validation-split", [data_dir, *trained]) as scratch:
         config = config or ValidationConfig()
         split = validation_split(data_dir, catalog, trained, config)
         for task, records in split.items():

@@ -199,7 +199,45 @@ def test_command_line_values_and_output_folders_are_checked_before_any_work(tmp_
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
     code, _, err = run(capsys, "generate", "--catalog", "movielens", "--out", mine)
-    assert code == 2 and "holds other files and no stats.json" in err and (mine / "notes.txt").exists()
+    assert code == 2 and "holds files itemlib did not write: notes.txt" in err and (mine / "notes.txt").exists()
+
+
+def tree(folder) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_no_writer_replaces_a_users_folder_an_input_or_another_commands_output(tmp_path, capsys, movielens_data):
+    project = tmp_path / "proj"
+    (project / "src").mkdir(parents=True)
+    (project / "notes.txt").write_text("mine")
+    (project / "src" / "main.py").write_text("print('mine')")
+    (project / "metrics.json").write_text("{}")  # a completion record's name does not make it itemlib's
+    (project / "README.md").write_text("# my model")
+    (project / "config.json").write_text("{}")
+    before = tree(project)
+    evaluate = ("evaluate", "--model", "bm25", "--catalog", "movielens", "--tests", movielens_data, "--quiet")
+    for args in (
+        (*evaluate, "--out", project),
+        ("generate", "--catalog", "movielens", "--out", project, *SMALL),
+        ("train", "--data", movielens_data, "--out", project, "--max-steps", "1"),
+    ):
+        code, _, err = run(capsys, *args)
+        assert code == 2 and "holds files itemlib did not write" in err, (args, err)
+    assert tree(project) == before  # nothing lost, nothing added
+    code, _, err = run(capsys, "validation-split", "--data", movielens_data, "--catalog", "movielens", "--trained",
+                       tmp_path / "m", "--out", movielens_data)  # fmt: skip
+    assert code == 2 and "is, holds or lies inside the input" in err and (movielens_data / "train").is_dir()
+    code, _, err = run(capsys, *evaluate, "--out", movielens_data / "results")
+    assert code == 2 and "lies inside the input" in err
+    results = tmp_path / "results"
+    assert run(capsys, *evaluate, "--tasks", "nm2i", "--out", results)[0] == 0  # tasks in any case
+    assert run(capsys, *evaluate, "--tasks", "NM2I", "--out", results)[0] == 0  # its own output: replaced
+    code, _, err = run(capsys, "generate", "--catalog", "movielens", "--out", results, *SMALL)
+    assert code == 2 and "was written by `itemlib evaluate`" in err and (results / "metrics.json").exists()
+    link = tmp_path / "link"
+    link.symlink_to(results, target_is_directory=True)
+    code, _, err = run(capsys, *evaluate, "--out", link)
+    assert code == 2 and "is a symbolic link" in err and link.is_symlink() and (results / "metrics.json").exists()
 
 
 def test_malformed_training_and_test_lines_name_file_and_line(tmp_path, capsys, movielens_data):

@@ -14,7 +14,7 @@ from itemlib.embedding import embed_catalog
 from itemlib.losses import CatalogInfoNCELoss, ItemInfoNCELoss
 from itemlib.models import PRESETS, load_encoder, query_document_model
 from itemlib.provenance import git_commit
-from itemlib.publish import check_output_dir
+from itemlib.publish import check_output_dir, claim
 from itemlib.train_config import TrainConfig
 from itemlib.training.data import (
     build_dataset,
@@ -45,7 +45,7 @@ def train(
     config = config or TrainConfig()
     if catalog is None and config.needs_catalog:
         raise ValueError("in_batch='filtered' and resample_positives need the catalog the data was generated from")
-    out = check_output_dir(out_dir)
+    out = check_output_dir(out_dir, "train", [data_dir])
     records, data_stats = load_training_records(data_dir, config)
     if config.resample_positives:
         records = resample_positives(records, catalog, config.resample_positives, config.seed)  # type: ignore[arg-type]
@@ -67,6 +67,8 @@ def train(
         masker = false_negative_mask(catalog, records, config.negatives) if config.in_batch == "filtered" else None
         loss = ItemInfoNCELoss(model, config.temperature, config.in_batch, masker)  # type: ignore[arg-type]
 
+    out.mkdir(parents=True, exist_ok=True)
+    claim(out, "train")
     checkpoints = out / "checkpoints"
     trainer = make_trainer(config, model, dataset, loss, checkpoints, callbacks)
     resume = claim_checkpoints(checkpoints, fingerprint)
