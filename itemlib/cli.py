@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -13,6 +14,7 @@ from itemlib.catalog import Catalog, CatalogError
 from itemlib.config import add_arguments, flag_of, from_arguments, overrides_from_arguments
 from itemlib.datasets import TABLE_SUFFIXES, load_catalog
 from itemlib.datasets.tabular import TableConfig
+from itemlib.escape import terminal_text
 from itemlib.evaluation import EvaluateConfig, evaluate
 from itemlib.generate import GenerateConfig, generate
 from itemlib.llm import LLMError
@@ -122,8 +124,8 @@ def _search(args: argparse.Namespace) -> int:
     ranked = search(retriever, [args.query], [[]], args.k, ranks=id_ranks(catalog))[0]
     scores = retriever.score([args.query])[0]
     for rank, position in enumerate(ranked, start=1):
-        text = catalog.texts[position]
-        print(f"{rank:3d}. {scores[position]:7.3f}  [{catalog.items[position].id}] {text[:150]}")
+        shown = terminal_text(f"[{catalog.items[position].id}] {catalog.texts[position][:150]}")
+        print(f"{rank:3d}. {scores[position]:7.3f}  {shown}")
     return 0
 
 
@@ -278,12 +280,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one verb. Input errors print one line naming what is wrong and exit 2; Ctrl-C exits 130
+    and a closed pipe (``| head``) exits quietly, neither with a traceback; an operating-system
+    error (disk full, permission) is one line naming the file."""
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
     except (CatalogError, LLMError, ModelError, StudyError, ValueError) as error:
         print(f"itemlib {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"itemlib {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away: say nothing more, and let no flush at exit complain
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"itemlib {args.command}: error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

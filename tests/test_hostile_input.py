@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 
+import pandas as pd
 import pytest
 
 from itemlib.catalog import CatalogError, FieldKind
@@ -318,3 +319,26 @@ def test_an_unwritable_out_is_refused_before_any_work(tmp_path, capsys, monkeypa
     monkeypatch.setattr(os, "access", lambda path, mode: False)
     code, _, err = run(capsys, "generate", "--catalog", "movielens", "--out", tmp_path / "ro" / "data")
     assert code == 2 and "cannot write there (read-only or no permission)" in err
+
+
+HOSTILE = "Evil\x1b]0;PWNED\x07\x1b[2J <img src=x onerror=alert(1)> & co"
+
+
+def test_hostile_titles_are_shown_never_executed_in_a_terminal_or_a_page(capsys, monkeypatch):
+    from itemlib.catalog import Catalog, Field, Item
+    from itemlib.datasets import CATALOG_LOADERS
+    from itemlib.escape import html_text, terminal_text
+
+    items = [Item("x1", HOSTILE, {"genres": ["Horror"]}), Item("x2", "Plain", {"genres": ["Drama"]})]
+    monkeypatch.setitem(
+        CATALOG_LOADERS, "hostile", lambda: Catalog("hostile", items, [Field("genres", FieldKind.LIST)])
+    )
+    code, out, _ = run(capsys, "search", "--model", "bm25", "--catalog", "hostile", "-k", "2", "evil")
+    assert code == 0 and "\x1b" not in out and "\x07" not in out and "\\x1b]0;PWNED\\x07" in out
+    assert terminal_text("a\u2028b\u202ec") == "a\\u2028b\\u202ec"  # line separator, bidi override: visible
+    assert "<img" not in html_text(HOSTILE) and "&lt;img src=x onerror=alert(1)&gt; &amp; co" in html_text(HOSTILE)
+
+    page = (
+        pd.DataFrame({"positive": [HOSTILE]}, index=[HOSTILE]).style.format(escape="html").format_index(escape="html")
+    )
+    assert "<img" not in page.to_html()  # how generate.ipynb and diagnosis.ipynb show item text

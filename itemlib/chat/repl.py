@@ -7,6 +7,7 @@ from typing import TextIO
 from itemlib.catalog import Catalog
 from itemlib.chat.dialogues import render_dialogue
 from itemlib.chat.ranking import Ranker, recommend
+from itemlib.escape import terminal_text
 from itemlib.retrieval import Retriever
 
 
@@ -37,8 +38,8 @@ def chat_loop(
         turns.append(("user", text))
         result = recommend(retriever, catalog, render_dialogue(turns), ranker=ranker)
         for rank, item_id in enumerate(result.item_ids[:shown], start=1):
-            print(f"  {rank}. {catalog.texts[catalog.index[item_id]][:160]}", file=stdout)
+            print(f"  {rank}. {terminal_text(catalog.texts[catalog.index[item_id]][:160])}", file=stdout)
         if result.explanation:
-            print(f"  ({result.explanation})", file=stdout)
+            print(f"  ({terminal_text(result.explanation)})", file=stdout)
         turns.append(("assistant", "I suggested: " + "; ".join(catalog.item(i).title for i in result.item_ids[:shown])))
     print("bye", file=stdout)
