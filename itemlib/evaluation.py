@@ -21,6 +21,7 @@ from tqdm import tqdm  # not tqdm.auto: in a kernel without ipywidgets it warns 
 
 from itemlib.catalog import Catalog, CatalogError
 from itemlib.config import Config, option
+from itemlib.jsonl import is_text_list, jsonl_lines, strict_loads
 from itemlib.metrics import METRICS_AT_DEPTH, METRICS_AT_K, Judgements
 from itemlib.publish import published_dir, require_complete
 from itemlib.relevance import relevant_mask
@@ -97,14 +98,18 @@ def load_tests(tests_dir: str | Path, catalog: Catalog, tasks: Sequence[str] | N
                 raise CatalogError(f"{path}: no test file for task {name}")
             continue
         records = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for number, line in enumerate(jsonl_lines(path.read_text(encoding="utf-8")), start=1):
             try:
-                record = json.loads(line)
-            except ValueError:
-                raise CatalogError(f"{path}:{number}: malformed JSON line") from None
+                record = strict_loads(line)
+            except ValueError as error:
+                raise CatalogError(f"{path}:{number}: malformed JSON line ({error})") from None
             missing = [key for key in ("query", "pos_ids", "spec") if not isinstance(record, dict) or key not in record]
             if missing:
                 raise CatalogError(f"{path}:{number}: test record lacks {', '.join(missing)}")
+            typed = isinstance(record["query"], str) and isinstance(record["spec"], dict)
+            if not (typed and is_text_list(record["pos_ids"]) and is_text_list(record.get("mask_ids", []))):
+                raise CatalogError(f"{path}:{number}: test record has a field of the wrong type (query a text, "
+                                   "pos_ids and mask_ids lists of ids, spec an object)")  # fmt: skip
             unknown = [i for i in record["pos_ids"] + record.get("mask_ids", []) if i not in catalog.index]
             if unknown:
                 raise CatalogError(

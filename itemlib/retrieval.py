@@ -10,6 +10,7 @@ the optional faiss backend returns the same lists for very large catalogs.
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -136,8 +137,8 @@ class PopularityPrior:
     """
 
     def __init__(self, base: Retriever, weight: float, name: str | None = None) -> None:
-        if not weight >= 0:
-            raise ValueError(f"the popularity weight must be >= 0, got {weight}")
+        if not (math.isfinite(weight) and weight >= 0):
+            raise ValueError(f"the popularity weight must be a finite number >= 0, got {weight}")
         self.base, self.weight = base, float(weight)
         self.name = name or f"{getattr(base, 'name', 'model')}{POPULARITY_SUFFIX}"
 

@@ -342,3 +342,38 @@ def test_hostile_titles_are_shown_never_executed_in_a_terminal_or_a_page(capsys,
         pd.DataFrame({"positive": [HOSTILE]}, index=[HOSTILE]).style.format(escape="html").format_index(escape="html")
     )
     assert "<img" not in page.to_html()  # how generate.ipynb and diagnosis.ipynb show item text
+
+
+def test_records_are_read_as_written_ids_separators_duplicate_keys_and_types(tmp_path, capsys, movielens_data):
+    import shutil
+
+    from itemlib.retrieval import PopularityPrior, make_retriever
+
+    items, events = tmp_path / "items.jsonl", tmp_path / "events.jsonl"
+    items.write_text('{"id": 0, "title": "Zero\u2028Hour"}\n{"id": 1, "title": "One"}\n{"id": 2, "title": "Two"}\n')
+    events.write_text("".join(f'{{"user": 0, "item": {i}, "timestamp": {i}}}\n' for i in (0, 1, 2)))
+    catalog = load_table(items, interactions=events)
+    assert [i.id for i in catalog.items] == ["0", "1", "2"] and catalog.histories == {"0": ["0", "1", "2"]}
+    assert catalog.items[0].title == "Zero Hour"  # U+2028 inside a string is text, not a line break
+    items.write_text('{"id": "a", "title": "A", "title": "B"}\n')
+    with pytest.raises(CatalogError, match=r"items\.jsonl:1: malformed JSON line \(key 'title' given twice\)"):
+        load_table(items)
+    items.write_text('{"id": "a", "title": "A", "price": NaN}\n')
+    with pytest.raises(CatalogError, match="NaN is not a JSON number"):
+        load_table(items)
+    with pytest.raises(ValueError, match="finite number"):
+        PopularityPrior(make_retriever("bm25"), float("inf"))
+    data = tmp_path / "data"
+    shutil.copytree(movielens_data, data)
+    train = data / "train" / "NM2I.jsonl"
+    lines = train.read_text().split("\n")
+    record = json.loads(lines[1])
+    train.write_text("\n".join([lines[0], json.dumps(record | {"pos": record["pos"][0]}), *lines[2:]]))
+    code, _, err = run(capsys, "train", "--data", data, "--out", tmp_path / "m", "--tasks", "NM2I", "--max-steps", "1")
+    assert code == 2 and "NM2I.jsonl:2: training record field 'pos' has the wrong type" in err
+    test = data / "test" / "NM2I.jsonl"
+    lines = test.read_text().split("\n")
+    test.write_text("\n".join([json.dumps(json.loads(lines[0]) | {"pos_ids": "x"}), *lines[1:]]))
+    code, _, err = run(capsys, "evaluate", "--model", "bm25", "--catalog", "movielens", "--tests", data, "--out",
+                       tmp_path / "r", "--tasks", "NM2I")  # fmt: skip
+    assert code == 2 and "NM2I.jsonl:1: test record has a field of the wrong type" in err

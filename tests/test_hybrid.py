@@ -35,7 +35,7 @@ def test_the_prior_adds_weighted_log_popularity_to_the_text_scores(movielens):
     assert np.array_equal(
         search(heavy, QUERIES, masks, 5, ranks=ranks)[:, 0], search(popularity, QUERIES, masks, 5, ranks=ranks)[:, 0]
     )
-    with pytest.raises(ValueError, match="must be >= 0"):
+    with pytest.raises(ValueError, match="must be a finite number >= 0"):
         PopularityPrior(bm25, -1)
 
 

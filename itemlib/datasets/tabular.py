@@ -52,6 +52,7 @@ from typing import Literal
 
 from itemlib.catalog import Catalog, CatalogError, Field, FieldKind, Item, LoadReport, dedupe_history
 from itemlib.config import Config, option
+from itemlib.jsonl import jsonl_lines, strict_loads
 
 OnError = Literal["raise", "skip"]
 ROLES = ("descriptive", "statistic")
@@ -174,11 +175,11 @@ def reject(report: LoadReport, on_error: str, reason: str, record: str, message:
 
 def _read_jsonl(path: Path, text: str, report: LoadReport, on_error: str) -> list[tuple[int, dict[str, object]]]:
     records = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(jsonl_lines(text), start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = strict_loads(line)
             if not isinstance(record, dict):
                 raise ValueError("not a JSON object")
             records.append((number, _flatten(record)))
@@ -234,6 +235,11 @@ def _read_records(path: Path, report: LoadReport, on_error: str) -> list[tuple[i
     if not records:
         raise CatalogError(f"{path}: no records")
     return records
+
+
+def _id_text(value: object) -> str:
+    """An id as the file spells it: ``0`` and ``False`` are ids, only a missing or blank value is none."""
+    return "" if _is_empty(value) else str(value).strip()
 
 
 def _is_empty(value: object) -> bool:
@@ -387,7 +393,7 @@ def load_table(path: str | Path, config: TableConfig | None = None, **settings: 
     for number, record in records:
         where = f"{path}:{number}"
         raw_id, raw_title = record.get(config.id_column), record.get(config.title_column)
-        item_id = "" if _is_empty(raw_id) else str(raw_id).strip()
+        item_id = _id_text(raw_id)
         title = "" if _is_empty(raw_title) else " ".join(str(raw_title).split())
         if not item_id:
             fail("record without id", where, "record has no id")
@@ -430,8 +436,7 @@ def _read_histories(path: Path, known: set[str], report: LoadReport, config: Tab
         reject(report, config.on_error, reason, where, f"{where}: {detail}")
 
     for order, (number, record) in enumerate(_read_records(path, report, config.on_error)):
-        user = str(record.get(config.user_column, "") or "").strip()
-        item = str(record.get(config.item_column, "") or "").strip()
+        user, item = (_id_text(record.get(column)) for column in (config.user_column, config.item_column))
         where = f"{path}:{number}"
         if not user or not item:
             fail("interaction without user or item", where,

@@ -4,7 +4,6 @@ targets the losses read."""
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ import numpy as np
 import torch
 
 from itemlib.catalog import Catalog, CatalogError
+from itemlib.jsonl import is_text_list, jsonl_lines, strict_loads
 from itemlib.losses import CatalogTargets
 from itemlib.publish import require_complete
 from itemlib.relevance import relevant_mask
@@ -43,7 +43,7 @@ def load_training_records(data_dir: str | Path, config: TrainConfig) -> tuple[li
                 raise CatalogError(f"{path}: no training file for task {name}")
             continue
         taken = 0
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = jsonl_lines(path.read_text(encoding="utf-8"))
         held_out[name] = math.floor(len(lines) * config.validation_share)
         for number, line in enumerate(lines[: len(lines) - held_out[name]], start=1):
             if config.max_per_task is not None and taken >= config.max_per_task:
@@ -70,14 +70,26 @@ TRAINING_KEYS = ("task", "query", "pos", "neg", "pos_ids", "neg_ids", "spec")
 def _training_record(path: Path, number: int, line: str) -> dict:
     """One line of a training file, or an error naming the file and line."""
     try:
-        record = json.loads(line)
+        record = strict_loads(line)
     except ValueError as error:
         raise CatalogError(f"{path}:{number}: malformed JSON line ({error})") from None
     missing = [key for key in TRAINING_KEYS if not isinstance(record, dict) or key not in record]
     if missing:
         raise CatalogError(f"{path}:{number}: training record lacks {', '.join(missing)}")
-    if not record["pos"] or not isinstance(record["neg"], list):
-        raise CatalogError(f"{path}:{number}: training record needs one positive text and a list of negatives")
+    checks = {
+        "task": isinstance(record["task"], str),
+        "query": isinstance(record["query"], str),
+        "pos": is_text_list(record["pos"]) and bool(record["pos"]),
+        "neg": is_text_list(record["neg"]),
+        "pos_ids": is_text_list(record["pos_ids"]) and bool(record["pos_ids"]),
+        "neg_ids": is_text_list(record["neg_ids"]),
+        "spec": isinstance(record["spec"], dict),
+    }
+    wrong = [key for key, ok in checks.items() if not ok]
+    if wrong:
+        raise CatalogError(f"{path}:{number}: training record field {wrong[0]!r} has the wrong type or is empty "
+                           "(query and task are texts, pos/neg lists of texts, pos_ids/neg_ids lists of ids, "
+                           "spec an object; pos and pos_ids hold at least one)")  # fmt: skip
     return record
 
 
