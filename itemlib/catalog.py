@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 import random
 import re
 from collections import Counter
@@ -280,6 +281,19 @@ class Catalog:
     def texts(self) -> list[str]:
         """Item texts in catalog order, built once: every example's positives and negatives use them."""
         return [self.item_text(item) for item in self.items]
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Hash of the ids, item texts, histories and baskets: generated data records the fingerprint of
+        its catalog, so a test set is never scored against another catalog that shares its ids."""
+        digest = hashlib.sha256()
+        for item, text in zip(self.items, self.texts):
+            digest.update(f"{item.id}\x1f{text}\x1e".encode())
+        for label, table in (("histories", self.histories), ("baskets", self.baskets)):
+            digest.update(label.encode())
+            for user in sorted(table):
+                digest.update(("\x1f".join([user, *table[user]]) + "\x1e").encode())
+        return digest.hexdigest()[:16]
 
     @cached_property
     def title_keys(self) -> list[str]:

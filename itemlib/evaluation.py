@@ -23,7 +23,7 @@ from itemlib.catalog import Catalog, CatalogError
 from itemlib.config import Config, option
 from itemlib.jsonl import is_text_list, jsonl_lines, strict_loads
 from itemlib.metrics import METRICS_AT_DEPTH, METRICS_AT_K, Judgements
-from itemlib.publish import published_dir, require_complete
+from itemlib.publish import published_dir, require_catalog, require_complete
 from itemlib.relevance import relevant_mask
 from itemlib.retrieval import Retriever, id_ranks, search_records
 from itemlib.taskinfo import TASK_NAMES, canonical_task, task_info
@@ -87,7 +87,8 @@ def load_tests(tests_dir: str | Path, catalog: Catalog, tasks: Sequence[str] | N
     directory = Path(tests_dir)
     if directory.name == "test" and not (directory / "test").is_dir():
         directory = directory.parent
-    require_complete(directory, "stats.json", "run `itemlib generate` (or `itemlib validation-split`) again")
+    stats = require_complete(directory, "stats.json", "run `itemlib generate` (or `itemlib validation-split`) again")
+    require_catalog(directory, stats, catalog)
     test_dir = directory / "test"
     names = [task_info(t).name for t in (tasks or TASK_NAMES)]
     found: dict[str, list[dict]] = {}

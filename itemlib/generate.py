@@ -193,6 +193,7 @@ def generate(
             per_task_stats[name] = {"unavailable": reason, "train_examples": 0, "test_examples": 0}
         summary = {
             "catalog": catalog.name,
+            "catalog_fingerprint": catalog.fingerprint,
             "items": len(catalog),
             "users_with_history": len(catalog.histories),
             "seed": config.seed,

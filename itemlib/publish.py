@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from itemlib.catalog import CatalogError
+from itemlib.catalog import Catalog, CatalogError
 
 #: The file in every output folder that names the command which wrote it: a writer replaces only a
 #: folder it made itself, never a user's folder that happens to share a name.
@@ -111,6 +111,17 @@ def published_dir(out: str | Path, record: str, command: str, inputs: Sequence[s
             shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def require_catalog(folder: str | Path, stats: dict, catalog: Catalog) -> None:
+    """An error when the data in ``folder`` (its ``stats``) was generated from another catalog than
+    ``catalog``; data of an earlier version, without a fingerprint, passes."""
+    made_from = stats.get("catalog_fingerprint") if isinstance(stats, dict) else None
+    if made_from and made_from != catalog.fingerprint:
+        raise CatalogError(
+            f"{folder} was generated from catalog {stats.get('catalog')!r} ({made_from}), not from "
+            f"{catalog.name!r} as loaded here ({catalog.fingerprint}): wrong --catalog, or its files changed since"
+        )
 
 
 def require_complete(folder: str | Path, record: str, remedy: str) -> dict:

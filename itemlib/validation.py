@@ -15,6 +15,7 @@ over the split's tasks (:func:`choose_popularity_weight`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from collections.abc import Sequence
@@ -29,10 +30,10 @@ from itemlib.config import Config, option
 from itemlib.evaluation import HEADLINE_LABEL, evaluate
 from itemlib.generate import test_record, write_jsonl
 from itemlib.models import ModelError
-from itemlib.publish import published_dir
+from itemlib.publish import published_dir, require_catalog, require_complete
 from itemlib.retrieval import WEIGHT_FILE, PopularityPrior, make_retriever
 from itemlib.tasks import get_task
-from itemlib.training import TrainConfig, drawn_rows, load_training_records
+from itemlib.training import TrainConfig, drawn_rows, load_training_records, resample_positives, run_fingerprint
 
 #: Weights tried on the validation split; 0 (the text model alone) is always among them.
 WEIGHTS = (0.0, 0.005, 0.01, 0.02, 0.04, 0.08)
@@ -55,15 +56,16 @@ def validation_split(
     when its task and query match one that run's data loader yields.
     """
     config = config or ValidationConfig()
+    require_catalog(data_dir, require_complete(data_dir, "stats.json", "run `itemlib generate` again"), catalog)
     drawn: set[tuple[str, str]] = set()
     for model_dir in trained:
         card = TrainingCard.read(model_dir)
         recipe = TrainConfig.from_card(card)
         records, _ = load_training_records(data_dir, recipe)
-        if card.examples != len(records):
+        if not _trained_on(card, recipe, records, catalog):
             raise ValueError(
-                f"{model_dir} was trained on {card.examples} examples, but {data_dir} gives {len(records)} "
-                "with its settings: it was not trained on this data"
+                f"{model_dir} was not trained on {data_dir}: its examples (and settings) differ from what that data "
+                "gives with the model's settings"
             )
         drawn.update(
             (records[row]["task"], records[row]["query"]) for row in drawn_rows(records, recipe, str(model_dir))
@@ -78,6 +80,16 @@ def validation_split(
         chosen = random.Random(f"{config.seed}:{task}:validation").sample(records, min(config.per_task, len(records)))
         split[task] = [test_record(catalog, get_task(task).as_test(record)) for record in chosen]
     return split
+
+
+def _trained_on(card: TrainingCard, recipe: TrainConfig, records: list[dict], catalog: Catalog) -> bool:
+    """Whether the run of ``card`` trained on exactly ``records`` (its run fingerprint: settings and
+    every example's texts, after the run's resampling of positives)."""
+    if recipe.resample_positives:
+        records = resample_positives(records, catalog, recipe.resample_positives, recipe.seed)
+    # a card records the LoRA rank a preset chose; the run itself was fingerprinted with the rank it was given
+    asked = [recipe, dataclasses.replace(recipe, lora_rank=0)]
+    return card.fingerprint in {run_fingerprint(settings, records) for settings in asked}
 
 
 def write_validation_split(
@@ -98,6 +110,7 @@ def write_validation_split(
         record = {
             "kind": "validation-split",
             "catalog": catalog.name,
+            "catalog_fingerprint": catalog.fingerprint,
             "data": str(data_dir),
             "trained": [str(t) for t in trained],
             "per_task": config.per_task,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -219,8 +220,12 @@ def test_interrupted_run_resumes_to_the_same_step_and_weights(movielens_data, tm
         load_encoder(str(interrupted))
     with pytest.raises(ValueError, match="checkpoints of another training run"):  # never resume someone else's run
         train(movielens_data, interrupted, other)
-    train(movielens_data, interrupted, config)
+    partial = interrupted / "checkpoints" / "checkpoint-5"  # a save cut short by Ctrl-C: no trainer_state.json yet
+    shutil.copytree(interrupted / "checkpoints" / "checkpoint-3", partial)
+    (partial / "trainer_state.json").unlink()
+    train(movielens_data, interrupted, config)  # resumes from checkpoint-3, not from the broken one
     assert json.loads((interrupted / "itemlib_training.json").read_text())["global_step"] == 6
+    assert "checkpoint-5 was interrupted while it was saved" in caplog.text
     a, b = _weights(straight), _weights(interrupted)
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6)

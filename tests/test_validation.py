@@ -7,6 +7,7 @@ from unittest import mock
 
 import pytest
 
+from itemlib.catalog import CatalogError
 from itemlib.cli import main
 from itemlib.evaluation import load_tests
 from itemlib.losses import ItemInfoNCELoss
@@ -84,6 +85,12 @@ def test_cli_writes_a_split_that_evaluate_reads_and_rejects_foreign_models(movie
     assert main([*split, "--trained", base]) == 2
     assert "not a model fine-tuned by itemlib" in capsys.readouterr().err
     card = model / "itemlib_training.json"
-    card.write_text(json.dumps(json.loads(card.read_text()) | {"examples": 1}))
-    with pytest.raises(ValueError, match="not trained on this data"):
+    written = card.read_text()
+    card.write_text(json.dumps(json.loads(written) | {"fingerprint": "0" * 16}))  # same count, other examples
+    with pytest.raises(ValueError, match="was not trained on .*: its examples"):
         validation_split(movielens_data, movielens, [model], ValidationConfig(per_task=10))
+    card.write_text(written)
+    with pytest.raises(CatalogError, match="was generated from catalog 'movielens' .* wrong --catalog"):
+        validation_split(movielens_data, movielens.subset(500, 0), [model], ValidationConfig(per_task=10))
+    with pytest.raises(CatalogError, match="wrong --catalog"):
+        load_tests(movielens_data, movielens.subset(500, 0), ["NM2I"])

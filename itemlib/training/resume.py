@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from itemlib.cards import CARD_FILE, TrainingCard
 from itemlib.train_config import NON_RESULT_SETTINGS, TrainConfig
 
 logger = logging.getLogger(__name__)
+#: transformers' ``TRAINER_STATE_NAME``: the file a trainer writes last into a checkpoint.
+TRAINER_STATE = "trainer_state.json"
 
 
 def run_fingerprint(config: TrainConfig, records: Sequence[dict]) -> str:
@@ -27,24 +30,30 @@ def run_fingerprint(config: TrainConfig, records: Sequence[dict]) -> str:
 
 
 def claim_checkpoints(checkpoints: Path, fingerprint: str) -> str | None:
-    """The checkpoint to resume from (None: start afresh); marks the folder as this run's.
+    """The newest complete checkpoint to resume from (None: start afresh); marks the folder as this run's.
 
+    A checkpoint interrupted while it was written (no ``trainer_state.json``, which the trainer
+    writes last) is removed, so the run resumes from the one before it instead of failing on it.
     Raises ``ValueError`` naming the folder when it holds checkpoints of a different run.
     """
-    from transformers.trainer_utils import get_last_checkpoint
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
     stamp = checkpoints / "itemlib_run.json"
-    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
-    if last is not None:
+    saved = sorted(checkpoints.glob(f"{PREFIX_CHECKPOINT_DIR}-*")) if checkpoints.is_dir() else []
+    if saved:
         owner = json.loads(stamp.read_text()).get("fingerprint") if stamp.exists() else None
         if owner != fingerprint:
             raise ValueError(
                 f"{checkpoints} holds checkpoints of another training run (other data or settings); "
                 "remove that folder to start afresh, or choose another output directory"
             )
+    for folder in saved:
+        if not (folder / TRAINER_STATE).exists():
+            logger.warning("%s was interrupted while it was saved: removed, resuming from the one before", folder)
+            shutil.rmtree(folder)
     checkpoints.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps({"fingerprint": fingerprint}) + "\n")
-    return last
+    return get_last_checkpoint(str(checkpoints))
 
 
 def already_trained(out: Path, fingerprint: str) -> bool:
