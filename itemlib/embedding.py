@@ -10,6 +10,7 @@ an atomic rename, so an interrupted run never leaves a half-written array where 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from pathlib import Path
@@ -18,6 +19,8 @@ import numpy as np
 
 from itemlib.catalog import Catalog
 from itemlib.models import document_modules, encode_items
+
+logger = logging.getLogger(__name__)
 
 
 def cache_file(cache_dir: Path, catalog_name: str, key: str) -> Path:
@@ -51,13 +54,38 @@ def embed_catalog(
 
     texts = catalog.texts
     key = hashlib.sha256((model_fingerprint(model) + "\x00" + "\x1f".join(texts)).encode()).hexdigest()[:24]
-    path = cache_file(cache_dir if cache_dir is not None else default_cache_dir(), catalog.name, key)
+    folder = cache_dir if cache_dir is not None else default_cache_dir()
+    if folder.exists() and not folder.is_dir():  # said before minutes of embedding, not after
+        raise ValueError(f"the embedding cache {folder} is a file, not a folder (check $ITEMLIB_CACHE)")
+    path = cache_file(folder, catalog.name, key)
     if path.exists():
-        return np.load(path)
+        cached = _read_cached(path, len(texts))
+        if cached is not None:
+            return cached
     with torch.inference_mode():
         embeddings = encode_items(model, texts, batch_size, progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.npy")
-    np.save(partial, embeddings)
-    os.replace(partial, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(partial, embeddings)
+        os.replace(partial, path)
+    except OSError as error:  # a full disk or a read-only cache costs the cache, not the result
+        partial.unlink(missing_ok=True)
+        logger.warning("could not cache the embeddings in %s (%s); continuing without", path, error.strerror or error)
     return embeddings
+
+
+def _read_cached(path: Path, rows: int) -> np.ndarray | None:
+    """The cached embeddings at ``path``, or None (the file removed, with a warning) when it is
+    truncated or of another shape: the cache is derived data, recomputed rather than trusted."""
+    try:
+        cached = np.load(path)
+    except (OSError, ValueError, EOFError) as error:
+        reason = f"unreadable ({error})"
+    else:
+        if cached.ndim == 2 and len(cached) == rows:
+            return cached
+        reason = f"shape {cached.shape}, expected {rows} rows"
+    logger.warning("embedding cache %s is %s: removed, embedding again", path, reason)
+    path.unlink(missing_ok=True)
+    return None

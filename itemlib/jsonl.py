@@ -33,8 +33,11 @@ def _no_constant(name: str) -> None:
 
 
 def strict_loads(line: str) -> Any:
-    """``json.loads`` that refuses duplicate keys and NaN/Infinity (a ``ValueError`` saying which)."""
-    return json.loads(line, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    """``json.loads`` that refuses duplicate keys, NaN/Infinity and absurd nesting (a ``ValueError`` saying which)."""
+    try:
+        return json.loads(line, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def is_text_list(value: Any) -> bool:

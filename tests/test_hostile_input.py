@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -377,3 +378,45 @@ def test_records_are_read_as_written_ids_separators_duplicate_keys_and_types(tmp
     code, _, err = run(capsys, "evaluate", "--model", "bm25", "--catalog", "movielens", "--tests", data, "--out",
                        tmp_path / "r", "--tasks", "NM2I")  # fmt: skip
     assert code == 2 and "NM2I.jsonl:1: test record has a field of the wrong type" in err
+
+
+def test_files_of_the_wrong_shape_are_named_with_what_to_do(tmp_path, capsys):
+    items = tmp_path / "items.json"
+    items.write_text('[{"id": 1, "title": "A"}]')
+    with pytest.raises(CatalogError, match=r"a JSON array; itemlib reads JSON Lines"):
+        load_table(items)
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"id": 1, "title": "A", "x": ' + '{"a": ' * 50_000 + "1" + "}" * 50_001 + "\n")
+    with pytest.raises(CatalogError, match=r"items\.jsonl:1: malformed JSON line \(nested too deeply\)"):
+        load_table(items)
+    tsv = tmp_path / "items.csv"
+    tsv.write_text("id\ttitle\n1\tA\n")
+    with pytest.raises(CatalogError, match="its header looks separated by tabs"):
+        load_table(tsv)
+    gadgets(tsv)
+    with pytest.raises(CatalogError, match="a folder, not a file"):
+        load_table(tsv, interactions=tmp_path)
+    huge = tmp_path / "huge.csv"
+    huge.write_text("id,title,price\n" + "".join(f"i{n},G{n},{n}.5\n" for n in range(20)) + "x,X," + "9" * 400 + "\n")
+    with pytest.raises(CatalogError, match="huge.csv:22"):  # not an OverflowError deep in generation
+        load_table(huge, kinds={"price": "numeric"})
+
+
+def test_a_broken_embedding_cache_is_said_early_or_rebuilt(tmp_path, monkeypatch, movielens, caplog):
+    from itemlib.embedding import embed_catalog
+    from itemlib.models import load_encoder
+
+    from .tiny_models import tiny_bert
+
+    model = load_encoder(tiny_bert(tmp_path / "bert"))
+    small = movielens.subset(50, 0)
+    a_file = tmp_path / "cache-file"
+    a_file.write_text("")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        embed_catalog(model, small, cache_dir=a_file)
+    first = embed_catalog(model, small, cache_dir=tmp_path / "cache")
+    (cached,) = (tmp_path / "cache").glob("*.npy")
+    cached.write_bytes(cached.read_bytes()[:100])  # truncated by a crash or a full disk
+    again = embed_catalog(model, small, cache_dir=tmp_path / "cache")
+    assert np.allclose(first, again) and "is unreadable" in caplog.text
+    assert not list((tmp_path / "cache").glob("*.partial.npy"))

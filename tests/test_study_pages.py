@@ -62,3 +62,18 @@ def test_diagnosis_lines_name_where_the_in_domain_model_errs_most():
         == ["tuned-movielens", "untuned", "catalog rate"]
         or "catalog rate" in diagnosis.share_table("movielens", "satisfied").columns
     )
+
+
+def test_the_ablation_records_each_arms_settings_so_the_in_batch_claim_reads_them(tmp_path, movielens, movielens_data):
+    from itemlib.study.ablation import run_ablation
+    from itemlib.study.claims import in_batch_claim
+    from itemlib.train_config import TrainConfig
+
+    from .tiny_models import tiny_bert
+
+    base = TrainConfig(model=tiny_bert(tmp_path / "bert"), max_steps=1, batch_size=4, negatives=2, progress=False,
+                       max_per_task=8)  # fmt: skip
+    record = run_ablation(movielens, movielens_data, tmp_path / "arms", base, [{"in_batch": "off"}, {"in_batch": "on"}])
+    on = record.arm("on")
+    assert on["negatives"] == 2 and on["variant"] == "2 neg, in-batch on"  # the variant named only in_batch
+    assert "With 2 verified negatives and 1 steps per variant" in in_batch_claim(record, "off")

@@ -44,6 +44,7 @@ import csv
 import datetime as dt
 import io
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -109,7 +110,8 @@ def parse_number(text: str) -> float | None:
     text = text.strip()
     if not text or not _NUMBER.match(text) or not any(c.isdigit() for c in text):
         return None
-    return float(text.replace("$", "").replace(",", "").replace(" ", ""))
+    value = float(text.replace("$", "").replace(",", "").replace(" ", ""))
+    return value if math.isfinite(value) else None  # a 400-digit number is no price
 
 
 def parse_iso_date(text: str) -> dt.date | None:
@@ -227,10 +229,15 @@ def _read_records(path: Path, report: LoadReport, on_error: str) -> list[tuple[i
     """(line number, raw record) pairs; malformed lines raise or are counted."""
     if not path.exists():
         raise CatalogError(f"{path}: file not found")
+    if not path.is_file():
+        raise CatalogError(f"{path}: a folder, not a file")
     text = _decode(path)
     if not text.strip():
         raise CatalogError(f"{path}: file is empty")
     jsonl = path.suffix.lower() in {".jsonl", ".json", ".ndjson"}
+    if jsonl and text.lstrip().startswith("["):
+        raise CatalogError(f"{path}: a JSON array; itemlib reads JSON Lines, one object per line "
+                           "(convert it with: jq -c '.[]' FILE > FILE.jsonl)")  # fmt: skip
     records = (_read_jsonl if jsonl else _read_csv)(path, text, report, on_error)
     if not records:
         raise CatalogError(f"{path}: no records")
@@ -374,8 +381,11 @@ def load_table(path: str | Path, config: TableConfig | None = None, **settings: 
     columns = list(dict.fromkeys(key for _, record in records for key in record))
     for required in (config.id_column, config.title_column):
         if required not in columns:
+            separators = (("\t", "tabs"), (";", "semicolons"))
+            other = next((name for sep, name in separators if any(sep in c for c in columns)), None)
+            hint = f"; its header looks separated by {other}: itemlib reads comma-separated CSV" if other else ""
             raise CatalogError(f"{path}: no {required!r} column (columns: {columns}); name yours with "
-                               "--id-column / --title-column")  # fmt: skip
+                               f"--id-column / --title-column{hint}")  # fmt: skip
     unknown = sorted((set(config.kinds or {}) | set(config.roles or {})) - set(columns))
     if unknown:
         raise CatalogError(f"{path}: kinds or roles given for unknown columns {unknown}")

@@ -7,8 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from itemlib.catalog import Catalog
+from itemlib.evaluation import evaluate
+from itemlib.retrieval import make_retriever
 from itemlib.study.records import AblationRecord
 from itemlib.train_config import TrainConfig
+from itemlib.training import train
 
 
 def variant_label(config: TrainConfig) -> str:
@@ -23,22 +26,19 @@ def run_ablation(catalog: Catalog, data_dir: str | Path, work_dir: str | Path, b
     """Train ``base`` with each variant's fields into ``work_dir/<negatives>-<in_batch>`` (an interrupted
     variant resumes from its checkpoints) and score it, the untuned base model and ``recipe_model``
     (the in-domain model, trained elsewhere with ``recipe``, default ``base``) on ``data_dir``'s test set."""
-    from itemlib.evaluation import evaluate
-    from itemlib.retrieval import make_retriever
-    from itemlib.training import train
-
     models = {"untuned": base.model}
     extra: dict[str, dict] = {"untuned": {}}
-    for variant in variants:
-        config = replace(base, **variant)
+    arms = [replace(base, **variant) for variant in variants]
+    for config in arms:
         out = f"{work_dir}/{config.negatives}-{config.in_batch}"
         train(data_dir, out, config, catalog=catalog)
-        models[variant_label(config)], extra[variant_label(config)] = out, variant
+        models[variant_label(config)] = out
     if recipe_model:
-        recipe = recipe or base
-        models[variant_label(recipe)] = recipe_model
-        extra[variant_label(recipe)] = {"negatives": recipe.negatives, "in_batch": recipe.in_batch,
-                                        "item_tower": recipe.item_tower}  # fmt: skip
+        arms.append(recipe or base)
+        models[variant_label(recipe or base)] = recipe_model
+    for config in arms:  # each arm's rows carry its settings, which the claims read (never its label)
+        extra[variant_label(config)] = {"negatives": config.negatives, "in_batch": config.in_batch,
+                                        "item_tower": config.item_tower}  # fmt: skip
     rows, per_query = [], {}
     for label, model in models.items():
         result = evaluate(make_retriever(model), catalog, data_dir, progress=False)
