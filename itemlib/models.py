@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from safetensors import SafetensorError
 
 from itemlib.cards import CARD_FILE
 
@@ -105,8 +106,9 @@ def load_encoder(
                     _append_eos(word)
                 pool = Pooling(word.get_embedding_dimension(), pooling_mode=mode)
                 model = SentenceTransformer(modules=[word, pool, Normalize()], device=device)
-    except (OSError, ValueError) as error:
-        raise ModelError(f"cannot load model {name!r} from {path!r}: {str(error).splitlines()[0]}") from None
+    except (OSError, ValueError, SafetensorError) as error:  # a truncated model.safetensors is a SafetensorError
+        first = str(error).splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelError(f"cannot load model {name!r} from {path!r}: {first}") from None
     model.max_seq_length = min(max_seq_length, model.max_seq_length or max_seq_length)
     prompts = dict(model.prompts or {})
     q = query_prefix if query_prefix is not None else (preset.query_prefix if preset else None)

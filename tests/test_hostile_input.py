@@ -420,3 +420,13 @@ def test_a_broken_embedding_cache_is_said_early_or_rebuilt(tmp_path, monkeypatch
     again = embed_catalog(model, small, cache_dir=tmp_path / "cache")
     assert np.allclose(first, again) and "is unreadable" in caplog.text
     assert not list((tmp_path / "cache").glob("*.partial.npy"))
+
+
+def test_a_truncated_model_file_is_named_not_a_traceback(tmp_path, capsys):
+    from .tiny_models import tiny_bert
+
+    model = tiny_bert(tmp_path / "bert")
+    weights = tmp_path / "bert" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # a copy cut short
+    code, _, err = run(capsys, "search", "--model", model, "--catalog", "movielens", "toy")
+    assert code == 2 and f"cannot load model '{model}'" in err and "invalid header" in err
