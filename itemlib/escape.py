@@ -12,12 +12,13 @@ import html
 import unicodedata
 
 
-def terminal_text(text: str) -> str:
+def terminal_text(text: str, keep: str = "") -> str:
     """``text`` with every control and format character (escape sequences, bells, bidi overrides,
-    line separators) replaced by the visible ``\\xNN``/``\\uNNNN`` escape, so a terminal shows it and
-    never executes it."""
+    line separators) except those in ``keep`` (``"\\n"`` for a block of lines) replaced by the visible
+    ``\\xNN``/``\\uNNNN`` escape, so a terminal shows it and never executes it."""
+    hidden = ("Cc", "Cf", "Zl", "Zp")
     return "".join(
-        char if unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp") else char.encode("unicode_escape").decode()
+        char if char in keep or unicodedata.category(char) not in hidden else char.encode("unicode_escape").decode()
         for char in str(text)
     )
 

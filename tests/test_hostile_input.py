@@ -337,6 +337,7 @@ def test_hostile_titles_are_shown_never_executed_in_a_terminal_or_a_page(capsys,
     code, out, _ = run(capsys, "search", "--model", "bm25", "--catalog", "hostile", "-k", "2", "evil")
     assert code == 0 and "\x1b" not in out and "\x07" not in out and "\\x1b]0;PWNED\\x07" in out
     assert terminal_text("a\u2028b\u202ec") == "a\\u2028b\\u202ec"  # line separator, bidi override: visible
+    assert terminal_text("one\ntwo\x1b", keep="\n") == "one\ntwo\\x1b"  # a block of lines keeps its lines
     assert "<img" not in html_text(HOSTILE) and "&lt;img src=x onerror=alert(1)&gt; &amp; co" in html_text(HOSTILE)
 
     page = (
