@@ -71,7 +71,8 @@ def test_steam_original_formats_and_quirks(tmp_path):
     ]
     _write_gz_lines(tmp_path / "australian_user_reviews.json.gz", reviews)
     libraries = [
-        "{'user_id': 'u2', 'items_count': 2, 'items': [{'item_id': '10', 'item_name': 'x'}, {'item_id': '20', 'item_name': 'y'}]}"  # noqa: E501 - a record as the original files spell it
+        "{'user_id': 'u2', 'items_count': 2, 'items': [{'item_id': '10', 'item_name': 'x'}, {'item_id': '20', 'item_name': 'y'}]}",  # noqa: E501 - a record as the original files spell it
+        "{'user_id': 'u4', 'items': ['10', 20, None]}",  # entries that are not dicts: counted, not a traceback
     ]
     _write_gz_lines(tmp_path / "australian_users_items.json.gz", libraries)
 
@@ -91,6 +92,21 @@ def test_steam_original_formats_and_quirks(tmp_path):
     assert skipped["review without a full date"] == 1
     assert skipped["review of a game not in the metadata"] == 1
     assert skipped["review entry that is not a dict"] == 2
+    assert skipped["library entry that is not a dict"] == 3
+
+
+def test_a_truncated_steam_file_is_named(tmp_path):
+    import shutil
+
+    from itemlib.datasets.steam import default_steam_dir
+
+    if not (default_steam_dir() / "user_reviews.csv.gz").exists():
+        pytest.skip("Steam data not available")
+    shutil.copy(default_steam_dir() / "steam_games.json.gz", tmp_path)
+    whole = (default_steam_dir() / "user_reviews.csv.gz").read_bytes()
+    (tmp_path / "user_reviews.csv.gz").write_bytes(whole[: len(whole) // 2])  # a download cut short
+    with pytest.raises(CatalogError, match=r"user_reviews\.csv\.gz: cannot be read \(EOFError"):
+        load_catalog(str(tmp_path))
 
 
 def test_missing_steam_data_says_where_to_download(tmp_path):

@@ -20,6 +20,7 @@ import ast
 import datetime as dt
 import gzip
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -162,8 +163,17 @@ def read_games(path: Path, report: LoadReport) -> list[Item]:
     return items
 
 
+def _read_table(reader, path: Path, **options) -> pd.DataFrame:
+    """``reader(path)`` (pandas' CSV or parquet reader); a truncated, corrupt or mis-encoded file is a
+    ``CatalogError`` naming it, not a traceback from the decompressor."""
+    try:
+        return reader(path, **options)
+    except (OSError, EOFError, zlib.error, ValueError, pd.errors.ParserError) as error:
+        raise CatalogError(f"{path}: cannot be read ({type(error).__name__}: {error}); download it again") from None
+
+
 def _reviews_from_csv(path: Path, report: LoadReport) -> list[tuple[str, dt.date, str]]:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = _read_table(pd.read_csv, path, dtype=str, keep_default_na=False)
     missing = {"user_id", "item_id", "posted"} - set(frame.columns)
     if missing:
         raise CatalogError(f"{path}: missing columns {sorted(missing)}")
@@ -201,12 +211,16 @@ def _libraries(directory: Path, report: LoadReport) -> dict[str, list[str]]:
     original = directory / "australian_users_items.json.gz"
     pairs: list[tuple[str, str]] = []
     if parquet.exists():
-        frame = pd.read_parquet(parquet, columns=["user_id", "item_id"])
+        frame = _read_table(pd.read_parquet, parquet, columns=["user_id", "item_id"])
         pairs = list(zip(frame.user_id.astype(str), frame.item_id.astype(str)))
     elif original.exists():
-        for _, record in _literal_lines(original, report):
-            user = str(record.get("user_id", ""))
-            pairs.extend((user, str(entry.get("item_id", ""))) for entry in record.get("items", []))
+        for number, record in _literal_lines(original, report):
+            user, entries = str(record.get("user_id", "")), record.get("items", [])
+            for entry in entries if isinstance(entries, list) else [entries]:
+                if not isinstance(entry, dict):
+                    report.skip("library entry that is not a dict", f"{original.name}:{number} {str(entry)[:60]!r}")
+                    continue
+                pairs.append((user, str(entry.get("item_id", ""))))
     libraries: dict[str, list[str]] = {}
     for user, item in pairs:
         libraries.setdefault(user, []).append(item)
