@@ -24,7 +24,7 @@ from itemlib.config import Config, option
 from itemlib.jsonl import is_text_list, jsonl_lines, strict_loads
 from itemlib.metrics import METRICS_AT_DEPTH, METRICS_AT_K, Judgements
 from itemlib.publish import published_dir, require_catalog, require_complete
-from itemlib.relevance import relevant_mask
+from itemlib.relevance import relevant_mask, spec_problem
 from itemlib.retrieval import Retriever, id_ranks, search_records
 from itemlib.taskinfo import TASK_NAMES, canonical_task, task_info
 
@@ -108,6 +108,8 @@ def load_tests(tests_dir: str | Path, catalog: Catalog, tasks: Sequence[str] | N
             if missing:
                 raise CatalogError(f"{path}:{number}: test record lacks {', '.join(missing)}")
             typed = isinstance(record["query"], str) and isinstance(record["spec"], dict)
+            if problem := spec_problem(record["spec"]):
+                raise CatalogError(f"{path}:{number}: {problem}")
             if not (typed and is_text_list(record["pos_ids"]) and is_text_list(record.get("mask_ids", []))):
                 raise CatalogError(f"{path}:{number}: test record has a field of the wrong type (query a text, "
                                    "pos_ids and mask_ids lists of ids, spec an object)")  # fmt: skip

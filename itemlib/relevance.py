@@ -32,6 +32,27 @@ import numpy as np
 from itemlib.catalog import Catalog, CatalogError, FieldKind, title_words
 
 Spec = Mapping[str, object]
+#: The constraint operators of the table above.
+OPERATORS = ("has_all", "has_none", "lt", "gt", "between", "title_eq", "contains")
+
+
+def spec_problem(spec: object) -> str | None:
+    """What is wrong with the shape of a stored ``spec`` (None: nothing), said before any scoring so
+    a reader can name the file and line: ``ids`` a list, ``constraints`` a list of objects each with a
+    ``field`` and a known ``op``."""
+    if not isinstance(spec, Mapping):
+        return "spec is not an object"
+    if not isinstance(spec.get("ids", []), list):
+        return "spec ids is not a list"
+    constraints = spec.get("constraints") or []
+    if not isinstance(constraints, list):
+        return "spec constraints is not a list"
+    for constraint in constraints:
+        if not isinstance(constraint, Mapping) or not isinstance(constraint.get("field"), str):
+            return f"constraint {constraint!r} is not an object with a field"
+        if constraint.get("op") not in OPERATORS:
+            return f"unknown constraint operator {constraint.get('op')!r} (operators: {', '.join(OPERATORS)})"
+    return None
 
 
 def _number(catalog: Catalog, field: str, value: object) -> float:

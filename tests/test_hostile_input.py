@@ -431,3 +431,18 @@ def test_a_truncated_model_file_is_named_not_a_traceback(tmp_path, capsys):
     weights.write_bytes(weights.read_bytes()[:1000])  # a copy cut short
     code, _, err = run(capsys, "search", "--model", model, "--catalog", "movielens", "toy")
     assert code == 2 and f"cannot load model '{model}'" in err and "invalid header" in err
+
+
+def test_an_unknown_constraint_operator_is_named_with_file_and_line(tmp_path, capsys, movielens_data):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(movielens_data, data)
+    test = data / "test" / "VC2I.jsonl"
+    lines = test.read_text().split("\n")
+    record = json.loads(lines[2])
+    record["spec"]["constraints"][0]["op"] = "approx"
+    test.write_text("\n".join([*lines[:2], json.dumps(record), *lines[3:]]))
+    code, _, err = run(capsys, "evaluate", "--model", "bm25", "--catalog", "movielens", "--tests", data, "--out",
+                       tmp_path / "r", "--tasks", "VC2I")  # fmt: skip
+    assert code == 2 and "VC2I.jsonl:3: unknown constraint operator 'approx' (operators: has_all" in err

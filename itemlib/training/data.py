@@ -16,7 +16,7 @@ from itemlib.catalog import Catalog, CatalogError
 from itemlib.jsonl import is_text_list, jsonl_lines, strict_loads
 from itemlib.losses import CatalogTargets
 from itemlib.publish import require_complete
-from itemlib.relevance import relevant_mask
+from itemlib.relevance import relevant_mask, spec_problem
 from itemlib.taskinfo import TASK_NAMES, task_info
 from itemlib.train_config import TrainConfig
 
@@ -86,6 +86,8 @@ def _training_record(path: Path, number: int, line: str) -> dict:
         "spec": isinstance(record["spec"], dict),
     }
     wrong = [key for key, ok in checks.items() if not ok]
+    if not wrong and (problem := spec_problem(record["spec"])):
+        raise CatalogError(f"{path}:{number}: {problem}")
     if wrong:
         raise CatalogError(f"{path}:{number}: training record field {wrong[0]!r} has the wrong type or is empty "
                            "(query and task are texts, pos/neg lists of texts, pos_ids/neg_ids lists of ids, "
