@@ -86,6 +86,26 @@ def check_output_dir(out: str | Path, command: str, inputs: Sequence[str | Path]
     return out
 
 
+def _remove_abandoned(out: Path) -> None:
+    """Remove the scratch folders of earlier writes of ``out`` whose process is gone (killed runs);
+    a scratch of a process still running is left alone."""
+    for scratch in out.resolve().parent.glob(f".{out.name}.partial-*"):
+        pid = scratch.name.removeprefix(f".{out.name}.partial-").split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def published_dir(out: str | Path, record: str, command: str, inputs: Sequence[str | Path] = ()) -> Iterator[Path]:
     """Yield an empty scratch folder beside ``out``; when the block ends without error and the
@@ -94,7 +114,8 @@ def published_dir(out: str | Path, record: str, command: str, inputs: Sequence[s
     removed and ``out`` is left as it was."""
     out = check_output_dir(out, command, inputs)
     try:
-        scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.resolve().parent))
+        _remove_abandoned(out)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-{os.getpid()}-", dir=out.resolve().parent))
     except OSError as error:
         raise CatalogError(f"--out {out}: cannot write there ({error.strerror})") from None
     try:

@@ -446,3 +446,19 @@ def test_an_unknown_constraint_operator_is_named_with_file_and_line(tmp_path, ca
     code, _, err = run(capsys, "evaluate", "--model", "bm25", "--catalog", "movielens", "--tests", data, "--out",
                        tmp_path / "r", "--tasks", "VC2I")  # fmt: skip
     assert code == 2 and "VC2I.jsonl:3: unknown constraint operator 'approx' (operators: has_all" in err
+
+
+def test_scratch_folders_of_killed_runs_are_cleaned_by_the_next_write(tmp_path, capsys):
+    import os
+    import subprocess
+
+    items, out = tmp_path / "items.csv", tmp_path / "out"
+    gadgets(items)
+    finished = subprocess.Popen(["true"])
+    finished.wait()  # its pid belongs to no running process now
+    killed = tmp_path / f".out.partial-{finished.pid}-abc"
+    running = tmp_path / f".out.partial-{os.getpid()}-xyz"  # a write still in progress: left alone
+    for scratch in (killed, running):
+        (scratch / "test").mkdir(parents=True)
+    assert run(capsys, "generate", "--catalog", items, "--out", out, *SMALL)[0] == 0
+    assert not killed.exists() and running.exists() and (out / "stats.json").exists()
