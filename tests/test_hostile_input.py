@@ -122,6 +122,8 @@ def test_quoted_newlines_are_kept_and_other_encodings_are_named(tmp_path):
     path = tmp_path / "items.csv"
     path.write_text('id,title\n1,"Two\nLines"\n2,Other\n')
     assert [item.title for item in load_table(path).items] == ["Two Lines", "Other"]
+    path.write_text('id,title,about\n1,Toy Story,"A toy story.\nWith toys, and more toys."\n2,Heat,Crime\n')
+    assert load_table(path).items[0].fields["about"] == "A toy story. With toys, and more toys."  # a comma inside
     path.write_bytes("id,title\n1,Amélie\n2,Café\n".encode("latin-1"))
     with pytest.raises(CatalogError, match=r"items\.csv:2: not UTF-8 text \(byte 0xe9\); save the file as UTF-8"):
         load_table(path)

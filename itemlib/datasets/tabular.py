@@ -216,13 +216,24 @@ def _read_csv(path: Path, text: str, report: LoadReport, on_error: str) -> list[
         problem = None
         if len(row) != len(header):
             problem = f"malformed line, {len(row)} fields where the header has {len(header)}"
-        elif end > start and any("\n" in cell and "," in cell.split("\n", 1)[1] for cell in row):
+        elif end > start and any(_runaway(cell, column, len(header)) for column, cell in enumerate(row)):
             problem = f"a quote opened on line {start} runs into line {end}, merging rows (check the quoting)"
         if problem:
             reject(report, on_error, "malformed line", f"{path.name}:{start}", f"{path}:{start}: {problem}")
             continue
         records.append((start, dict(zip(header, row))))
     return records
+
+
+def _runaway(cell: str, column: int, width: int) -> bool:
+    """Whether a multi-line ``cell`` (in ``column`` of ``width``) is a quote that ran into the next row
+    rather than a quoted text with line breaks: its first line holds the rest of its own row (the
+    other columns' values after commas) and its last line the start of the next row (a value per
+    column up to this one), as ``1,"Toy Story,1995`` / ``2,Jumanji",1995`` do."""
+    if "\n" not in cell:
+        return False
+    first, last = cell.split("\n", 1)[0], cell.rsplit("\n", 1)[1]
+    return width - column > 1 and first.count(",") == width - column - 1 and last.count(",") == column
 
 
 def _read_records(path: Path, report: LoadReport, on_error: str) -> list[tuple[int, dict[str, object]]]:
