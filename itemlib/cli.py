@@ -4,6 +4,7 @@ compare-recipe | study``."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -293,7 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"itemlib {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away: say nothing more, and let no flush at exit complain
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with contextlib.suppress(OSError, ValueError):  # stdout may be no file at all (captured)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except OSError as error:
         where = f" ({error.filename})" if error.filename else ""

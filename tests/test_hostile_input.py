@@ -464,3 +464,35 @@ def test_scratch_folders_of_killed_runs_are_cleaned_by_the_next_write(tmp_path, 
         (scratch / "test").mkdir(parents=True)
     assert run(capsys, "generate", "--catalog", items, "--out", out, *SMALL)[0] == 0
     assert not killed.exists() and running.exists() and (out / "stats.json").exists()
+
+
+@pytest.mark.parametrize(
+    "raised, code, said",
+    [
+        (KeyboardInterrupt(), 130, "itemlib search: interrupted"),
+        (BrokenPipeError(), 141, ""),
+        (OSError(28, "No space left on device", "/full/disk/x.npy"), 1,
+         "itemlib search: error: No space left on device (/full/disk/x.npy)"),
+    ],
+)  # fmt: skip
+def test_interruptions_closed_pipes_and_system_errors_end_without_a_traceback(capsys, monkeypatch, raised, code, said):
+    import itemlib.cli
+
+    def fail(args):
+        raise raised
+
+    monkeypatch.setattr(itemlib.cli, "_search", fail)
+    exit_code, _, err = run(capsys, "search", "--model", "bm25", "--catalog", "movielens", "toy")
+    assert exit_code == code and said in err and "Traceback" not in err
+
+
+def test_a_corrupt_training_card_and_a_bad_per_task_are_named_before_any_work(tmp_path, capsys, movielens_data):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "itemlib_training.json").write_text("{not json")
+    code, _, err = run(capsys, "validation-split", "--data", movielens_data, "--catalog", "movielens", "--trained",
+                       model, "--out", tmp_path / "v")  # fmt: skip
+    assert code == 2 and f"{model / 'itemlib_training.json'}: not a valid training card" in err
+    code, _, err = run(capsys, "validation-split", "--data", movielens_data, "--catalog", "movielens", "--trained",
+                       model, "--out", tmp_path / "v", "--per-task", "-1")  # fmt: skip
+    assert code == 2 and "per_task must be >= 1" in err
