@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_retrieval.py
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_encoders.py
 	@if [ -f work/cpu/models/movielens-validation/stats.json ]; then $(BIN)/python benchmarks/bench_embed.py; \
 	else echo "bench_embed: skipped, it needs the cpu profile's MovieLens model and validation split (make book)"; fi
 
