@@ -120,7 +120,7 @@ def _search(args: argparse.Namespace) -> int:
     if not args.query.strip():
         raise ValueError("the query is empty: say what you are looking for")
     catalog = _catalog(args)
-    retriever = make_retriever(args.model)
+    retriever = make_retriever(args.model, progress=not args.quiet)
     retriever.index(catalog)
     ranked = search(retriever, [args.query], [[]], args.k, ranks=id_ranks(catalog))[0]
     scores = retriever.score([args.query])[0]
@@ -140,7 +140,8 @@ def _chat(args: argparse.Namespace) -> int:
             ranker = LocalRanker(args.local_llm, load_now=True)
         except LLMError as error:
             print(f"itemlib chat: {error}; recommending in the retriever's order", file=sys.stderr)
-    chat_loop(make_retriever(args.model), _catalog(args), sys.stdin, sys.stdout, shown=args.k, ranker=ranker)
+    retriever = make_retriever(args.model, progress=not args.quiet)
+    chat_loop(retriever, _catalog(args), sys.stdin, sys.stdout, shown=args.k, ranker=ranker)
     return 0
 
 
@@ -176,6 +177,7 @@ def _retrieval_parser(verbs, name: str, summary: str, model_help: str, k: int, k
     parser.add_argument("--catalog", required=True)
     add_arguments(parser, TableConfig)
     parser.add_argument("-k", type=_positive, default=k, help=f"{k_help} (default: {k})")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar while a catalog is embedded")
     return parser
 
 
@@ -280,11 +282,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_libraries() -> None:
+    """--quiet means no bar at all: also none of the bars transformers and the Hub draw while loading."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one verb. Input errors print one line naming what is wrong and exit 2; Ctrl-C exits 130
     and a closed pipe (``| head``) exits quietly, neither with a traceback; an operating-system
     error (disk full, permission) is one line naming the file."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "quiet", False) or getattr(args, "progress", True) is False:
+        _quiet_libraries()
     try:
         return args.run(args)
     except (CatalogError, LLMError, ModelError, StudyError, ValueError) as error:

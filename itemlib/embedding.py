@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,9 @@ def embed_catalog(
         cached = _read_cached(path, len(texts))
         if cached is not None:
             return cached
+    if progress:  # minutes on a CPU for a large model: said beside the progress bar, before it starts
+        print(f"embedding the {len(texts):,} items of {catalog.name} once (cached in {folder} for later runs)",
+              file=sys.stderr)  # fmt: skip
     with torch.inference_mode():
         embeddings = encode_items(model, texts, batch_size, progress)
     partial = path.with_suffix(".partial.npy")

@@ -154,25 +154,27 @@ class PopularityPrior:
 BASELINES = {"bm25": BM25Retriever, "popularity": PopularityRetriever, "random": RandomRetriever}
 
 
-def with_popularity(spec: str) -> PopularityPrior:
-    """The retriever of ``"MODEL+popularity"`` (the weight chosen for MODEL) or ``"MODEL+popularity=W"``."""
+def with_popularity(spec: str, **options) -> PopularityPrior:
+    """The retriever of ``"MODEL+popularity"`` (the weight chosen for MODEL) or ``"MODEL+popularity=W"``;
+    ``options`` go to MODEL's encoder."""
     model, _, weight = spec.partition(POPULARITY_SUFFIX)
     if weight.startswith("="):
-        return PopularityPrior(make_retriever(model), float(weight[1:]), name=spec)
+        return PopularityPrior(make_retriever(model, **options), float(weight[1:]), name=spec)
     path = Path(model) / WEIGHT_FILE
     if not path.exists():
         raise ModelError(f"{model}: no {WEIGHT_FILE}; choose a weight with `itemlib popularity-weight` "
                          f"or give one: {model}{POPULARITY_SUFFIX}=0.02")  # fmt: skip
-    return PopularityPrior(make_retriever(model), json.loads(path.read_text())["weight"], name=spec)
+    return PopularityPrior(make_retriever(model, **options), json.loads(path.read_text())["weight"], name=spec)
 
 
 def make_retriever(name: str, **options) -> Retriever:
     """A baseline by name (bm25, popularity, random), an encoder (preset, path or Hub id), or either
-    with a popularity prior: ``MODEL+popularity`` (:class:`PopularityPrior`)."""
+    with a popularity prior: ``MODEL+popularity`` (:class:`PopularityPrior`). ``options`` go to an
+    encoder (:class:`EncoderRetriever`: ``progress``, ``batch_size``, ``cache_dir``); a baseline takes none."""
     if name in BASELINES:
         return BASELINES[name]()
     if POPULARITY_SUFFIX in name:
-        return with_popularity(name)
+        return with_popularity(name, **options)
     return EncoderRetriever(name, **options)
 
 

@@ -496,3 +496,22 @@ def test_a_corrupt_training_card_and_a_bad_per_task_are_named_before_any_work(tm
     code, _, err = run(capsys, "validation-split", "--data", movielens_data, "--catalog", "movielens", "--trained",
                        model, "--out", tmp_path / "v", "--per-task", "-1")  # fmt: skip
     assert code == 2 and "per_task must be >= 1" in err
+
+
+def test_the_first_search_says_it_embeds_the_catalog_once_and_quiet_is_quiet(tmp_path, capsys, monkeypatch, movielens):
+    from itemlib.datasets import CATALOG_LOADERS
+
+    from .tiny_models import tiny_bert
+
+    model = tiny_bert(tmp_path / "bert")
+    capsys.readouterr()  # what saving the tiny model printed
+    monkeypatch.setenv("ITEMLIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(CATALOG_LOADERS, "small", lambda: movielens.subset(40, 0))
+    search = ("search", "--model", model, "--catalog", "small", "-k", "1", "toy")
+    code, _, err = run(capsys, *search, "--quiet")
+    assert code == 0 and "embedding" not in err and "it/s" not in err  # quiet: no warning, no bar
+    (tmp_path / "cache").rename(tmp_path / "old")
+    code, _, err = run(capsys, *search)
+    assert code == 0 and "embedding the 40 items of" in err and "once (cached in" in err
+    code, _, err = run(capsys, *search)
+    assert code == 0 and "embedding the" not in err  # cached: nothing to say
