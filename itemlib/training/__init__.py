@@ -10,6 +10,11 @@ frozen) and a model card. The output directory loads with
 Resume: checkpoints go to ``OUT/checkpoints``; a new run on the same ``OUT`` continues from the
 newest one, so an interrupted run loses at most ``save_steps`` steps. Only the same run resumes:
 checkpoints left by other data or settings stop training with an error naming the folder.
+
+One module per job, as FlagEmbedding separates them: :mod:`~itemlib.training.data` (the examples,
+their checks, columns, in-batch masks and catalog targets), :mod:`~itemlib.training.trainer` (the
+sentence-transformers trainer and the replay of its data loader), :mod:`~itemlib.training.resume`
+(which run a folder belongs to) and :mod:`~itemlib.training.run` (:func:`train`, the card last).
 """
 
 from itemlib.train_config import TrainConfig
