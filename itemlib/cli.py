@@ -13,15 +13,15 @@ from collections.abc import Sequence
 
 from itemlib.catalog import Catalog, CatalogError
 from itemlib.config import add_arguments, flag_of, from_arguments, overrides_from_arguments
-from itemlib.datasets import TABLE_SUFFIXES, load_catalog
+from itemlib.datasets import TABLE_SUFFIXES, catalog_source, load_catalog
 from itemlib.datasets.tabular import TableConfig
 from itemlib.escape import terminal_text
 from itemlib.evaluation import EvaluateConfig, evaluate
 from itemlib.generate import GenerateConfig, generate
 from itemlib.llm import LLMError
-from itemlib.models import ModelError
+from itemlib.models import PRESETS, ModelError
 from itemlib.publish import check_output_dir
-from itemlib.retrieval import POPULARITY_SUFFIX
+from itemlib.retrieval import BASELINES, POPULARITY_SUFFIX
 from itemlib.study.profiles import PROFILES
 from itemlib.study.runner import StudyError
 from itemlib.train_config import TrainConfig
@@ -49,7 +49,8 @@ def _catalog(args: argparse.Namespace) -> Catalog:
 
 def _generate(args: argparse.Namespace) -> int:
     config = from_arguments(GenerateConfig, args)
-    check_output_dir(args.out, "generate", [args.catalog])  # before any work
+    source = catalog_source(args.catalog)
+    check_output_dir(args.out, "generate", [source] if source else [])  # before any work
     catalog = _catalog(args)
     writer = ChatWriter(args.llm_url, args.llm_model) if args.writer == "llm" else OfflineWriter()
     stats = generate(catalog, args.out, config, writer=writer, progress=not args.quiet)
@@ -105,7 +106,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from itemlib.retrieval import make_retriever
 
     config = from_arguments(EvaluateConfig, args)
-    check_output_dir(args.out, "evaluate", [args.tests, args.model.partition(POPULARITY_SUFFIX)[0]])  # before any work
+    model = args.model.partition(POPULARITY_SUFFIX)[0]  # a model folder is an input; a preset or baseline name is not
+    named = model in PRESETS or model in BASELINES
+    check_output_dir(args.out, "evaluate", [args.tests, *([] if named else [model])])  # before any work
     catalog = _catalog(args)
     result = evaluate(make_retriever(args.model), catalog, args.tests, config)
     result.save(args.out)

@@ -210,7 +210,9 @@ def tree(folder) -> dict:
     return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_no_writer_replaces_a_users_folder_an_input_or_another_commands_output(tmp_path, capsys, movielens_data):
+def test_no_writer_replaces_a_users_folder_an_input_or_another_commands_output(
+    tmp_path, capsys, movielens_data, monkeypatch
+):
     project = tmp_path / "proj"
     (project / "src").mkdir(parents=True)
     (project / "notes.txt").write_text("mine")
@@ -238,6 +240,8 @@ def test_no_writer_replaces_a_users_folder_an_input_or_another_commands_output(t
     assert run(capsys, *evaluate, "--tasks", "NM2I", "--out", results)[0] == 0  # its own output: replaced
     code, _, err = run(capsys, "generate", "--catalog", "movielens", "--out", results, *SMALL)
     assert code == 2 and "was written by `itemlib evaluate`" in err and (results / "metrics.json").exists()
+    monkeypatch.chdir(tmp_path)  # a catalog's or a baseline's name is no input folder, whatever --out is called
+    assert run(capsys, *evaluate, "--tasks", "NM2I", "--out", "bm25")[0] == 0
     link = tmp_path / "link"
     link.symlink_to(results, target_is_directory=True)
     code, _, err = run(capsys, *evaluate, "--out", link)

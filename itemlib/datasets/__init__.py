@@ -11,7 +11,15 @@ from itemlib.datasets.movielens import load_movielens
 from itemlib.datasets.steam import load_steam
 from itemlib.datasets.tabular import load_table
 
-__all__ = ["CATALOG_LOADERS", "TABLE_SUFFIXES", "load_catalog", "load_movielens", "load_steam", "load_table"]
+__all__ = [
+    "CATALOG_LOADERS",
+    "TABLE_SUFFIXES",
+    "catalog_source",
+    "load_catalog",
+    "load_movielens",
+    "load_steam",
+    "load_table",
+]
 #: File endings read as a user's own catalog table.
 TABLE_SUFFIXES = (".csv", ".jsonl", ".json", ".ndjson")
 
@@ -20,6 +28,15 @@ TABLE_SUFFIXES = (".csv", ".jsonl", ".json", ".ndjson")
 #: ``directory`` (for a loader that takes one). A new catalog is one loader module in ``datasets/`` and
 #: one entry here.
 CATALOG_LOADERS: dict[str, Callable[..., Catalog]] = {"movielens": load_movielens, "steam": load_steam}
+
+
+def catalog_source(spec: str | Path) -> Path | None:
+    """The file or folder a catalog spec reads (``steam:DIR`` reads DIR, ``items.csv`` itself), or
+    None for a built-in name, which reads its own default location."""
+    name, colon, argument = str(spec).partition(":")
+    if name in CATALOG_LOADERS:
+        return Path(argument) if colon and argument else None
+    return Path(spec)
 
 
 def load_catalog(spec: str | Path, **options: object) -> Catalog:
