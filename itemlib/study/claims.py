@@ -40,19 +40,14 @@ def tasks_by_verdict(table: pd.DataFrame) -> dict[str, list[str]]:
 
 def headline_rows(evaluations: dict[str, EvaluationRecord]) -> list[dict]:
     """One row per test set, model and task: its role and headline value."""
-    return [
-        {
-            "test set": test,
-            "model": label,
-            "role": record.arms_by_label[label].role(test),
-            "task": row["task"],
-            "metric": row["metric"],
-            "value": row["value"],
-        }
-        for test, record in evaluations.items()
-        for label, table in record.headline.items()
-        for row in table
-    ]
+    rows = []
+    for test, record in evaluations.items():
+        arms = record.arms_by_label  # built once per record, not per row
+        for label, table in record.headline.items():
+            role = arms[label].role(test)
+            rows += [{"test set": test, "model": label, "role": role, "task": row["task"], "metric": row["metric"],
+                      "value": row["value"]} for row in table]  # fmt: skip
+    return rows
 
 
 def wide_table(headline: pd.DataFrame, catalogs: Sequence[str]) -> pd.DataFrame:
