@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from itemlib.catalog import Catalog, CatalogError
+from itemlib.collaborative import COLLABORATIVE
 from itemlib.config import add_arguments, flag_of, from_arguments, overrides_from_arguments
 from itemlib.datasets import TABLE_SUFFIXES, catalog_source, load_catalog
 from itemlib.datasets.tabular import TableConfig
@@ -107,7 +108,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     config = from_arguments(EvaluateConfig, args)
     model = args.model.partition(POPULARITY_SUFFIX)[0]  # a model folder is an input; a preset or baseline name is not
-    named = model in PRESETS or model in BASELINES
+    named = model in PRESETS or model in BASELINES or model in COLLABORATIVE
     check_output_dir(args.out, "evaluate", [args.tests, *([] if named else [model])])  # before any work
     catalog = _catalog(args)
     result = evaluate(make_retriever(args.model), catalog, args.tests, config)
@@ -118,12 +119,13 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from itemlib.retrieval import id_ranks, make_retriever, search
+    from itemlib.retrieval import id_ranks, make_retriever, require_text, search
 
     if not args.query.strip():
         raise ValueError("the query is empty: say what you are looking for")
-    catalog = _catalog(args)
     retriever = make_retriever(args.model, progress=not args.quiet)
+    require_text(retriever)
+    catalog = _catalog(args)
     retriever.index(catalog)
     ranked = search(retriever, [args.query], [[]], args.k, ranks=id_ranks(catalog))[0]
     scores = retriever.score([args.query])[0]
@@ -135,15 +137,15 @@ def _search(args: argparse.Namespace) -> int:
 
 def _chat(args: argparse.Namespace) -> int:
     from itemlib.chat import LLMRanker, LocalRanker, chat_loop
-    from itemlib.retrieval import make_retriever
+    from itemlib.retrieval import make_retriever, require_text
 
+    require_text(retriever := make_retriever(args.model, progress=not args.quiet))
     ranker = LLMRanker(args.llm_url, args.llm_model) if args.llm else None
     if args.local_llm:
         try:
             ranker = LocalRanker(args.local_llm, load_now=True)
         except LLMError as error:
             print(f"itemlib chat: {error}; recommending in the retriever's order", file=sys.stderr)
-    retriever = make_retriever(args.model, progress=not args.quiet)
     chat_loop(retriever, _catalog(args), sys.stdin, sys.stdout, shown=args.k, ranker=ranker)
     return 0
 

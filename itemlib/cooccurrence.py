@@ -1,28 +1,56 @@
-"""Item-to-item neighbours from co-occurrence, the ground truth of I2I.
+"""Item-to-item neighbours from co-occurrence, and the user groups that keep I2I's ground truth
+independent of everything that is trained or fitted.
 
 sim(i, j) = c(i, j) / (sqrt(d_i * d_j) + 10), where c counts the users who interacted with both
 items and d_i the users of item i; the +10 damps pairs of rare items. Each user's last item is
 held out for testing and is never counted (neither in the user's history nor in the same user's
-unordered basket), so I2I ground truth cannot leak the UH2I/US2I/UQ2I test targets.
+unordered basket), so no co-occurrence leaks the UH2I/US2I/UQ2I test targets.
+
+A fixed quarter of the users, the *judges* (:func:`is_judge`), are held out from training: I2I's
+test answers are the neighbours among the judges' items, while I2I training examples, the other
+behaviour tasks' training examples and the collaborative-filtering references
+(:mod:`itemlib.collaborative`) see only the other users. Without that split an item-kNN reference
+computed from the same counts would answer I2I perfectly by construction.
 """
 
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 import scipy.sparse as sp
 
 from itemlib.catalog import Catalog
 
+#: One user in ``JUDGE_MODULUS`` (by a hash of the user id) is a judge of I2I.
+JUDGE_MODULUS = 4
 
-def interaction_matrix(catalog: Catalog) -> sp.csr_matrix:
-    """Binary user x item matrix of histories (without last items) and baskets."""
+
+def is_judge(user: str) -> bool:
+    """Whether ``user``'s items judge I2I (and are therefore never trained or fitted on)."""
+    return zlib.crc32(user.encode()) % JUDGE_MODULUS == 0
+
+
+def training_rows(catalog: Catalog, *, judges: bool) -> dict[str, list[str]]:
+    """The judges' (or the other users') items without their last ones: histories, and baskets as
+    their own rows (``basket:USER``)."""
+    rows = {u: ids for u, ids in catalog.training_histories().items() if is_judge(u) == judges}
+    for user, ids in catalog.baskets.items():
+        if is_judge(user) == judges:
+            last = catalog.last_items.get(user)
+            rows[f"basket:{user}"] = [i for i in ids if i != last]
+    return rows
+
+
+def interaction_matrix(catalog: Catalog, *, judges: bool = False) -> sp.csr_matrix:
+    """Binary (rows of :func:`training_rows`, in sorted order) x item matrix."""
+    return rows_matrix(catalog, training_rows(catalog, judges=judges))
+
+
+def rows_matrix(catalog: Catalog, users: dict[str, list[str]]) -> sp.csr_matrix:
+    """Binary (``users`` in sorted order) x item matrix."""
     rows: list[int] = []
     cols: list[int] = []
-    users = catalog.training_histories()
-    for user, ids in catalog.baskets.items():
-        last = catalog.last_items.get(user)
-        kept = [i for i in ids if i != last]
-        users[f"basket:{user}"] = kept
     for row, user in enumerate(sorted(users)):
         positions = sorted({catalog.index[i] for i in users[user]})
         rows.extend([row] * len(positions))
@@ -31,9 +59,10 @@ def interaction_matrix(catalog: Catalog) -> sp.csr_matrix:
     return sp.csr_matrix((data, (rows, cols)), shape=(len(users), len(catalog)))
 
 
-def item_neighbours(catalog: Catalog, top_k: int = 20) -> dict[int, list[int]]:
-    """Item position -> positions of its top-``top_k`` co-occurring items (ties by position)."""
-    matrix = interaction_matrix(catalog)
+def item_neighbours(catalog: Catalog, top_k: int = 20, *, judges: bool = False) -> dict[int, list[int]]:
+    """Item position -> positions of its top-``top_k`` co-occurring items (ties by position), counted
+    over the judges' items or the other users'."""
+    matrix = interaction_matrix(catalog, judges=judges)
     counts = (matrix.T @ matrix).tocsr()
     degree = np.asarray(matrix.sum(axis=0)).ravel()
     neighbours: dict[int, list[int]] = {}

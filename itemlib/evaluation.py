@@ -2,7 +2,8 @@
 
 Per task: embed or score the queries, retrieve the masked top-20, judge each retrieved item with
 the task's relevance (positives for Hit/Recall/NDCG/MRR; for Coverage of constraint tasks, the
-query's constraints), and report every metric at K in {1, 5, 10, 20}. Out-of-domain evaluation is
+query's constraints), and report every metric at K in {1, 5, 10, 20}. A collaborative-filtering
+reference is scored on the behaviour tasks only (it reads item ids, which only they carry). Out-of-domain evaluation is
 the same call with another catalog's test directory.
 """
 
@@ -20,12 +21,13 @@ import pandas as pd
 from tqdm import tqdm  # not tqdm.auto: in a kernel without ipywidgets it warns on import
 
 from itemlib.catalog import Catalog, CatalogError
+from itemlib.collaborative import ReadsItemsError
 from itemlib.config import Config, option
 from itemlib.jsonl import is_text_list, jsonl_lines, strict_loads
 from itemlib.metrics import METRICS_AT_DEPTH, METRICS_AT_K, Judgements
 from itemlib.publish import published_dir, require_catalog, require_complete
 from itemlib.relevance import relevant_mask, spec_problem
-from itemlib.retrieval import Retriever, id_ranks, search_records
+from itemlib.retrieval import Retriever, id_ranks, reads_items, search_records
 from itemlib.taskinfo import TASK_NAMES, canonical_task, task_info
 
 #: Every metric is reported at these cut-offs; the deepest is the retrieval depth.
@@ -160,6 +162,10 @@ def evaluate(
     are fields of :class:`EvaluateConfig` that override ``config`` (``progress=False``)."""
     config = dataclasses.replace(config or EvaluateConfig(), **settings)
     tests = load_tests(tests_dir, catalog, config.tasks)
+    if reads_items(retriever):  # a collaborative-filtering reference answers the behaviour tasks only
+        tests = {task: records for task, records in tests.items() if task_info(task).group == "behaviour"}
+        if not tests:
+            raise ReadsItemsError(retriever.name)
     retriever.index(catalog)
     ranks = id_ranks(catalog)
     depth = max(ks)

@@ -41,11 +41,19 @@ class GenerateConfig(Config):
 
     seed: int = option(0, help="fixes the generated files byte for byte")
     per_task: int = option(2000, minimum=0, help="training examples per task (before leakage and duplicate removal)")
+    behaviour_per_task: int | None = option(
+        None, minimum=0, help="training examples per behaviour task (UH2I, I2I, US2I, UQ2I; default: per-task)"
+    )
     test_per_task: int = option(500, minimum=0, help="held-out test queries per task")
     negatives: int = option(7, minimum=0, help="verified negatives per training example")
     tasks: list[str] | None = option(
         None, choices=TASK_NAMES, canonical=canonical_task, metavar="TASK", help="subset of tasks (default: all ten)"
     )
+
+    def training_examples(self, task: str) -> int:
+        """Training examples drawn for ``task``: ``behaviour_per_task`` for a behaviour task when set."""
+        behaviour = self.behaviour_per_task is not None and task_info(task).group == "behaviour"
+        return self.behaviour_per_task if behaviour else self.per_task  # type: ignore[return-value]
 
 
 def normalise_core(core: str) -> str:
@@ -181,8 +189,8 @@ def generate(
             reason = get_task(name).unavailable(context)
             if reason is None:
                 train, test, stats = build_task(
-                    context, name, seed=config.seed, per_task=config.per_task, test_per_task=config.test_per_task,
-                    negatives=config.negatives,
+                    context, name, seed=config.seed, per_task=config.training_examples(name),
+                    test_per_task=config.test_per_task, negatives=config.negatives,
                 )  # fmt: skip
                 if train or test:
                     write_jsonl(scratch / "train" / f"{name}.jsonl", train)
@@ -198,6 +206,7 @@ def generate(
             "users_with_history": len(catalog.histories),
             "seed": config.seed,
             "per_task": config.per_task,
+            "behaviour_per_task": config.behaviour_per_task,
             "test_per_task": config.test_per_task,
             "negatives": config.negatives,
             "writer": type(context.writer).__name__,

@@ -1,7 +1,9 @@
 """Retrievers and masked exact top-K search.
 
 Every retriever, learned or not, has one small interface: ``index(catalog)`` once, then
-``score(queries)`` -> a (queries x items) float32 matrix. :func:`search` turns score chunks into
+``score(queries)`` -> a (queries x items) float32 matrix. The collaborative-filtering references
+(:mod:`itemlib.collaborative`) read no text: they score the item ids a test record was written
+from (``score_items``), which :func:`search_records` hands them. :func:`search` turns score chunks into
 top-K lists with per-query masks (the user's history, the I2I source item) and breaks equal scores
 by item id (string order), so rankings are reproducible. Encoders also expose their embeddings, so
 the optional faiss backend returns the same lists for very large catalogs.
@@ -19,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from itemlib.catalog import Catalog
+from itemlib.collaborative import COLLABORATIVE, ReadsItemsError
 from itemlib.embedding import embed_catalog
 from itemlib.models import ModelError, encode_queries, load_encoder
 
@@ -168,14 +171,29 @@ def with_popularity(spec: str, **options) -> PopularityPrior:
 
 
 def make_retriever(name: str, **options) -> Retriever:
-    """A baseline by name (bm25, popularity, random), an encoder (preset, path or Hub id), or either
-    with a popularity prior: ``MODEL+popularity`` (:class:`PopularityPrior`). ``options`` go to an
-    encoder (:class:`EncoderRetriever`: ``progress``, ``batch_size``, ``cache_dir``); a baseline takes none."""
+    """A baseline by name (bm25, popularity, random), a collaborative-filtering reference (itemknn,
+    als: :data:`itemlib.collaborative.COLLABORATIVE`), an encoder (preset, path or Hub id), or a
+    text retriever with a popularity prior: ``MODEL+popularity`` (:class:`PopularityPrior`).
+    ``options`` go to an encoder (:class:`EncoderRetriever`: ``progress``, ``batch_size``,
+    ``cache_dir``); a baseline takes none."""
     if name in BASELINES:
         return BASELINES[name]()
+    if name in COLLABORATIVE:
+        return COLLABORATIVE[name]()
     if POPULARITY_SUFFIX in name:
         return with_popularity(name, **options)
     return EncoderRetriever(name, **options)
+
+
+def reads_items(retriever: Retriever) -> bool:
+    """Whether ``retriever`` scores item ids (a collaborative-filtering reference) rather than text."""
+    return getattr(retriever, "reads_items", False)
+
+
+def require_text(retriever: Retriever) -> None:
+    """Refuse, before any work, a retriever that cannot read free text."""
+    if reads_items(retriever):
+        raise ReadsItemsError(retriever.name)
 
 
 def id_ranks(catalog: Catalog) -> np.ndarray:
@@ -235,7 +253,8 @@ def search(
     chunk_size: int = 256,
     backend: str = "exact",
 ) -> np.ndarray:
-    """Top-``k`` item positions for each query (exact by chunked scoring, or faiss for encoders)."""
+    """Top-``k`` item positions for each free-text query (exact by chunked scoring, or faiss for encoders)."""
+    require_text(retriever)
     if backend == "faiss":
         if not isinstance(retriever, EncoderRetriever):
             raise ValueError("the faiss backend needs an encoder retriever")
@@ -256,8 +275,13 @@ def search_records(
     backend: str = "exact",
 ) -> np.ndarray:
     """``search`` for test records (``query`` and optional ``mask_ids``): one place that turns a
-    record's masked ids into catalog positions, for evaluation, dialogues and diagnostics alike."""
+    record's masked ids into catalog positions, for evaluation, dialogues and diagnostics alike.
+    A collaborative-filtering reference reads those masked items (the history, the I2I source)
+    instead of the query text."""
     masks = [[catalog.index[i] for i in r.get("mask_ids", [])] for r in records]
+    if reads_items(retriever):
+        ranks = id_ranks(catalog) if ranks is None else ranks
+        return chunked_top_k(lambda rows: retriever.score_items(masks[rows]), len(masks), masks, k, ranks)  # type: ignore[attr-defined]
     return search(
         retriever,
         [r["query"] for r in records],

@@ -6,11 +6,14 @@ one predicate used for negatives, in-batch filtering and Coverage@K. ``core`` is
 template stripped (the slot values only): the leakage rule compares cores of train and test.
 
 Behaviour tasks (UH2I, US2I, UQ2I) never target a user's last item in training: it is the test
-target, and co-occurrence and popularity are computed without it.
+target, and co-occurrence and popularity are computed without it. Their training examples cut each
+user's history at several points, and come only from users who are not I2I judges
+(:func:`itemlib.cooccurrence.is_judge`), whose co-occurrences are I2I's test answers.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import zlib
 from dataclasses import dataclass, field
@@ -18,7 +21,7 @@ from functools import cached_property
 from typing import ClassVar
 
 from itemlib.catalog import Catalog, FieldKind, Item
-from itemlib.cooccurrence import item_neighbours
+from itemlib.cooccurrence import is_judge, item_neighbours
 from itemlib.sampling import (
     Clause,
     lexicalise_request,
@@ -60,11 +63,23 @@ class Context:
 
     @cached_property
     def neighbours(self) -> dict[int, list[int]]:
+        """Neighbours among the users who are not judges: I2I's training positives."""
         return item_neighbours(self.catalog, NEIGHBOURS)
 
     @cached_property
+    def judge_neighbours(self) -> dict[int, list[int]]:
+        """Neighbours among the judges: I2I's test answers, never trained on."""
+        return item_neighbours(self.catalog, NEIGHBOURS, judges=True)
+
+    @cached_property
     def users(self) -> list[str]:
+        """Users with 3 or more items: each one's last item is a behaviour test target."""
         return sorted(u for u, h in self.catalog.histories.items() if len(h) >= 3)
+
+    @cached_property
+    def training_users(self) -> list[str]:
+        """The users whose histories give behaviour training examples (judges excluded)."""
+        return [u for u in self.users if not is_judge(u)]
 
     def render(self, task: str, split: str, rng: random.Random, **slots: str) -> str:
         template = rng.choice(template_bank(task)[split])
@@ -110,8 +125,6 @@ class Task:
 class BehaviourTask(Task):
     """Tasks whose target is the next item of a user's time-ordered history."""
 
-    last_only_train: ClassVar[bool] = False  # UQ2I trains on the second-to-last item only
-
     def unavailable(self, context: Context) -> str | None:
         if not context.catalog.histories:
             return "the catalog has no user histories (give an interactions file)"
@@ -120,19 +133,16 @@ class BehaviourTask(Task):
         return None
 
     def targets(self, context: Context, split: str, count: int, rng: random.Random) -> list[tuple[str, int]]:
-        """(user, target position) pairs: the last position for test; positions 1..N-2 for
-        training, about two per user (or N-2 alone when ``last_only_train``)."""
-        users = list(context.users)
+        """(user, target position) pairs. Test: each user's last position. Training: positions
+        1..N-2 of the users who are not judges, as many cut points per user as ``count`` needs
+        when every user gives the same number (fewer where a history is short)."""
+        users = list(context.users if split == "test" else context.training_users)
         rng.shuffle(users)
+        cuts = math.ceil(count / len(users)) if users else 0
         pairs: list[tuple[str, int]] = []
         for user in users:
             size = len(context.catalog.histories[user])
-            if split == "test":
-                positions = [size - 1]
-            elif self.last_only_train:
-                positions = [size - 2]
-            else:
-                positions = sorted(rng.sample(range(1, size - 1), min(2, size - 2)))
+            positions = [size - 1] if split == "test" else sorted(rng.sample(range(1, size - 1), min(cuts, size - 2)))
             pairs.extend((user, p) for p in positions)
             if len(pairs) >= count:
                 break
@@ -187,7 +197,6 @@ class US2I(BehaviourTask):
 
 class UQ2I(BehaviourTask):
     name = "UQ2I"
-    last_only_train = True
 
     def example(self, context, split, rng, before, target):
         catalog = context.catalog
@@ -209,11 +218,15 @@ class I2I(Task):
         return None
 
     def build(self, context, split, count, rng):
+        """Test sources and answers come from the judges' co-occurrences, training ones from the
+        other users'; an item that is a test source is never a training source."""
         catalog = context.catalog
+        judged = context.judge_neighbours
+        table = judged if split == "test" else context.neighbours
         pool = [
             p
-            for p, n in sorted(context.neighbours.items())
-            if self.test_source(catalog.items[p].id, len(n)) == (split == "test")
+            for p in sorted(table)
+            if self.test_source(catalog.items[p].id, len(judged.get(p, []))) == (split == "test")
         ]
         rng.shuffle(pool)
         # train cycles through its sources (each time with another positive); test uses each once
@@ -221,7 +234,7 @@ class I2I(Task):
         examples = []
         for position in sources:
             source = catalog.items[position]
-            neighbours = [catalog.items[p].id for p in context.neighbours[position]]
+            neighbours = [catalog.items[p].id for p in table[position]]
             title = self.describe(catalog, source, rng)
             positives = neighbours if split == "test" else [rng.choice(neighbours)]
             examples.append(
@@ -244,7 +257,7 @@ class I2I(Task):
 
     @staticmethod
     def test_source(item_id: str, neighbour_count: int) -> bool:
-        """A fixed quarter of the items with enough neighbours are test sources, never trained on."""
+        """A fixed quarter of the items with enough judge neighbours are test sources, never trained on."""
         return neighbour_count >= MIN_TEST_NEIGHBOURS and zlib.crc32(item_id.encode()) % 4 == 0
 
     @staticmethod

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from itemlib.catalog import Catalog, Field, FieldKind, Item, title_words
-from itemlib.cooccurrence import item_neighbours
+from itemlib.cooccurrence import is_judge, item_neighbours
 from itemlib.datasets import load_steam
 from itemlib.generate import generate, normalise_core
 from itemlib.relevance import constraint_mask, near_miss_mask, relevant_mask
-from itemlib.tasks import TASKS
+from itemlib.tasks import TASKS, Context
 from itemlib.templates import template_bank
 
 from .conftest import SMALL
@@ -111,6 +111,29 @@ def test_i2i_neighbours_ignore_last_items():
     assert item_neighbours(catalog) == item_neighbours(other)
     assert 10 not in item_neighbours(other) and 11 not in item_neighbours(other)
     assert item_neighbours(catalog)  # not vacuous
+
+
+def test_i2i_test_answers_come_from_judges_and_training_from_the_others(movielens, movielens_data):
+    """I2I's test answers are co-occurrences among the judges only, and no behaviour training example
+    comes from a judge, so a reference fitted on the other users cannot have seen the answers."""
+    judged = Context(movielens).judge_neighbours
+    for record in read(movielens_data / "test" / "I2I.jsonl"):
+        source, *answers = record["spec"]["ids"]
+        assert answers == [movielens.items[p].id for p in judged[movielens.index[source]]]
+    for task in BEHAVIOUR:
+        users = {record["user"] for record in read(movielens_data / "train" / f"{task}.jsonl")}
+        assert users and not any(is_judge(u) for u in users)
+    test_users = {record["user"] for record in read(movielens_data / "test" / "UH2I.jsonl")}
+    assert any(is_judge(u) for u in test_users)  # tests come from every user
+
+
+def test_behaviour_share_cuts_histories_at_more_points(movielens, tmp_path):
+    """``behaviour_per_task`` draws more behaviour examples than ``per_task``, several per user."""
+    stats = generate(movielens, tmp_path, seed=1, progress=False, per_task=30, behaviour_per_task=1200,
+                     test_per_task=5, negatives=0, tasks=["UH2I", "FA2I"])  # fmt: skip
+    assert stats["tasks"]["FA2I"]["train_examples"] <= 30 < stats["tasks"]["UH2I"]["train_examples"] <= 1200
+    users = [record["user"] for record in read(tmp_path / "train" / "UH2I.jsonl")]
+    assert len(set(users)) < len(users)
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(movielens, movielens_data, tmp_path):

@@ -1,0 +1,177 @@
+"""Collaborative-filtering references: what a recommender does with the same interactions.
+
+They read no text. A query is the ids of the items it was written from (a behaviour query's
+history, an I2I query's source item: a test record's ``mask_ids``), so they answer the behaviour
+tasks only (:data:`itemlib.taskinfo.tasks_in` ``("behaviour")``); on free text they refuse. Both
+come from `implicit <https://github.com/benfred/implicit>`_ and are fitted on the same training
+rows the generators learn from (:func:`itemlib.cooccurrence.interaction_matrix`: every user's
+history without its last item, baskets, I2I judges left out), and score a query by folding its
+items in, so a test user needs no row of the fitted matrix.
+
+- ``itemknn``: item-based kNN with cosine similarity over the K = 100 nearest items
+  (``implicit.nearest_neighbours.CosineRecommender``); a query's score for an item is the sum of
+  its similarities to the query's items.
+- ``als``: matrix factorisation for implicit feedback (Hu, Koren and Volinsky, 2008;
+  ``implicit.cpu.als.AlternatingLeastSquares``), the query's factors solved against the fitted item
+  factors (``recalculate_user``).
+
+Each chooses its hyper-parameters from a small grid declared on its class, by Hit@5 on a
+validation split of the same training rows (:func:`validation_rows`: every history's last training
+item held out, the rest fitted), then refits on all of them: a reference tuned as the field
+tunes one, never on a test query.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from itemlib.catalog import Catalog
+from itemlib.cooccurrence import interaction_matrix, rows_matrix, training_rows
+
+
+class ReadsItemsError(ValueError):
+    """A collaborative-filtering reference was given text."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"{name} is a collaborative-filtering reference: it reads the items a query was written from, not "
+            "text, so it answers only the behaviour tasks of a test set (UH2I, I2I, US2I, UQ2I)"
+        )
+
+
+def query_matrix(item_lists: Sequence[Sequence[int]], size: int) -> sp.csr_matrix:
+    """Binary (queries x items) matrix of each query's item positions."""
+    rows = [row for row, items in enumerate(item_lists) for _ in set(items)]
+    cols = [item for items in item_lists for item in sorted(set(items))]
+    data = np.ones(len(rows), dtype=np.float32)
+    return sp.csr_matrix((data, (rows, cols)), shape=(len(item_lists), size))
+
+
+#: The cut-off of the validation score that chooses a reference's hyper-parameters (the headline's).
+VALIDATION_K = 5
+
+
+def validation_rows(catalog: Catalog) -> tuple[sp.csr_matrix, list[list[int]], np.ndarray]:
+    """The training rows with each history's last training item held out (from its basket too),
+    as the test holds out the last item: the fitted matrix, each validation query's items (the
+    history before the held-out item) and the held-out items. Users with fewer than 3 training
+    items are fitted whole and not queried."""
+    rows = training_rows(catalog, judges=False)
+    queries, held = [], []
+    for user, ids in sorted(catalog.training_histories().items()):
+        if user in rows and len(ids) >= 3:
+            rows[user] = ids[:-1]
+            if f"basket:{user}" in rows:
+                rows[f"basket:{user}"] = [i for i in rows[f"basket:{user}"] if i != ids[-1]]
+            queries.append([catalog.index[i] for i in ids[:-1]])
+            held.append(catalog.index[ids[-1]])
+    return rows_matrix(catalog, rows), queries, np.array(held, dtype=np.int64)
+
+
+class CollaborativeRetriever:
+    """Base of the references that read a query's item ids (``score_items``) instead of its text.
+
+    ``grid`` lists the hyper-parameter settings tried on the validation rows; ``chosen`` is the one
+    kept and ``validation`` each setting's Hit@5, after :meth:`index`.
+    """
+
+    name: ClassVar[str]
+    grid: ClassVar[tuple[dict, ...]]
+    #: Tells :func:`itemlib.retrieval.search_records` to hand this retriever item positions.
+    reads_items: ClassVar[bool] = True
+
+    def index(self, catalog: Catalog) -> None:
+        from threadpoolctl import threadpool_limits
+
+        self.size = len(catalog)
+        interactions = interaction_matrix(catalog)
+        with threadpool_limits(1, "blas"), warnings.catch_warnings():  # implicit runs its own threads
+            warnings.filterwarnings("ignore", message=".*expects CSR input.*")
+            fitted, queries, held = validation_rows(catalog)
+            self.validation = {}
+            for setting in self.grid:
+                self.fit(fitted, **setting)
+                self.validation[json.dumps(setting, sort_keys=True)] = self.hit_rate(queries, held)
+            best = max(self.validation, key=lambda key: (self.validation[key], -list(self.validation).index(key)))
+            self.chosen = json.loads(best)
+            self.fit(interactions, **self.chosen)
+
+    def hit_rate(self, queries: list[list[int]], held: np.ndarray) -> float:
+        """Hit@5 of the held-out items, each query's own items masked."""
+        if not queries:
+            return 0.0
+        scores = self.score_items(queries)
+        for row, items in enumerate(queries):
+            scores[row, items] = -np.inf
+        top = np.argpartition(-scores, VALIDATION_K, axis=1)[:, :VALIDATION_K]
+        return float((top == held[:, None]).any(axis=1).mean())
+
+    def fit(self, interactions: sp.csr_matrix, **setting: float) -> None:
+        raise NotImplementedError
+
+    def score_items(self, item_lists: Sequence[Sequence[int]]) -> np.ndarray:
+        raise NotImplementedError
+
+    def score(self, queries: Sequence[str]) -> np.ndarray:
+        raise ReadsItemsError(self.name)
+
+
+class ItemKNNRetriever(CollaborativeRetriever):
+    """Item-based kNN, cosine similarity, ``K`` neighbours per item (see the module docstring)."""
+
+    name = "itemknn"
+    grid = tuple({"K": k} for k in (20, 50, 100, 200))
+
+    def fit(self, interactions: sp.csr_matrix, *, K: int) -> None:  # noqa: N803 (implicit's name)
+        from implicit.nearest_neighbours import CosineRecommender
+
+        model = CosineRecommender(K=K, num_threads=1)
+        model.fit(interactions, show_progress=False)
+        self.similarity = model.similarity.tocsr().astype(np.float32)
+
+    def score_items(self, item_lists: Sequence[Sequence[int]]) -> np.ndarray:
+        return np.asarray((query_matrix(item_lists, self.size) @ self.similarity).todense(), dtype=np.float32)
+
+
+class ALSRetriever(CollaborativeRetriever):
+    """Implicit-feedback ALS (see the module docstring); ``seed`` fixes the initial factors."""
+
+    name = "als"
+    iterations = 15
+    grid = tuple(
+        {"factors": f, "regularization": r, "alpha": a}
+        for f in (32, 128)
+        for r in (0.01, 1.0)
+        for a in (1.0, 10.0, 40.0, 160.0)
+    )
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def fit(self, interactions: sp.csr_matrix, *, factors: int, regularization: float, alpha: float) -> None:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        self.model = AlternatingLeastSquares(
+            factors=factors,
+            regularization=regularization,
+            alpha=alpha,
+            iterations=self.iterations,
+            random_state=self.seed,
+            num_threads=1,
+        )
+        self.model.fit(interactions, show_progress=False)
+
+    def score_items(self, item_lists: Sequence[Sequence[int]]) -> np.ndarray:
+        queries = query_matrix(item_lists, self.size)
+        factors = self.model.recalculate_user(np.arange(len(item_lists)), queries)
+        return np.asarray(factors @ self.model.item_factors.T, dtype=np.float32)
+
+
+#: The collaborative-filtering references, by name.
+COLLABORATIVE = {"itemknn": ItemKNNRetriever, "als": ALSRetriever}
