@@ -95,10 +95,10 @@ def _popularity_weight(args: argparse.Namespace) -> int:
     from itemlib.validation import tune_popularity_weight
 
     choice = tune_popularity_weight(args.model, _catalog(args), args.data, from_arguments(ValidationConfig, args))
-    print(f"popularity weight of {args.model}: {choice['weight']} ({choice['criterion']}; validation split in "
-          f"{choice['validation']})")  # fmt: skip
-    for weight, score in choice["scores"].items():
-        print(f"  {float(weight):6.3f}  {score:.4f}")
+    print(f"popularity weights of {args.model} ({choice['criterion']}; validation split in {choice['validation']}):")
+    for kind, weight in choice["weights"].items():
+        tried = ", ".join(f"{float(w):g}: {score:.4f}" for w, score in choice["scores"][kind].items())
+        print(f"  {kind:12s} {weight:<6g} (tried {tried})")
     print(f"rank with it: --model {args.model}+popularity")
     return 0
 

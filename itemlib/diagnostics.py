@@ -9,6 +9,9 @@ value the query names ("2007" in "before 2007"; for dates, the same calendar yea
 matches the number in the query as a word rather than as a limit fills its top K with boundary
 items, which fail strict "before" / "after" / "below" / "above" conditions.
 
+``target_concentration``: how much of each behaviour task's test answers are among the catalog's
+most popular items; where most are, "most popular" is a strong reference by construction.
+
 ``popular_share``: how much of the top K comes from the catalog's most popular items. Behaviour
 tasks (predict the next item of a history) reward a popularity prior; this measures whether that
 prior leaks into queries where popularity is irrelevant, such as a misspelled title.
@@ -25,6 +28,7 @@ import pandas as pd
 from itemlib.catalog import Catalog, FieldKind
 from itemlib.relevance import constraint_mask
 from itemlib.retrieval import Retriever, search_records
+from itemlib.taskinfo import task_info
 
 COMPARISONS = ("lt", "gt")
 #: How the diagnosis page and the results page name each comparison (dates: before / after).
@@ -78,3 +82,21 @@ def popular_share(
     retriever.index(catalog)
     ranked = search_records(retriever, catalog, records, k)
     return popular[ranked].mean(axis=1)
+
+
+#: How many of the most popular items :func:`target_concentration` counts.
+POPULAR_TOP = 50
+
+
+def target_concentration(catalog: Catalog, tests: dict[str, list[dict]], top: int = POPULAR_TOP) -> dict[str, float]:
+    """Per behaviour task of ``tests`` (:func:`itemlib.evaluation.load_tests`): the share of its test
+    answers (every positive of every query) among the ``top`` most interacted-with items, users'
+    held-out last items not counted; ties at the cut by item position."""
+    popular = set(np.argsort(-catalog.popularity, kind="stable")[:top].tolist())
+    shares = {}
+    for task, records in tests.items():
+        if task_info(task).group != "behaviour" or not records:
+            continue
+        answers = [catalog.index[i] for record in records for i in record["pos_ids"]]
+        shares[task] = round(sum(a in popular for a in answers) / len(answers), 4)
+    return shares

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +24,7 @@ from itemlib.catalog import Catalog
 from itemlib.collaborative import COLLABORATIVE, ReadsItemsError
 from itemlib.embedding import embed_catalog
 from itemlib.models import ModelError, encode_queries, load_encoder
+from itemlib.querykind import KINDS, TitleMatcher
 
 
 class Retriever(Protocol):
@@ -132,25 +133,41 @@ WEIGHT_FILE = "popularity_weight.json"
 
 class PopularityPrior:
     """A text retriever plus the practitioner's popularity prior (beyond the paper): ``base``'s
-    scores plus ``weight`` · log(1 + interactions of the item).
+    scores plus a weight · log(1 + interactions of the item).
 
-    The weight of a fine-tuned model is chosen on a validation split of its own training data
+    ``weight`` is one number for every query, or a weight per kind of query
+    (:data:`itemlib.querykind.KINDS`: a history, one named item, a description), the kind read from
+    the query's words (:class:`itemlib.querykind.TitleMatcher`). The weights of a fine-tuned model
+    are chosen on a validation split of its own training data
     (:func:`itemlib.validation.choose_popularity_weight`) and stored beside it in
-    :data:`WEIGHT_FILE`, so ``make_retriever("MODEL+popularity")`` ranks with it.
+    :data:`WEIGHT_FILE`, so ``make_retriever("MODEL+popularity")`` ranks with them.
     """
 
-    def __init__(self, base: Retriever, weight: float, name: str | None = None) -> None:
-        if not (math.isfinite(weight) and weight >= 0):
-            raise ValueError(f"the popularity weight must be a finite number >= 0, got {weight}")
-        self.base, self.weight = base, float(weight)
+    def __init__(self, base: Retriever, weight: float | Mapping[str, float], name: str | None = None) -> None:
+        weights = dict(weight) if isinstance(weight, Mapping) else dict.fromkeys(KINDS, weight)
+        if set(weights) != set(KINDS):
+            raise ValueError(
+                f"popularity weights are given per kind of query ({', '.join(KINDS)}), got {sorted(weights)}"
+            )
+        for value in weights.values():
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"the popularity weight must be a finite number >= 0, got {value}")
+        self.base, self.weights = base, {kind: float(weights[kind]) for kind in KINDS}
         self.name = name or f"{getattr(base, 'name', 'model')}{POPULARITY_SUFFIX}"
 
     def index(self, catalog: Catalog) -> None:
         self.base.index(catalog)
         self.prior = np.log1p(catalog.popularity).astype(np.float32)
+        self.matcher = TitleMatcher(catalog) if len(set(self.weights.values())) > 1 else None
+
+    def query_weights(self, queries: Sequence[str]) -> np.ndarray:
+        """Each query's weight, by its kind."""
+        if self.matcher is None:
+            return np.full(len(queries), self.weights[KINDS[0]], dtype=np.float32)
+        return np.array([self.weights[self.matcher.kind(q)] for q in queries], dtype=np.float32)
 
     def score(self, queries: Sequence[str]) -> np.ndarray:
-        return self.base.score(queries) + self.weight * self.prior
+        return self.base.score(queries) + self.query_weights(queries)[:, None] * self.prior
 
 
 #: The references that read no text, by name.
@@ -167,7 +184,9 @@ def with_popularity(spec: str, **options) -> PopularityPrior:
     if not path.exists():
         raise ModelError(f"{model}: no {WEIGHT_FILE}; choose a weight with `itemlib popularity-weight` "
                          f"or give one: {model}{POPULARITY_SUFFIX}=0.02")  # fmt: skip
-    return PopularityPrior(make_retriever(model, **options), json.loads(path.read_text())["weight"], name=spec)
+    choice = json.loads(path.read_text())
+    weights = choice["weights"] if "weights" in choice else choice["weight"]  # one weight: an older version's file
+    return PopularityPrior(make_retriever(model, **options), weights, name=spec)
 
 
 def make_retriever(name: str, **options) -> Retriever:

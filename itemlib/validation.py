@@ -8,9 +8,10 @@ held-out targets, untouched until the final measurement. Each example is judged 
 its task would be (:meth:`itemlib.tasks.Task.as_test`), and the split is written in the test
 format, so ``itemlib evaluate --tests`` reads it.
 
-The popularity prior's weight (:class:`itemlib.retrieval.PopularityPrior`) is chosen here too, on
-such a split and never on the test set, by one criterion fixed in advance: the mean headline metric
-over the split's tasks (:func:`choose_popularity_weight`).
+The popularity prior's weights (:class:`itemlib.retrieval.PopularityPrior`) are chosen here too, on
+such a split and never on the test set, by one criterion fixed in advance: per kind of query
+(:mod:`itemlib.querykind`), the mean headline metric over the split's queries of that kind
+(:func:`choose_popularity_weight`).
 """
 
 from __future__ import annotations
@@ -23,14 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from itemlib.cards import TrainingCard
 from itemlib.catalog import Catalog
 from itemlib.config import Config, option
-from itemlib.evaluation import HEADLINE_LABEL, evaluate
+from itemlib.evaluation import HEADLINE_LABEL, evaluate, load_tests
 from itemlib.generate import test_record, write_jsonl
 from itemlib.models import ModelError
 from itemlib.publish import published_dir, require_catalog, require_complete
+from itemlib.querykind import KINDS, TitleMatcher
 from itemlib.retrieval import WEIGHT_FILE, PopularityPrior, make_retriever
 from itemlib.tasks import get_task
 from itemlib.training import TrainConfig, drawn_rows, load_training_records, resample_positives, run_fingerprint
@@ -143,22 +146,36 @@ class _MemoScores:
 
 def choose_popularity_weight(model: str, catalog: Catalog, validation_dir: str | Path,
                              weights: Sequence[float] = WEIGHTS) -> dict:  # fmt: skip
-    """The weight with the best mean headline over the validation split's tasks (ties: the smaller
-    weight), written to ``model/popularity_weight.json`` with every weight's score."""
+    """Per kind of query (:data:`itemlib.querykind.KINDS`, read from its words), the weight with the
+    best mean per-query headline over the validation queries of that kind (ties: the smaller weight;
+    a kind without queries gets 0), written to ``model/popularity_weight.json`` with every weight's
+    score per kind and how the kind rule sorts each task's validation queries."""
     if not Path(model).is_dir():
         raise ModelError(f"{model}: the popularity weight is chosen for a model folder (a fine-tuned model)")
     base = _MemoScores(make_retriever(model))
-    scores = {}
-    for weight in weights:
-        result = evaluate(PopularityPrior(base, weight), catalog, validation_dir, progress=False)
-        scores[weight] = float(result.headline.value.mean())
-    best = max(weights, key=lambda w: (round(scores[w], 6), -w))
-    choice = {
-        "weight": best,
-        "criterion": f"mean {HEADLINE_LABEL} over the validation split's tasks",
-        "validation": str(validation_dir),
-        "scores": {str(w): round(s, 4) for w, s in scores.items()},
+    matcher = TitleMatcher(catalog)
+    kinds = {
+        task: [matcher.kind(r["query"]) for r in records]
+        for task, records in load_tests(validation_dir, catalog).items()
     }
+    present = [kind for kind in KINDS if any(kind in found for found in kinds.values())]
+    scores: dict[str, dict[float, float]] = {kind: {} for kind in present}
+    for weight in weights:
+        per_query = evaluate(PopularityPrior(base, weight), catalog, validation_dir, progress=False).per_query
+        of_kind = [kinds[task][row] for task, row in zip(per_query["task"], per_query["query"])]
+        by_kind = pd.Series(per_query["value"].to_numpy()).groupby(of_kind).mean()
+        for kind in present:
+            scores[kind][weight] = float(by_kind[kind])
+    chosen = {kind: max(weights, key=lambda w: (round(scores[kind][w], 6), -w)) if kind in scores else 0.0
+              for kind in KINDS}  # fmt: skip
+    choice = {
+        "weights": chosen,
+        "criterion": f"per kind of query, the mean per-query {HEADLINE_LABEL} over the validation queries of that kind",
+        "validation": str(validation_dir),
+        "scores": {kind: {str(w): round(s, 4) for w, s in table.items()} for kind, table in scores.items()},
+        "kinds": {task: {kind: round(found.count(kind) / len(found), 3) for kind in KINDS if kind in found}
+                  for task, found in kinds.items() if found},
+    }  # fmt: skip
     (Path(model) / WEIGHT_FILE).write_text(json.dumps(choice, indent=1) + "\n")
     return choice
 

@@ -24,7 +24,7 @@ from itemlib.study.records import AblationRecord, DiagnosisRecord, EvaluationRec
 #: The arms of the hand-made records, by label.
 ARMS = {
     arm.label: arm
-    for arm in [*reference_arms("minilm"), tuned_arm("movielens", "m"), tuned_arm("steam", "s"),
+    for arm in [*reference_arms("minilm", collaborative=True), tuned_arm("movielens", "m"), tuned_arm("steam", "s"),
                 tuned_arm("steam", "s", prior=True)]
 }  # fmt: skip
 
@@ -210,3 +210,26 @@ def test_hybrid_claim_names_the_tasks_where_the_prior_beats_both_popularity_and_
     assert "on steam it is better beyond noise than both on 1 of 2 tasks (UH2I)" in claim
     assert "at a mean cost of +0.500 on the attribute tasks" in claim
     assert hybrid_claim(records(), paired_intervals(records())) is None  # no hybrid in the record
+
+
+def test_behaviour_claim_sets_the_tuned_model_against_the_best_recommender():
+    from itemlib.study.claims import behaviour_claim, behaviour_table
+
+    per_query = {
+        "untuned": {"UH2I": [0.0] * 20, "I2I": [0.0] * 20, "FA2I": [0.0] * 20},
+        "popularity": {"UH2I": [1.0] * 20, "I2I": [0.0] * 20, "FA2I": [0.0] * 20},
+        "als": {"UH2I": [0.0, 1.0] * 10, "I2I": [0.0, 1.0] * 10},  # answers behaviour tasks only
+        "tuned-steam": {"UH2I": [0.0, 1.0] * 10, "I2I": [1.0] * 20, "FA2I": [1.0] * 20},
+        "tuned-steam+popularity": {"UH2I": [0.0, 1.0] * 10, "I2I": [1.0] * 20, "FA2I": [1.0] * 20},
+    }
+    evaluations = {"steam": evaluation("steam", per_query)}
+    evaluations["steam"].concentration = {"UH2I": 0.6, "I2I": 0.1}
+    table = behaviour_table(evaluations, paired_intervals(evaluations)).set_index(["task", "retriever"])
+    assert list(table.index.get_level_values("task").unique()) == ["UH2I", "I2I"]  # FA2I is no behaviour task
+    assert table.loc[("UH2I", "tuned+popularity"), "best reference"] == "popularity (1.000)"
+    assert table.loc[("I2I", "in-domain"), "best reference"] == "als (0.500)"
+    assert table.loc[("UH2I", "tuned+popularity"), "verdict"] == "worse"
+    assert table.loc[("I2I", "tuned+popularity"), "answers among top 50"] == 0.1
+    claim = behaviour_claim(behaviour_table(evaluations, paired_intervals(evaluations)))
+    assert "not worse beyond noise than the best of popularity, item-kNN and ALS on 1 of 2 behaviour tasks" in claim
+    assert "Worse beyond noise than that reference: UH2I on steam (popularity (1.000): -0.500 [" in claim

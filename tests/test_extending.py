@@ -78,7 +78,7 @@ class Shortest:
 def test_a_registered_baseline_is_a_reference_of_every_comparison(monkeypatch):
     monkeypatch.setitem(BASELINES, "shortest", Shortest)
     assert isinstance(make_retriever("shortest"), Shortest)
-    assert reference_names()[-1] == "shortest"
+    assert "shortest" in reference_names()
     evaluate_run = next(
         run for run in plan(PROFILES["smoke"], available_only=False) if run.notebook == "evaluate.ipynb"
     )

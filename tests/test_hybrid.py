@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from itemlib.models import ModelError
+from itemlib.querykind import KINDS, TitleMatcher
 from itemlib.retrieval import WEIGHT_FILE, PopularityPrior, id_ranks, make_retriever, search
 from itemlib.training import TrainConfig, train
 from itemlib.validation import ValidationConfig, choose_popularity_weight, write_validation_split
@@ -47,13 +48,15 @@ def test_the_weight_is_chosen_on_a_validation_split_and_read_back(movielens, mov
     split = tmp_path / "validation"
     write_validation_split(movielens_data, movielens, [model], split, ValidationConfig(per_task=15))
     choice = choose_popularity_weight(str(model), movielens, split, weights=(0.0, 0.01, 0.1))
-    assert choice["weight"] in (0.0, 0.01, 0.1) and set(choice["scores"]) == {"0.0", "0.01", "0.1"}
-    best = max(choice["scores"].values())
-    assert choice["scores"][str(choice["weight"])] == best  # the criterion fixed in advance: mean headline
+    assert set(choice["weights"]) == set(KINDS)
+    for kind, weight in choice["weights"].items():  # the criterion fixed in advance: mean headline per kind
+        scores = choice["scores"][kind]
+        assert set(scores) == {"0.0", "0.01", "0.1"} and scores[str(weight)] == max(scores.values())
+    assert choice["kinds"]["UH2I"]["history"] > 0.5 and choice["kinds"]["VC2I"] == {"description": 1.0}
     assert json.loads((model / WEIGHT_FILE).read_text()) == choice
     loaded = make_retriever(f"{model}+popularity")
-    assert isinstance(loaded, PopularityPrior) and loaded.weight == choice["weight"]
-    assert make_retriever(f"{model}+popularity=0.3").weight == 0.3
+    assert isinstance(loaded, PopularityPrior) and loaded.weights == choice["weights"]
+    assert make_retriever(f"{model}+popularity=0.3").weights == dict.fromkeys(KINDS, 0.3)
     with pytest.raises(ModelError, match="chosen for a model folder"):
         choose_popularity_weight("minilm", movielens, split)
 
@@ -66,5 +69,28 @@ def test_the_command_line_chooses_and_prints_the_weight(movielens_data, tmp_path
     args = ["popularity-weight", "--model", str(model), "--data", str(movielens_data), "--catalog", "movielens"]
     assert main([*args, "--per-task", "10"]) == 0
     printed = capsys.readouterr().out
-    assert f"popularity weight of {model}:" in printed and f"rank with it: --model {model}+popularity" in printed
+    assert f"popularity weights of {model} (per kind of query" in printed and "  history " in printed
+    assert f"rank with it: --model {model}+popularity" in printed
     assert (tmp_path / "model-validation" / "stats.json").exists()
+
+
+def test_a_query_s_kind_is_how_many_catalog_titles_it_names(movielens):
+    matcher = TitleMatcher(movielens)
+    assert matcher.kind("Toy Story; Jumanji; Grumpier Old Men") == "history"  # one-word Jumanji is not counted
+    assert matcher.named("after toy story, GRUMPIER old men!") == [("toy", "story"), ("grumpier", "old", "men")]
+    assert matcher.kind("Which movies go well with Toy Story?") == "item"
+    assert matcher.kind("a comedy from the 1990s about heat") == "description"
+
+
+def test_each_kind_of_query_gets_its_own_weight(movielens):
+    weights = {"history": 1e6, "item": 0.0, "description": 0.0}
+    prior = PopularityPrior(make_retriever("bm25"), weights)
+    prior.index(movielens)
+    assert prior.query_weights(["Toy Story; Grumpier Old Men", "Toy Story", "space robots"]).tolist() == [1e6, 0, 0]
+    popularity = make_retriever("popularity")
+    popularity.index(movielens)
+    ranks = id_ranks(movielens)
+    top = search(prior, ["Toy Story; Grumpier Old Men", "space robots"], [[], []], 1, ranks=ranks)[:, 0]
+    assert top[0] == search(popularity, ["x"], [[]], 1, ranks=ranks)[0, 0] != top[1]
+    with pytest.raises(ValueError, match="per kind of query"):
+        PopularityPrior(make_retriever("bm25"), {"history": 1.0})

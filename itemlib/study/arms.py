@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from itemlib.collaborative import COLLABORATIVE
 from itemlib.retrieval import BASELINES, POPULARITY_SUFFIX
 
 Kind = Literal["reference", "tuned"]
@@ -58,13 +59,17 @@ class Arm:
 
 def reference_names() -> tuple[str, ...]:
     """The references every tuned model is judged against, in the order pages show them: the untuned
-    encoder and every baseline of :data:`itemlib.retrieval.BASELINES` (a new baseline is one entry there)."""
-    return ("untuned", *BASELINES)
+    encoder, every baseline of :data:`itemlib.retrieval.BASELINES` and every collaborative-filtering
+    reference of :data:`itemlib.collaborative.COLLABORATIVE` (a new one is one entry there)."""
+    return ("untuned", *BASELINES, *COLLABORATIVE)
 
 
-def reference_arms(untuned_model: str) -> list[Arm]:
-    """The untuned encoder and every baseline."""
-    return [Arm("untuned", untuned_model, "reference")] + [Arm(name, name, "reference") for name in BASELINES]
+def reference_arms(untuned_model: str, *, collaborative: bool = False) -> list[Arm]:
+    """The untuned encoder and every baseline; with ``collaborative``, also the collaborative-filtering
+    references, which answer a test set's behaviour tasks only (a dialogue or free text has no item
+    ids for them to read)."""
+    names = [*BASELINES, *(COLLABORATIVE if collaborative else ())]
+    return [Arm("untuned", untuned_model, "reference")] + [Arm(name, name, "reference") for name in names]
 
 
 def tuned_arm(catalog: str, model_dir: str, prior: bool = False) -> Arm:

@@ -9,12 +9,13 @@ sentences that judge the paper's claims.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from itemlib.cards import TrainingCard
+from itemlib.collaborative import COLLABORATIVE
 from itemlib.comparison import VERDICTS, interval_text, paired_comparison
 from itemlib.diagnostics import COMPARISON_NAMES
 from itemlib.study.arms import TUNED_ROLES, in_domain, reference_names
@@ -161,6 +162,52 @@ def hybrid_claim(evaluations: dict[str, EvaluationRecord], intervals: pd.DataFra
             "chosen on a validation split: " + "; ".join(parts) + ".")  # fmt: skip
 
 
+#: The references a recommender would deploy for behaviour queries: the bar of the behaviour claim.
+BEHAVIOUR_BAR = ("popularity", *COLLABORATIVE)
+
+
+def behaviour_table(evaluations: dict[str, EvaluationRecord], intervals: pd.DataFrame) -> pd.DataFrame:
+    """Per test set and behaviour task: the best of popularity and the collaborative-filtering
+    references (by mean), and the tuned model with and without its prior against it and against the
+    untuned model (difference [95% interval], verdict), with the share of the task's test answers
+    among the 50 most popular items."""
+    rows = []
+    for test, record in evaluations.items():
+        table = record.headline_table()
+        for task in [t for t in tasks_in("behaviour") if t in table.index]:
+            bar = [r for r in BEHAVIOUR_BAR if r in table.columns and pd.notna(table.at[task, r])]
+            if not bar:
+                continue
+            best = max(bar, key=lambda r: table.at[task, r])
+            for role in ("in-domain", "tuned+popularity"):
+                part = intervals[(intervals["test set"] == test) & (intervals.role == role) & (intervals.task == task)]
+                against = part.set_index("reference")
+                if best not in against.index or "untuned" not in against.index:
+                    continue
+                rows.append({"test set": test, "task": task, "retriever": role,
+                             "best reference": f"{best} ({table.at[task, best]:.3f})",
+                             "vs best reference": against.at[best, INTERVAL], "verdict": against.at[best, "verdict"],
+                             "vs untuned": against.at["untuned", INTERVAL],
+                             "verdict vs untuned": against.at["untuned", "verdict"],
+                             "answers among top 50": record.concentration.get(task, float("nan"))})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def behaviour_claim(table: pd.DataFrame) -> str | None:
+    """The behaviour goal: the tuned model with its prior better than untuned beyond noise and not
+    worse beyond noise than the best of popularity and collaborative filtering, per behaviour task."""
+    part = table[table.retriever == "tuned+popularity"] if not table.empty else table
+    if part.empty:
+        return None
+    met = part[(part["verdict vs untuned"] == "better") & (part.verdict != "worse")]
+    short = [f"{row.task} on {row['test set']} ({row['best reference']}: {row['vs best reference']})"
+             for _, row in part[part.verdict == "worse"].iterrows()]  # fmt: skip
+    return (f"**Behaviour tasks against a recommender.** The tuned model with its popularity prior is better than "
+            f"untuned beyond noise and not worse beyond noise than the best of popularity, item-kNN and ALS on "
+            f"{len(met)} of {len(part)} behaviour tasks." + (f" Worse beyond noise than that reference: "
+            f"{'; '.join(short)}." if short else ""))  # fmt: skip
+
+
 def out_of_domain_claim(gains: pd.DataFrame) -> str:
     """The paper: out-of-domain gains are weaker on behaviour tasks than on attribute tasks."""
     ood = gains[gains.role == "out-of-domain"]
@@ -294,6 +341,7 @@ class Results:
     ablation: AblationRecord | None
     diagnosis: str | None = None  # the diagnosis page's finding on conditions, as a sentence
     seed: int = 0
+    behaviour: pd.DataFrame = field(default_factory=pd.DataFrame)  # behaviour_table: against the best recommender
 
     @property
     def headline_sentence(self) -> str:
@@ -318,6 +366,7 @@ class Results:
             "paired_intervals": self.intervals.to_dict(orient="records"),
             "verdict_counts": self.counts.to_dict(orient="records"),
             "ablation_intervals": self.ablation_intervals.to_dict(orient="records"),
+            "behaviour": self.behaviour.to_dict(orient="records"),
         }
 
 
@@ -338,6 +387,9 @@ def load_results(runs_dir: str | Path, catalogs: Sequence[str], seed: int = 0) -
         claims.append(out_of_domain_claim(gains))
     if claim := hybrid_claim(evaluations, intervals, seed):  # type: ignore[arg-type]
         claims.append(claim)
+    behaviour = behaviour_table(evaluations, intervals)  # type: ignore[arg-type]
+    if claim := behaviour_claim(behaviour):
+        claims.append(claim)
     ablation = read_record(runs_dir, "ablation", AblationRecord)
     card = training.training_card
     if ablation and (claim := in_batch_claim(ablation, card.hyperparameters["in_batch"], seed)):
@@ -345,4 +397,4 @@ def load_results(runs_dir: str | Path, catalogs: Sequence[str], seed: int = 0) -
     diagnosis = read_record(runs_dir, "diagnosis", DiagnosisRecord)
     return Results(list(catalogs), headline, wide_table(headline, catalogs), gains, intervals,
                    verdict_counts(intervals), claims, recipe_sentence(card), ablation,
-                   below_catalog_rate(diagnosis) if diagnosis else None, seed)  # fmt: skip
+                   below_catalog_rate(diagnosis) if diagnosis else None, seed, behaviour)  # fmt: skip

@@ -50,6 +50,7 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
     common = {"profile": profile.name, "seed": profile.seed, "max_items": profile.max_items}
     # every comparison carries every reference: the untuned encoder and every baseline
     references = reference_arms(profile.training.model)
+    with_collaborative = reference_arms(profile.training.model, collaborative=True)  # test sets carry item ids
     tuned = {c: tuned_arm(c, f"{work}/models/{c}") for c in catalogs}
 
     def hybrid(name: str) -> list[Arm]:
@@ -101,7 +102,7 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
                     **common,
                     "catalog": name,
                     "tests_dir": f"{work}/data/{name}",
-                    "arms": as_data(references + list(tuned.values()) + hybrid(name)),
+                    "arms": as_data(with_collaborative + list(tuned.values()) + hybrid(name)),
                 },
                 needs=[f"generate-{name}"] + [f"train-{c}" for c in catalogs],
             )

@@ -73,6 +73,16 @@ class TrainingRecord(Record):
     def loss_table(self) -> pd.DataFrame:
         return pd.DataFrame(self.loss, columns=["step", "loss"])
 
+    def weight_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The popularity prior's choice: each weight's validation score per kind of query (the chosen
+        weight last, as a row), and the share of each task's validation queries of each kind."""
+        choice = self.popularity_weight or {}
+        if "weights" not in choice:  # none chosen (or one weight for all queries, by an older version)
+            return pd.DataFrame(), pd.DataFrame()
+        scores = pd.DataFrame(choice["scores"]).rename_axis("weight")
+        scores.loc["chosen"] = pd.Series(choice["weights"])
+        return scores, pd.DataFrame(choice["kinds"]).T.fillna(0.0).rename_axis("task")
+
 
 @dataclass
 class EvaluationRecord(Record):
@@ -84,12 +94,22 @@ class EvaluationRecord(Record):
     headline: dict[str, list[dict[str, Any]]]
     metrics: dict[str, list[dict[str, Any]]]
     per_query: dict[str, dict[str, list[float]]]
+    #: per behaviour task, the share of its test answers among the 50 most popular items
+    concentration: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, catalog: str, arms: Sequence[Arm], results: Mapping[str, Any]) -> EvaluationRecord:
-        """The record of ``results`` (arm label -> :class:`itemlib.evaluation.Evaluation`)."""
+    def of(
+        cls,
+        catalog: str,
+        arms: Sequence[Arm],
+        results: Mapping[str, Any],
+        concentration: Mapping[str, float] | None = None,
+    ) -> EvaluationRecord:
+        """The record of ``results`` (arm label -> :class:`itemlib.evaluation.Evaluation`) and of the
+        test answers' ``concentration`` on popular items (:func:`itemlib.diagnostics.target_concentration`)."""
         return cls(
             catalog=catalog,
+            concentration=dict(concentration or {}),
             arms=[arm.to_dict() for arm in arms],
             headline={label: r.headline.to_dict(orient="records") for label, r in results.items()},
             metrics={label: r.metrics.to_dict(orient="records") for label, r in results.items()},
