@@ -35,6 +35,11 @@ def test_a_candidate_is_judged_per_task_on_examples_neither_run_drew(tmp_path, p
     assert set(table.verdict) <= {"better", "within noise", "worse"}
     assert comparison.meets_criterion == (comparison.not_worse >= NOT_WORSE_NEEDED)
     assert (tmp_path / "work" / "recipes" / "tiny" / "movielens" / "hot" / "itemlib_training.json").exists()
+    pooled = comparison.pooled(["UH2I", "I2I"])  # the queries of several tasks, paired across the two models
+    queries = table.set_index("task").queries
+    both = table.set_index("task").loc[["UH2I", "I2I"]]
+    expected = (both.hot * queries[["UH2I", "I2I"]]).sum() - (both.published * queries[["UH2I", "I2I"]]).sum()
+    assert pooled["difference"] == pytest.approx(expected / queries[["UH2I", "I2I"]].sum())
 
 
 def test_the_command_needs_a_change_and_generated_data(tmp_path, capsys, monkeypatch):

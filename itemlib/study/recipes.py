@@ -14,7 +14,7 @@ on at least :data:`NOT_WORSE_NEEDED` of the 10 tasks of each catalog.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,16 @@ class RecipeComparison:
     name: str
     table: pd.DataFrame
     seconds: dict[str, float]
+    #: per model (untuned, published, the candidate): task, query, headline value on the validation split
+    per_query: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def pooled(self, tasks: list[str]) -> dict[str, Any]:
+        """The paired comparison candidate − published over the validation queries of ``tasks`` pooled."""
+        published, candidate = (self.per_query[label] for label in ("published", self.name))
+        return paired_comparison(
+            candidate[candidate.task.isin(tasks)].value.to_numpy(),
+            published[published.task.isin(tasks)].value.to_numpy(),
+        )
 
     @property
     def not_worse(self) -> int:
@@ -93,4 +103,4 @@ def compare_recipes(
         values = {label: table[table.task == task].value.to_numpy() for label, table in scored.items()}
         rows.append({"task": task, "queries": len(group), **{label: v.mean() for label, v in values.items()},
                      **paired_comparison(values[name], values["published"])})  # fmt: skip
-    return RecipeComparison(name, pd.DataFrame(rows), seconds)
+    return RecipeComparison(name, pd.DataFrame(rows), seconds, scored)
