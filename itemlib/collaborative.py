@@ -91,6 +91,9 @@ class CollaborativeRetriever:
 
         self.size = len(catalog)
         interactions = interaction_matrix(catalog)
+        if not interactions.nnz:
+            raise ValueError(f"{self.name}: catalog {catalog.name!r} has no training interactions to fit on "
+                             "(histories without their last items, I2I judges left out)")  # fmt: skip
         with threadpool_limits(1, "blas"), warnings.catch_warnings():  # implicit runs its own threads
             warnings.filterwarnings("ignore", message=".*expects CSR input.*")
             fitted, queries, held = validation_rows(catalog)

@@ -58,3 +58,10 @@ def test_reference_refuses_text_and_answers_behaviour_tasks_only(movielens, movi
 def test_cli_search_with_a_reference_says_what_it_reads(capsys):
     assert main(["search", "--model", "als", "--catalog", "movielens", "a comedy"]) == 2
     assert "collaborative-filtering reference" in capsys.readouterr().err
+
+
+def test_a_catalog_without_training_interactions_is_refused_by_name():
+    items = [Item(str(n), f"Item {n}", {"tags": ["x"]}) for n in range(4)]
+    catalog = Catalog("bare", items, [Field("tags", FieldKind.LIST)], histories={"u": ["0"]})
+    with pytest.raises(ValueError, match="'bare' has no training interactions"):
+        make_retriever("itemknn").index(catalog)
