@@ -353,6 +353,23 @@ class Results:
         return part.pivot_table(index="task", columns=["test set", "reference"], values=INTERVAL, aggfunc="first",
                                 sort=False)  # fmt: skip
 
+    def gap_view(self, test: str, role_name: str = "in-domain") -> pd.DataFrame:
+        """:meth:`gap_table` of one test set, as the page shows it: "–" where a reference answers no
+        query of a task (the collaborative-filtering references on the non-behaviour tasks)."""
+        return self.gap_table(role_name)[test].fillna("–")
+
+    def headline_view(self, test: str):
+        """The headline table of one test set (its columns of :attr:`wide`) as the page shows it: three
+        decimals, "–" where an arm answers no query of a task, text escaped for HTML."""
+        table = self.wide[test].rename(columns=lambda role: role.replace("+", " + "))  # a header that can wrap
+        return table.style.format(precision=3, na_rep="–", escape="html").set_table_attributes('class="dataframe"')
+
+    def behaviour_view(self) -> pd.DataFrame:
+        """:attr:`behaviour` as the page shows it: one row per test set, task and tuned retriever; the
+        verdicts are inside the interval columns."""
+        shown = self.behaviour.drop(columns=["verdict", "verdict vs untuned"], errors="ignore")
+        return shown.set_index(["test set", "task", "retriever"]) if not shown.empty else shown
+
     @property
     def ablation_intervals(self) -> pd.DataFrame:
         return ablation_intervals(self.ablation, seed=self.seed) if self.ablation else pd.DataFrame()
