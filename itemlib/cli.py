@@ -166,7 +166,9 @@ def _compare_recipe(args: argparse.Namespace) -> int:
 def _study(args: argparse.Namespace) -> int:
     from itemlib.study import build_book, run_study, write_toc
 
-    executed = run_study(args.profile, only=args.only, force=args.force)
+    executed = run_study(args.profile, only=args.only, force=args.force, follow=not args.exact, dry_run=args.dry_run)
+    if args.dry_run:
+        return 0
     print(f"executed {len(executed)} run(s): {', '.join(executed) or 'none (all complete)'}")
     if args.no_build:
         write_toc(args.profile)
@@ -280,8 +282,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = verbs.add_parser("study", help="execute the study's notebooks with papermill and build the book")
     st.add_argument("--profile", choices=list(PROFILES), default="smoke")
-    st.add_argument("--only", nargs="+", help="run only these runs (e.g. train-movielens)")
+    st.add_argument(
+        "--only",
+        nargs="+",
+        help="run these runs (e.g. train-movielens) if incomplete (with --force: "
+        "even if complete), the runs they need that are missing, and the complete runs that read them "
+        "(unless --exact); --dry-run shows which",
+    )
     st.add_argument("--force", action="store_true", help="re-run the --only runs (or all) even when complete")
+    st.add_argument("--exact", action="store_true",
+                    help="run exactly what is asked: complete runs that read a run made again are left as they are "
+                         "(and named), not re-run after it")  # fmt: skip
+    st.add_argument("--dry-run", action="store_true", help="say which runs would execute, in order, and stop")
     st.add_argument("--no-build", action="store_true", help="execute runs but do not build the book")
     st.set_defaults(run=_study)
     return parser

@@ -75,6 +75,19 @@ def test_runs_land_with_provenance_and_complete_runs_are_skipped(sandbox):
     assert study(root, runs, only=["make"], force=True) == ["make", "use"]  # "use" would be stale
 
 
+def test_the_schedule_is_said_first_and_exact_runs_only_what_is_asked(sandbox):
+    root, runs = sandbox
+    said: list[str] = []
+    assert run_study("smoke", root=root, runs=runs, dry_run=True, log=said.append) == ["make", "use"]
+    assert said == ["[smoke] will run 2: make, use"] and not (root / "book" / "runs" / "smoke" / "make").exists()
+    study(root, runs)
+    said.clear()
+    executed = run_study("smoke", root=root, runs=runs, only=["make"], force=True, follow=False, log=said.append)
+    assert executed == ["make"]
+    assert said[0].startswith("[smoke] will run 1: make (last ") and said[0].endswith(" s by the last runs")
+    assert said[1] == "[smoke] left as they are, though they read a run made again here: use"
+
+
 def test_kernels_run_without_progress_bars_and_the_callers_environment_is_kept(sandbox, monkeypatch):
     root, runs = sandbox
     monkeypatch.delenv("TQDM_DISABLE", raising=False)

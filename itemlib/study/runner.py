@@ -150,6 +150,65 @@ def execute(root: Path, profile: Profile, run: Run, log: Log = print, fresh: boo
     log(f"[{profile.name}] {run.name}: done in {metrics['provenance']['wall_seconds']} s")
 
 
+def schedule(
+    by_name: dict[str, Run],
+    only: Sequence[str] | None,
+    force: bool,
+    complete: Callable[[str], bool],
+    products_exist: Callable[[str], bool],
+    follow: bool = True,
+) -> list[str]:
+    """The runs to execute, in order (see :func:`run_study`), decided before any of them runs.
+
+    ``complete`` and ``products_exist`` say what is on disk now; a run scheduled earlier counts as
+    complete, with its products, for the runs after it.
+    """
+    order: list[str] = []
+
+    def done(name: str) -> bool:
+        return name in order or complete(name)
+
+    def ensure(name: str, rerun: bool) -> None:
+        run = by_name[name]
+        if name in order:
+            return
+        for need in run.needs:
+            if not done(need):
+                ensure(need, False)
+        if complete(name) and not rerun and not any(n in order for n in run.needs):
+            return  # complete results are kept even when the work files behind them are gone (a fresh clone)
+        for need in run.needs:
+            if need not in order and not products_exist(need):
+                ensure(need, True)  # this run reads work files that are gone: produce them again
+        order.append(name)
+
+    for name in list(only) if only else list(by_name):
+        ensure(name, force)
+    if follow:
+        for name, run in by_name.items():  # plan order: a run comes after every run it needs
+            if name not in order and complete(name) and any(n in order for n in run.needs):
+                ensure(name, True)  # its results were made from inputs just made again: stale, so it follows
+    return order
+
+
+def stale_after(by_name: dict[str, Run], order: Sequence[str], complete: Callable[[str], bool]) -> list[str]:
+    """Complete runs not in ``order`` that read a run in it: what ``follow=False`` leaves stale."""
+    return [name for name, run in by_name.items()
+            if name not in order and complete(name) and any(n in order for n in run.needs)]  # fmt: skip
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def last_wall_seconds(root: Path, profile: Profile, name: str) -> float | None:
+    """The wall time of a run's published execution, if there is one: what the next one will roughly take."""
+    path = run_dir(root, profile, name) / "metrics.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get("provenance", {}).get("wall_seconds")
+
+
 def run_study(
     profile_name: str | Profile,
     only: Sequence[str] | None = None,
@@ -158,45 +217,47 @@ def run_study(
     *,
     root: Path = ROOT,
     runs: Sequence[Run] | None = None,
+    follow: bool = True,
+    dry_run: bool = False,
 ) -> list[str]:
     """Execute the profile's incomplete runs (``only``: just these; ``force``: even complete ones).
 
-    Complete runs that read a run executed here follow it, so no published result is left computed
-    from inputs that were since replaced. ``root`` holds ``notebooks/``, ``book/runs/`` and
-    ``work/``; ``runs`` replaces the profile's plan (tests). A :class:`Profile` may be given instead
-    of a name (a shrunk copy of one, :func:`itemlib.study.profiles.shrink`). Returns the names of the
-    runs executed.
+    Complete runs that read a run executed here follow it (unless ``follow`` is False, which runs
+    exactly what was asked and names the runs it leaves stale), so no published result is silently
+    left computed from inputs that were since replaced. The schedule is logged first, with each
+    run's last wall time; ``dry_run`` stops there. ``root`` holds ``notebooks/``, ``book/runs/``
+    and ``work/``; ``runs`` replaces the profile's plan (tests). A :class:`Profile` may be given
+    instead of a name (a shrunk copy of one, :func:`itemlib.study.profiles.shrink`). Returns the
+    names of the runs executed (with ``dry_run``: that would be).
     """
     profile = profile_name if isinstance(profile_name, Profile) else get_profile(profile_name)
     by_name = {run.name: run for run in (runs if runs is not None else plan(profile))}
     unknown = set(only or []) - set(by_name)
     if unknown:
         raise ValueError(f"unknown runs {sorted(unknown)}; runs of {profile.name!r}: {', '.join(by_name)}")
-    executed: list[str] = []
 
     def complete(name: str) -> bool:
         return is_complete(root, profile, by_name[name])
 
-    def ensure(name: str, rerun: bool) -> None:
+    def products_exist(name: str) -> bool:
+        return all((root / p).exists() for p in by_name[name].products)
+
+    order = schedule(by_name, only, force, complete, products_exist, follow)
+    times = [last_wall_seconds(root, profile, name) for name in order]
+    known = sum(t for t in times if t)
+    listed = ", ".join(f"{name} (last {duration(t)})" if t else name for name, t in zip(order, times))
+    estimate = f"; about {duration(known)} by the last runs" if known else ""
+    log(f"[{profile.name}] will run {len(order)}: {listed}{estimate}" if order
+        else f"[{profile.name}] nothing to run: every run asked for is complete (--force re-runs it)")  # fmt: skip
+    if stale := ([] if follow else stale_after(by_name, order, complete)):
+        log(f"[{profile.name}] left as they are, though they read a run made again here: {', '.join(stale)}")
+    if dry_run:
+        return order
+    executed: list[str] = []
+    for name in order:
         run = by_name[name]
-        if name in executed:
-            return
-        for need in run.needs:
-            if not complete(need):
-                ensure(need, False)
-        if complete(name) and not rerun and not any(n in executed for n in run.needs):
-            return  # complete results are kept even when the work files behind them are gone (a fresh clone)
-        for need in run.needs:
-            if need not in executed and any(not (root / p).exists() for p in by_name[need].products):
-                ensure(need, True)  # this run reads work files that are gone: produce them again
         # only an interrupted run whose inputs are unchanged resumes; any other starts from empty folders
         resumes = not complete(name) and not any(n in executed for n in run.needs)
         execute(root, profile, run, log, fresh=not resumes)
         executed.append(name)
-
-    for name in list(only) if only else list(by_name):
-        ensure(name, force)
-    for name, run in by_name.items():  # plan order: a run comes after every run it needs
-        if name not in executed and complete(name) and any(n in executed for n in run.needs):
-            ensure(name, True)  # its results were made from inputs just made again: stale, so it follows
     return executed
