@@ -146,16 +146,23 @@ def hybrid_claim(evaluations: dict[str, EvaluationRecord], intervals: pd.DataFra
         if hybrid_arm is None or tuned_arm is None or over_popularity.empty:
             continue
         hybrid, tuned = hybrid_arm.label, tuned_arm.label
-        beats, costs = [], []
+        beats, changes, losses = [], [], []
         for task, values in per_query[hybrid].items():
             over_tuned = paired_comparison(values, per_query[tuned][task], seed=seed)
             if over_tuned["verdict"] == "better" and over_popularity.verdict[task] == "better":
                 beats.append(task)
             if task in tasks_in("attribute"):
-                costs.append(over_tuned["difference"])
+                changes.append(over_tuned["difference"])
+                if over_tuned["verdict"] == "worse":
+                    losses.append(
+                        f"{task} {interval_text(over_tuned['difference'], over_tuned['low'], over_tuned['high'])}"
+                    )
+        attribute = [t for t in tasks_in("attribute") if t in per_query[hybrid]]
         parts.append(f"on {test} it is better beyond noise than both on {len(beats)} of {len(per_query[hybrid])} "
-                     f"tasks ({', '.join(beats) or 'none'}), at a mean cost of {-sum(costs) / max(len(costs), 1):+.3f} "
-                     "on the attribute tasks against the tuned model alone")  # fmt: skip
+                     f"tasks ({', '.join(beats) or 'none'}); against the tuned model alone its mean difference on the "
+                     f"{len(attribute)} tasks that are not about behaviour ({', '.join(attribute)}) is "
+                     f"{sum(changes) / max(len(changes), 1):+.3f}, worse beyond noise on "
+                     f"{'; '.join(losses) or 'none'}")  # fmt: skip
     if not parts:
         return None
     return ("**Beyond the paper: a popularity prior.** The tuned model plus weight · log(1 + interactions), the weight "
