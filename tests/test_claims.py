@@ -236,3 +236,15 @@ def test_behaviour_claim_sets_the_tuned_model_against_the_best_recommender():
     claim = behaviour_claim(behaviour_table(evaluations, paired_intervals(evaluations)))
     assert "not worse beyond noise than the best of popularity, item-kNN and ALS on 1 of 2 behaviour tasks" in claim
     assert "Worse beyond noise than that reference: UH2I on steam (popularity (1.000): -0.500 [" in claim
+
+
+def test_out_of_domain_claim_is_judged_per_task_by_intervals_and_names_every_loss():
+    from itemlib.study.claims import out_of_domain_claim
+
+    per_query = {
+        "untuned": {"UH2I": [0.0] * 20, "I2I": [1.0] * 20, "FA2I": [0.0] * 20, "NA2I": [0.0] * 20},
+        "tuned-steam": {"UH2I": [0.0, 1.0] * 10, "I2I": [0.0] * 20, "FA2I": [1.0] * 20, "NA2I": [1.0] * 20},
+    }
+    claim = out_of_domain_claim(paired_intervals({"movielens": evaluation("movielens", per_query)}))
+    assert "better than untuned beyond noise on 1 of 2 behaviour tasks and on 2 of 2 others" in claim
+    assert "this study agrees. Worse than untuned beyond noise: I2I on movielens -1.000 [-1.000, -1.000]." in claim
