@@ -248,3 +248,20 @@ def test_out_of_domain_claim_is_judged_per_task_by_intervals_and_names_every_los
     claim = out_of_domain_claim(paired_intervals({"movielens": evaluation("movielens", per_query)}))
     assert "better than untuned beyond noise on 1 of 2 behaviour tasks and on 2 of 2 others" in claim
     assert "this study agrees. Worse than untuned beyond noise: I2I on movielens -1.000 [-1.000, -1.000]." in claim
+
+
+def test_general_model_claim_counts_the_tuned_model_s_verdicts_against_a_larger_untuned_encoder(monkeypatch):
+    from itemlib.study.arms import general_arm
+    from itemlib.study.claims import general_model_claim
+
+    monkeypatch.setitem(ARMS, "untuned-mpnet", general_arm("mpnet"))
+    per_query = {
+        "untuned": {"UH2I": [0.0] * 20, "NM2I": [0.0] * 20},
+        "untuned-mpnet": {"UH2I": [0.0] * 20, "NM2I": [1.0] * 20},
+        "tuned-movielens": {"UH2I": [1.0] * 20, "NM2I": [0.0] * 20},
+    }
+    intervals = paired_intervals({"movielens": evaluation("movielens", per_query)})
+    assert list(dict.fromkeys(intervals.reference)) == ["untuned", "untuned-mpnet"]
+    claim = general_model_claim(intervals)
+    assert "on movielens, better than mpnet beyond noise on 1 of 2 tasks, within noise on 0, worse on 1 (NM2I)" in claim
+    assert general_model_claim(paired_intervals(records())) is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from itemlib.collaborative import COLLABORATIVE
@@ -70,6 +71,12 @@ def reference_arms(untuned_model: str, *, collaborative: bool = False) -> list[A
     ids for them to read)."""
     names = [*BASELINES, *(COLLABORATIVE if collaborative else ())]
     return [Arm("untuned", untuned_model, "reference")] + [Arm(name, name, "reference") for name in names]
+
+
+def general_arm(model: str) -> Arm:
+    """A larger general-purpose encoder, untuned (a preset, path or Hub id): does alignment do more
+    than a bigger model already does? Labelled ``untuned-<name>`` (a path by its last part)."""
+    return Arm(f"untuned-{Path(model).name}", model, "reference")
 
 
 def tuned_arm(catalog: str, model_dir: str, prior: bool = False) -> Arm:

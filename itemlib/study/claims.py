@@ -18,7 +18,7 @@ from itemlib.cards import TrainingCard
 from itemlib.collaborative import COLLABORATIVE
 from itemlib.comparison import VERDICTS, interval_text, paired_comparison
 from itemlib.diagnostics import COMPARISON_NAMES
-from itemlib.study.arms import TUNED_ROLES, in_domain, reference_names
+from itemlib.study.arms import TUNED_ROLES, in_domain
 from itemlib.study.records import (
     AblationRecord,
     DiagnosisRecord,
@@ -51,8 +51,9 @@ def headline_rows(evaluations: dict[str, EvaluationRecord]) -> list[dict]:
 def wide_table(headline: pd.DataFrame, catalogs: Sequence[str]) -> pd.DataFrame:
     """Tasks (with their metric) as rows; (test set, role) as columns."""
     wide = headline.pivot_table(index=["task"], columns=["test set", "role"], values="value", sort=False)
+    references = [role for role in dict.fromkeys(headline.role) if role not in TUNED_ROLES]  # the records' order
     wide = wide.reindex(
-        columns=[(t, r) for t in catalogs for r in (*reference_names(), *TUNED_ROLES) if (t, r) in wide.columns]
+        columns=[(t, r) for t in catalogs for r in (*references, *TUNED_ROLES) if (t, r) in wide.columns]
     )
     wide.index = [f"{t} ({headline[headline.task == t].metric.iloc[0]})" for t in wide.index]
     return wide
@@ -70,14 +71,15 @@ def paired_intervals(
     evaluations: dict[str, EvaluationRecord], seed: int = 0, references: Sequence[str] | None = None
 ) -> pd.DataFrame:
     """Per test set, tuned model, task and reference: the mean per-query difference of the headline
-    metric (tuned − reference), its 95% paired bootstrap interval and verdict. A reference missing
-    from a record is left out."""
-    references = references or reference_names()
+    metric (tuned − reference), its 95% paired bootstrap interval and verdict. The references are
+    each record's reference arms (``references`` keeps only these labels)."""
     rows = []
     for test, record in evaluations.items():
         per_query = record.per_query
-        for arm in [arm for arm in record.arms_by_label.values() if arm.kind == "tuned"]:
-            for reference in [r for r in references if r in per_query]:
+        arms = record.arms_by_label.values()
+        labels = [a.label for a in arms if a.kind == "reference" and (references is None or a.label in references)]
+        for arm in [arm for arm in arms if arm.kind == "tuned"]:
+            for reference in [r for r in labels if r in per_query]:
                 for task, baseline in per_query[reference].items():
                     comparison = paired_comparison(per_query[arm.label][task], baseline, seed=seed)
                     rows.append({"test set": test, "role": arm.role(test), "task": task, "reference": reference,
@@ -164,6 +166,22 @@ def hybrid_claim(evaluations: dict[str, EvaluationRecord], intervals: pd.DataFra
         return None
     return ("**Beyond the paper: a popularity prior.** The tuned model plus weight · log(1 + interactions), the weight "
             "chosen on a validation split: " + "; ".join(parts) + ".")  # fmt: skip
+
+
+def general_model_claim(intervals: pd.DataFrame) -> str | None:
+    """Is a larger general-purpose model already enough? The in-domain tuned model against each
+    untuned general encoder of the records (labels ``untuned-<name>``), task by task."""
+    part = intervals[(intervals.role == "in-domain") & intervals.reference.str.startswith("untuned-")]
+    if part.empty:
+        return None
+    parts = []
+    for (test, reference), group in part.groupby(["test set", "reference"], sort=False):
+        by = tasks_by_verdict(group)
+        parts.append(f"on {test}, better than {reference.removeprefix('untuned-')} beyond noise on {len(by['better'])} "
+                     f"of {len(group)} tasks, within noise on {len(by['within noise'])}, worse on {len(by['worse'])}"
+                     + (f" ({', '.join(by['worse'])})" if by["worse"] else ""))  # fmt: skip
+    return ("**Beyond the paper: is a larger general model already enough?** The aligned model against an untuned "
+            "general-purpose encoder five times its size: " + "; ".join(parts) + ".")  # fmt: skip
 
 
 #: The references a recommender would deploy for behaviour queries: the bar of the behaviour claim.
@@ -357,6 +375,11 @@ class Results:
     behaviour: pd.DataFrame = field(default_factory=pd.DataFrame)  # behaviour_table: against the best recommender
 
     @property
+    def references(self) -> list[str]:
+        """Every reference some tuned model is judged against, in the order of the records' arms."""
+        return list(dict.fromkeys(self.intervals.reference))
+
+    @property
     def headline_sentence(self) -> str:
         return headline_sentence(self.counts)
 
@@ -416,6 +439,8 @@ def load_results(runs_dir: str | Path, catalogs: Sequence[str], seed: int = 0) -
     if len(catalogs) > 1:
         claims.append(out_of_domain_claim(intervals))
     if claim := hybrid_claim(evaluations, intervals, seed):  # type: ignore[arg-type]
+        claims.append(claim)
+    if claim := general_model_claim(intervals):
         claims.append(claim)
     behaviour = behaviour_table(evaluations, intervals)  # type: ignore[arg-type]
     if claim := behaviour_claim(behaviour):

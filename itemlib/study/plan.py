@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from itemlib.datasets.steam import default_steam_dir
-from itemlib.study.arms import Arm, reference_arms, tuned_arm
+from itemlib.study.arms import Arm, general_arm, reference_arms, tuned_arm
 from itemlib.study.profiles import Profile
 
 #: Runs made once per catalog, and the title of their pages.
@@ -52,6 +52,7 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
     references = reference_arms(profile.training.model)
     with_collaborative = reference_arms(profile.training.model, collaborative=True)  # test sets carry item ids
     tuned = {c: tuned_arm(c, f"{work}/models/{c}") for c in catalogs}
+    general = {c: [general_arm(model) for model in profile.general_references.get(c, ())] for c in catalogs}
 
     def hybrid(name: str) -> list[Arm]:
         """The in-domain tuned+popularity arm, its weight chosen on a validation split by the train run."""
@@ -102,7 +103,7 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
                     **common,
                     "catalog": name,
                     "tests_dir": f"{work}/data/{name}",
-                    "arms": as_data(with_collaborative + list(tuned.values()) + hybrid(name)),
+                    "arms": as_data(with_collaborative + general[name] + list(tuned.values()) + hybrid(name)),
                 },
                 needs=[f"generate-{name}"] + [f"train-{c}" for c in catalogs],
             )
@@ -138,7 +139,7 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
                 "llm_dialogues": profile.llm_dialogues,
                 "llm_validation_dialogues": profile.llm_validation_dialogues,
                 "runs_dir": runs_dir,
-                "arms": {c: as_data(references + [tuned[c]]) for c in catalogs},
+                "arms": {c: as_data(references + general[c] + [tuned[c]]) for c in catalogs},
             },
             needs=[f"train-{c}" for c in catalogs],
         )
