@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import AutoTokenizer, BertConfig, BertModel, LlamaConfig, LlamaModel
+from transformers import AutoTokenizer, BertConfig, BertModel, LlamaConfig, LlamaModel, MPNetConfig, MPNetModel
 
 from itemlib.models import resolve
 
@@ -28,6 +28,18 @@ def tiny_bert(directory: Path, seed: int = 0) -> str:
         **TINY, vocab_size=tokenizer.vocab_size, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
     )  # no dropout: deterministic steps
     BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return str(directory)
+
+
+def tiny_mpnet(directory: Path, seed: int = 0) -> str:
+    """An MPNet-type encoder (all-mpnet-base-v2's architecture) at the tiny size, with the WordPiece
+    tokenizer: it stands in for the 438 MB model wherever a plan names the mpnet preset."""
+    torch.manual_seed(seed)
+    tokenizer = _tokenizer()
+    config = MPNetConfig(**TINY, vocab_size=tokenizer.vocab_size, hidden_dropout_prob=0.0,
+                         attention_probs_dropout_prob=0.0)  # fmt: skip
+    MPNetModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return str(directory)
 
