@@ -37,7 +37,9 @@ def tiny_mpnet(directory: Path, seed: int = 0) -> str:
     tokenizer: it stands in for the 438 MB model wherever a plan names the mpnet preset."""
     torch.manual_seed(seed)
     tokenizer = _tokenizer()
-    config = MPNetConfig(**TINY, vocab_size=tokenizer.vocab_size, hidden_dropout_prob=0.0,
+    # MPNet counts positions from its padding id (2), so it needs two more than the longest input
+    size = TINY | {"max_position_embeddings": 514}  # as all-mpnet-base-v2 (inputs up to 512 tokens)
+    config = MPNetConfig(**size, vocab_size=tokenizer.vocab_size, hidden_dropout_prob=0.0,
                          attention_probs_dropout_prob=0.0)  # fmt: skip
     MPNetModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
