@@ -73,11 +73,24 @@ class Judgements:
         satisfying: (queries x depth) bool, the retrieved item satisfies the query's constraints
             (Coverage tasks); equal to ``relevant`` for the others.
         n_positive: (queries,) how many positives each query has in the catalog.
+        n_satisfying: (queries,) how many items of the catalog satisfy the query's constraints, the
+            masked ones left out (Coverage tasks); equal to ``n_positive`` for the others.
     """
 
     relevant: np.ndarray
     satisfying: np.ndarray
     n_positive: np.ndarray
+    n_satisfying: np.ndarray
+
+
+def ceiling(judged: Judgements, metric: str, k: int) -> np.ndarray:
+    """Per query, the best ``metric``@``k`` a perfect ranking reaches: Hit is 1 when the query has a
+    positive; Coverage is min(satisfying items, k) / k, below 1 for a query few items satisfy."""
+    if metric == "coverage":
+        return np.minimum(judged.n_satisfying, k) / k
+    if metric == "hit":
+        return (judged.n_positive > 0).astype(float)
+    raise ValueError(f"no ceiling for {metric!r}")
 
 
 #: The metrics reported at every cut-off K, by name, in the order tables list them: each maps a

@@ -44,7 +44,7 @@ TASK_INFO: dict[str, TaskInfo] = {
         TaskInfo("US2I", "user summary to item", "hit", "behaviour"),
         TaskInfo("FA2I", "full attribute to item", "coverage", "attribute"),
         TaskInfo("SA2I", "sparse attribute to item", "coverage", "attribute"),
-        TaskInfo("AS2I", "attribute summary to item", "hit", "attribute"),
+        TaskInfo("AS2I", "attribute summary to item", "coverage", "attribute", positives_from_spec=True),
         TaskInfo("NM2I", "name misspelling to item", "hit", "attribute"),
         TaskInfo("VC2I", "vague condition to item", "coverage", "attribute", positives_from_spec=True),
         TaskInfo("NA2I", "negative attribute to item", "coverage", "attribute", positives_from_spec=True),

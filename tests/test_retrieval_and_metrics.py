@@ -102,8 +102,12 @@ def test_faiss_and_exact_search_agree():
 
 def test_evaluate_baselines_end_to_end(movielens, movielens_data, tmp_path):
     result = evaluate(make_retriever("popularity"), movielens, movielens_data, progress=False)
-    assert set(result.metrics.metric) == {"hit", "coverage", "recall", "ndcg", "mrr", "base_rate"}
+    assert set(result.metrics.metric) == {"hit", "coverage", "recall", "ndcg", "mrr", "base_rate", "ceiling"}
     assert result.metrics.value.between(0, 1).all()
+    headline = result.headline.set_index("task")
+    assert (headline.value <= headline.ceiling + 1e-9).all()  # nothing scores above a perfect ranking
+    assert headline.loc["UH2I", "ceiling"] == 1.0 and headline.loc["FA2I", "ceiling"] < 1.0  # FA2I: few items fit
+    assert headline.loc["AS2I", "metric"] == "coverage@5"  # a vague request: any item satisfying it counts
     assert result.headline.task.tolist() == [
         "UH2I",
         "I2I",

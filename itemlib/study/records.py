@@ -131,6 +131,7 @@ class EvaluationRecord(Record):
         first = next(iter(frames.values()))
         table.insert(0, "metric", first.metric)
         table.insert(1, "base_rate", first.get("base_rate", pd.Series(float("nan"), index=first.index)))
+        table.insert(2, "ceiling", first.get("ceiling", pd.Series(float("nan"), index=first.index)))
         return table
 
 
