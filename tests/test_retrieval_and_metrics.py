@@ -102,12 +102,18 @@ def test_faiss_and_exact_search_agree():
 
 def test_evaluate_baselines_end_to_end(movielens, movielens_data, tmp_path):
     result = evaluate(make_retriever("popularity"), movielens, movielens_data, progress=False)
-    assert set(result.metrics.metric) == {"hit", "coverage", "recall", "ndcg", "mrr", "base_rate", "ceiling"}
+    extra = {"base_rate", "ceiling", "title named", "title not named"}
+    assert set(result.metrics.metric) == {"hit", "coverage", "recall", "ndcg", "mrr", *extra}
     assert result.metrics.value.between(0, 1).all()
     headline = result.headline.set_index("task")
     assert (headline.value <= headline.ceiling + 1e-9).all()  # nothing scores above a perfect ranking
     assert headline.loc["UH2I", "ceiling"] == 1.0 and headline.loc["FA2I", "ceiling"] < 1.0  # FA2I: few items fit
     assert headline.loc["AS2I", "metric"] == "coverage@5"  # a vague request: any item satisfying it counts
+    split = result.metrics[result.metrics.metric.isin(["title named", "title not named"])]
+    assert set(split.task) == {"FA2I", "SA2I"}  # the tasks whose queries sometimes state the title
+    for task, rows in split.groupby("task"):  # the two parts average back to the headline
+        both = (rows.value * rows.queries).sum() / rows.queries.sum()
+        assert both == pytest.approx(headline.loc[task, "value"])
     assert result.headline.task.tolist() == [
         "UH2I",
         "I2I",

@@ -134,6 +134,20 @@ class EvaluationRecord(Record):
         table.insert(2, "ceiling", first.get("ceiling", pd.Series(float("nan"), index=first.index)))
         return table
 
+    def title_split(self) -> pd.DataFrame:
+        """Per task whose queries sometimes name the item's title (FA2I, SA2I): each model's headline
+        on the queries that name it and on those that do not, with their counts."""
+        rows = [{"task": row["task"], "model": label, "queries": row["metric"], "value": row["value"],
+                 "count": row["queries"]}
+                for label, metrics in self.metrics.items() for row in metrics
+                if row["metric"] in ("title named", "title not named")]  # fmt: skip
+        if not rows:
+            return pd.DataFrame()
+        table = pd.DataFrame(rows)
+        counts = table.drop_duplicates(["task", "queries"]).set_index(["task", "queries"])["count"]
+        wide = table.pivot_table(index=["task", "queries"], columns="model", values="value", sort=False)
+        return wide.reindex(columns=list(self.metrics)).dropna(axis=1, how="all").assign(count=counts)
+
 
 @dataclass
 class AblationRecord(Record):
