@@ -8,7 +8,7 @@ rows the generators learn from (:func:`itemlib.cooccurrence.interaction_matrix`:
 history without its last item, baskets, I2I judges left out), and score a query by folding its
 items in, so a test user needs no row of the fitted matrix.
 
-- ``itemknn``: item-based kNN with cosine similarity over the K = 100 nearest items
+- ``itemknn``: item-based kNN with cosine similarity, each item keeping its K nearest items
   (``implicit.nearest_neighbours.CosineRecommender``); a query's score for an item is the sum of
   its similarities to the query's items.
 - ``als``: matrix factorisation for implicit feedback (Hu, Koren and Volinsky, 2008;
