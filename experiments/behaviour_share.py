@@ -32,6 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from itemlib.generate import generate
+from itemlib.provenance import git_commit
 from itemlib.study.profiles import PROFILES, study_catalog
 from itemlib.study.recipes import compare_recipes
 from itemlib.taskinfo import tasks_in
@@ -61,6 +62,7 @@ def main(catalog_name: str) -> dict:
     meets = pooled["verdict"] == "better" and not (others.verdict == "worse").any()
     result = {
         "catalog": catalog_name,
+        "commit": git_commit(),
         "criterion": __doc__.split("**Criterion, fixed before any score was seen:** ")[1].split("\n\n")[0],
         "table": comparison.table.round(4).to_dict(orient="records"),
         "behaviour pooled": {k: round(v, 4) if isinstance(v, float) else v for k, v in pooled.items()},
