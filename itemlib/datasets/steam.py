@@ -19,7 +19,6 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import gzip
-import os
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from itemlib.catalog import Catalog, CatalogError, Field, FieldKind, Item, LoadReport, dedupe_history
+from itemlib.datasets.shared import shared_dir
 
 SCHEMA = [
     Field("genres", FieldKind.LIST),
@@ -49,16 +49,7 @@ DOWNLOAD_HINT = (
 
 def default_steam_dir() -> Path:
     """``$ITEMLIB_STEAM_DIR``, else the project's ``../shared/data/steam`` seen from cwd or package."""
-    if os.environ.get("ITEMLIB_STEAM_DIR"):
-        return Path(os.environ["ITEMLIB_STEAM_DIR"])
-    candidates = [
-        Path.cwd().parent / "shared" / "data" / "steam",
-        Path(__file__).resolve().parents[3] / "shared" / "data" / "steam",
-    ]
-    for candidate in candidates:
-        if (candidate / "steam_games.json.gz").exists():
-            return candidate
-    return candidates[0]
+    return shared_dir("steam", "steam_games.json.gz", "ITEMLIB_STEAM_DIR")
 
 
 def _literal_lines(path: Path, report: LoadReport) -> Iterator[tuple[int, dict]]:
