@@ -78,3 +78,17 @@ def test_bad_files_are_refused_by_name_and_line(movielens, tmp_path):
         load_redial(movielens, "valid", tmp_path)
     with pytest.raises(ValueError, match="unknown ReDial split 'test'"):
         load_redial(movielens, "test", tmp_path)
+
+
+def test_every_arm_is_scored_on_the_cases_and_judged_against_untuned(movielens, tmp_path, monkeypatch):
+    from itemlib.study.arms import Arm
+    from itemlib.study.redial import run_redial
+
+    write(tmp_path, [DIALOGUE] * 3)
+    monkeypatch.setenv("ITEMLIB_REDIAL_DIR", str(tmp_path))
+    arms = [Arm("untuned", "random", "reference"), Arm("popularity", "popularity", "reference")]
+    result = run_redial(movielens, arms)
+    assert result.report["test cases"] == 3 and list(result.table.index) == ["untuned", "popularity"]
+    assert list(result.table.columns) == ["hit@10", "recall@10", "hit@50", "recall@50"]
+    assert set(result.intervals.arm) == {"popularity"} and len(result.intervals) == 4
+    assert all(len(values) == 3 for values in result.per_case["popularity"].values())
