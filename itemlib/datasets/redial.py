@@ -38,6 +38,11 @@ def default_redial_dir() -> Path:
     return shared_dir("redial", SPLITS["valid"], "ITEMLIB_REDIAL_DIR")
 
 
+def redial_available() -> bool:
+    """Whether this machine has the ReDial files (the study leaves its section out otherwise)."""
+    return all((default_redial_dir() / name).exists() for name in SPLITS.values())
+
+
 def title_key(title: str) -> str:
     """A title as the linker compares it: lower case, letters and digits only, a trailing article
     moved to the front ("Matrix, The" -> "the matrix")."""

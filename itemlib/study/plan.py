@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from itemlib.datasets.redial import redial_available
 from itemlib.datasets.steam import default_steam_dir
 from itemlib.study.arms import Arm, general_arm, reference_arms, tuned_arm
 from itemlib.study.profiles import Profile
@@ -61,6 +62,9 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
     def as_data(arms: list[Arm]) -> list[dict]:
         return [arm.to_dict() for arm in arms]
 
+    # ReDial's dialogues people wrote, over MovieLens: every reference, the tuned models (with the prior)
+    redial = (with_collaborative + general["movielens"] + [tuned[c] for c in catalogs] + hybrid("movielens")
+              if "movielens" in catalogs and (redial_available() or not available_only) else [])  # fmt: skip
     runs = [Run("data", "data.ipynb", {**common, "catalogs": catalogs})]
     for name in catalogs:
         runs.append(
@@ -140,6 +144,7 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
                 "llm_validation_dialogues": profile.llm_validation_dialogues,
                 "runs_dir": runs_dir,
                 "arms": {c: as_data(references + general[c] + [tuned[c]]) for c in catalogs},
+                "redial_arms": as_data(redial) if redial else [],
             },
             needs=[f"train-{c}" for c in catalogs],
         )

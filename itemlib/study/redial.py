@@ -38,6 +38,11 @@ class RedialResult:
     intervals: pd.DataFrame
     per_case: dict[str, dict[str, list[float]]]
 
+    def metrics(self) -> dict:
+        """What a run records of it in its metrics.json."""
+        return {"split": self.split, "report": self.report, "table": self.table.reset_index().to_dict(orient="records"),
+                "intervals": self.intervals.to_dict(orient="records"), "per_case": self.per_case}  # fmt: skip
+
 
 def run_redial(catalog: Catalog, arms: Sequence[Arm], split: str = "valid", seed: int = 0) -> RedialResult:
     """Every arm on the ReDial ``split`` over ``catalog`` (module docstring)."""
