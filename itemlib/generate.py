@@ -40,6 +40,11 @@ class GenerateConfig(Config):
     """What ``itemlib generate`` makes of a catalog (the writer and progress bar are not part of it)."""
 
     seed: int = option(0, help="fixes the generated files byte for byte")
+    test_seed: int | None = option(
+        None,
+        help="draws the test queries apart from the training data (default: --seed); a fresh one is a test "
+        "set no earlier decision has seen",
+    )
     per_task: int = option(2000, minimum=0, help="training examples per task (before leakage and duplicate removal)")
     behaviour_per_task: int | None = option(
         None, minimum=0, help="training examples per behaviour task (UH2I, I2I, US2I, UQ2I; default: per-task)"
@@ -93,11 +98,15 @@ def build_task(
     per_task: int,
     test_per_task: int,
     negatives: int,
+    test_seed: int | None = None,
 ) -> tuple[list[dict], list[dict], dict]:
-    """Test and training records of one task, and its statistics."""
+    """Test and training records of one task, and its statistics. The test queries are drawn with
+    ``test_seed`` (default ``seed``); training examples whose core a test query has are removed
+    whatever seeds drew them."""
     catalog = context.catalog
     task = get_task(task_name)
-    raw_test = task.build(context, "test", test_per_task, random.Random(f"{seed}:{task.name}:test"))
+    drawn = seed if test_seed is None else test_seed
+    raw_test = task.build(context, "test", test_per_task, random.Random(f"{drawn}:{task.name}:test"))
     raw_train = task.build(context, "train", per_task, random.Random(f"{seed}:{task.name}:train"))
 
     test: list[Example] = []
@@ -190,7 +199,7 @@ def generate(
             if reason is None:
                 train, test, stats = build_task(
                     context, name, seed=config.seed, per_task=config.training_examples(name),
-                    test_per_task=config.test_per_task, negatives=config.negatives,
+                    test_per_task=config.test_per_task, negatives=config.negatives, test_seed=config.test_seed,
                 )  # fmt: skip
                 if train or test:
                     write_jsonl(scratch / "train" / f"{name}.jsonl", train)
@@ -205,6 +214,7 @@ def generate(
             "items": len(catalog),
             "users_with_history": len(catalog.histories),
             "seed": config.seed,
+            "test_seed": config.seed if config.test_seed is None else config.test_seed,
             "per_task": config.per_task,
             "behaviour_per_task": config.behaviour_per_task,
             "test_per_task": config.test_per_task,

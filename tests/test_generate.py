@@ -136,6 +136,18 @@ def test_behaviour_share_cuts_histories_at_more_points(movielens, tmp_path):
     assert len(set(users)) < len(users)
 
 
+def test_a_fresh_test_seed_draws_other_test_queries_and_keeps_the_leakage_rule(movielens, tmp_path):
+    settings = dict(seed=1, progress=False, per_task=60, test_per_task=20, negatives=0, tasks=["SA2I", "UH2I"])
+    generate(movielens, tmp_path / "a", **settings)
+    stats = generate(movielens, tmp_path / "b", test_seed=9, **settings)
+    assert stats["seed"] == 1 and stats["test_seed"] == 9
+    for task in ("SA2I", "UH2I"):
+        first, fresh = (read(tmp_path / side / "test" / f"{task}.jsonl") for side in ("a", "b"))
+        assert [r["query"] for r in first] != [r["query"] for r in fresh]
+        train = {normalise_core(r["core"]) for r in read(tmp_path / "b" / "train" / f"{task}.jsonl")}
+        assert not train & {normalise_core(r["core"]) for r in fresh}
+
+
 def test_same_seed_same_bytes_other_seed_other_bytes(movielens, movielens_data, tmp_path):
     again = tmp_path / "again"
     generate(movielens, again, seed=3, progress=False, **SMALL)

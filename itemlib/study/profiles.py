@@ -145,7 +145,9 @@ PROFILES = {
     "cpu": Profile(
         "cpu",
         general_references={"movielens": ("mpnet",)},
-        generation=GenerateConfig(per_task=2000, test_per_task=500, negatives=15),
+        # test queries drawn with a seed no earlier run used: the test set of the runs published before
+        # (seed 0) guided recipe decisions and is a development set since
+        generation=GenerateConfig(per_task=2000, test_per_task=500, negatives=15, test_seed=1),
         training=_CPU_RECIPE,
         ablation=Ablation(_CPU_ABLATION, ({"in_batch": "off"}, {"in_batch": "on"}, {"in_batch": "filtered"})),
     ),
