@@ -17,7 +17,9 @@ from scipy import stats
 def paired_difference(
     tuned: Sequence[float], baseline: Sequence[float], seed: int = 0, resamples: int = 2000
 ) -> dict[str, float]:
-    """Mean per-query difference ``tuned - baseline`` with a 95% bootstrap interval.
+    """Mean per-query difference ``tuned - baseline`` with a 95% bootstrap interval, and the two-sided
+    p-value of a paired randomisation test (each query's difference flipped in sign at random), which
+    :func:`holm` corrects when many comparisons are read together.
 
     Both models must be scored on the same queries in the same order; pairing removes the spread
     between easy and hard queries, so a difference whose interval excludes 0 is not query noise.
@@ -30,7 +32,11 @@ def paired_difference(
         )
     diff = tuned - baseline
     if not diff.any():
-        return {"difference": 0.0, "low": 0.0, "high": 0.0}
+        return {"difference": 0.0, "low": 0.0, "high": 0.0, "p": 1.0}
+    flips = stats.permutation_test(
+        (diff,), np.mean, permutation_type="samples", n_resamples=resamples, alternative="two-sided",
+        random_state=np.random.default_rng(seed),
+    )  # fmt: skip
     interval = stats.bootstrap(
         (diff,),
         np.mean,
@@ -39,7 +45,8 @@ def paired_difference(
         method="percentile",
         random_state=np.random.default_rng(seed),
     ).confidence_interval
-    return {"difference": float(diff.mean()), "low": float(interval.low), "high": float(interval.high)}
+    return {"difference": float(diff.mean()), "low": float(interval.low), "high": float(interval.high),
+            "p": float(flips.pvalue)}  # fmt: skip
 
 
 #: How a paired difference is judged, by where its 95% interval lies.
@@ -63,3 +70,22 @@ def paired_comparison(
 def interval_text(difference: float, low: float, high: float) -> str:
     """``+0.012 [-0.004, +0.030]``: a signed difference and its interval, as tables and claims print them."""
     return f"{difference:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (Holm 1979): it controls the chance of any
+    false "better" or "worse" among them at the level the adjusted values are read at."""
+    p = np.asarray(pvalues, dtype=float)
+    order = np.argsort(p, kind="stable")
+    adjusted = np.maximum.accumulate(np.minimum(1.0, p[order] * (len(p) - np.arange(len(p)))))
+    out = np.empty_like(p)
+    out[order] = adjusted
+    return out
+
+
+def corrected_verdict(difference: float, adjusted_p: float, level: float = 0.05) -> str:
+    """The verdict after a multiplicity correction: the difference's direction where the adjusted
+    p-value is below ``level``, else ``within noise``."""
+    if adjusted_p >= level or difference == 0:
+        return "within noise"
+    return "better" if difference > 0 else "worse"

@@ -265,3 +265,17 @@ def test_general_model_claim_counts_the_tuned_model_s_verdicts_against_a_larger_
     claim = general_model_claim(intervals)
     assert "on movielens, better than mpnet beyond noise on 1 of 2 tasks, within noise on 0, worse on 1 (NM2I)" in claim
     assert general_model_claim(paired_intervals(records())) is None
+
+
+def test_verdicts_are_counted_before_and_after_holm_s_correction():
+    from itemlib.comparison import holm
+
+    assert holm([0.01, 0.04, 0.03, 0.5]).tolist() == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    slight = [1.0] * 6 + [0.0] * 14  # 6 of 20 queries better: beyond noise alone, not once corrected
+    per_query = {"untuned": {t: [0.0] * 20 for t in ("UH2I", "I2I", "FA2I")},
+                 "tuned-movielens": {"UH2I": [1.0] * 20, "I2I": slight, "FA2I": slight}}  # fmt: skip
+    intervals = paired_intervals({"movielens": evaluation("movielens", per_query)}).set_index("task")
+    assert intervals.loc["I2I", "verdict"] == "better" and intervals.loc["I2I", "verdict (Holm)"] == "within noise"
+    assert intervals.loc["UH2I", "verdict (Holm)"] == "better"
+    counts = verdict_counts(intervals.reset_index()).iloc[0]
+    assert (counts.better, counts["better (Holm)"], counts["worse (Holm)"]) == (3, 1, 0)

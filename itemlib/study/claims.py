@@ -16,7 +16,7 @@ import pandas as pd
 
 from itemlib.cards import TrainingCard
 from itemlib.collaborative import COLLABORATIVE
-from itemlib.comparison import VERDICTS, interval_text, paired_comparison
+from itemlib.comparison import VERDICTS, corrected_verdict, holm, interval_text, paired_comparison
 from itemlib.diagnostics import COMPARISON_NAMES
 from itemlib.study.arms import TUNED_ROLES, in_domain
 from itemlib.study.records import (
@@ -85,8 +85,13 @@ def paired_intervals(
                     rows.append({"test set": test, "role": arm.role(test), "task": task, "reference": reference,
                                  **comparison})  # fmt: skip
     table = pd.DataFrame(
-        rows, columns=["test set", "role", "task", "reference", "difference", "low", "high", "verdict"]
+        rows, columns=["test set", "role", "task", "reference", "difference", "low", "high", "verdict", "p"]
     )
+    # Holm over each family a table row of the page reads at once: one tuned model against one
+    # reference on every task of one test set
+    family = ["test set", "role", "reference"]
+    table["p (Holm)"] = table.groupby(family, sort=False).p.transform(lambda p: holm(p.to_numpy()))
+    table["verdict (Holm)"] = [corrected_verdict(d, p) for d, p in zip(table.difference, table["p (Holm)"])]
     table[INTERVAL] = [f"{interval_text(d, lo, hi)} {v}"
                        for d, lo, hi, v in zip(table.difference, table.low, table.high, table.verdict)]  # fmt: skip
     return table
@@ -94,11 +99,13 @@ def paired_intervals(
 
 def verdict_counts(intervals: pd.DataFrame, role_name: str = "in-domain") -> pd.DataFrame:
     """Per test set and reference: on how many tasks the tuned model is better beyond noise, within
-    noise or worse, and the tasks where the reference wins (the tuned model is worse beyond noise)."""
+    noise or worse (each 95% interval read alone), how many stay better or worse after Holm's
+    correction over the reference's tasks, and the tasks where the reference wins."""
     rows = []
     part = intervals[intervals.role == role_name]
     for (test, reference), group in part.groupby(["test set", "reference"], sort=False):
         counts = {v: int((group.verdict == v).sum()) for v in VERDICTS}
+        counts |= {f"{v} (Holm)": int((group["verdict (Holm)"] == v).sum()) for v in ("better", "worse")}
         wins = group[group.verdict == "worse"].task.tolist()
         rows.append({"test set": test, "reference": reference, **counts, "tasks": len(group),
                      "reference wins on": ", ".join(wins) or "none"})  # fmt: skip
