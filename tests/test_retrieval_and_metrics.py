@@ -143,10 +143,12 @@ def test_evaluate_baselines_end_to_end(movielens, movielens_data, tmp_path):
 
 def test_paired_difference_interval():
     same = paired_difference([1, 0, 1, 0], [1, 0, 1, 0])
-    assert same == {"difference": 0.0, "low": 0.0, "high": 0.0}
+    assert same == {"difference": 0.0, "low": 0.0, "high": 0.0, "p": 1.0}
     rng = np.random.default_rng(0)
     noise = paired_difference(rng.integers(0, 2, 400), rng.integers(0, 2, 400))
-    assert noise["low"] < 0 < noise["high"]  # two coin flips: no real difference
+    assert noise["low"] < 0 < noise["high"] and noise["p"] > 0.05  # two coin flips: no real difference
+    clear = paired_difference([1.0] * 30, [0.0] * 30)
+    assert clear["low"] == 1.0 and clear["p"] < 0.001  # the randomisation test agrees with the interval
     assert paired_difference([1, 0], [0, 0], seed=3) == paired_difference([1, 0], [0, 0], seed=3)
     with pytest.raises(ValueError, match="equal-length"):
         paired_difference([1, 0, 1], [1, 0])
