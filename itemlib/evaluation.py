@@ -205,7 +205,7 @@ def evaluate(
                          "queries": len(records)})  # fmt: skip
         named = np.array([names_title(r) for r in records])
         if named.any() and not named.all():  # FA2I, SA2I: a query that names the title is partly a title lookup
-            values = METRICS_AT_K[task_info(task).headline](judged, HEADLINE_K)
+            values = per_query[-1].value.to_numpy()  # this task's headline per query, computed above
             for metric, part in (("title named", named), ("title not named", ~named)):
                 rows.append({"task": task, "metric": metric, "k": HEADLINE_K, "value": float(values[part].mean()),
                              "queries": int(part.sum())})  # fmt: skip

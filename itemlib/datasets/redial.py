@@ -59,8 +59,13 @@ def title_variants(title: str) -> set[str]:
     main = re.sub(r"\s*\(.*\)\s*$", "", title)
     alternatives = [re.sub(r"^\s*a\.k\.a\.\s*", "", a) for a in re.findall(r"\(([^()]*)\)", title)]
     keys = {title_key(t) for t in (title, main, *alternatives)}
-    keys |= {key.split(" ", 1)[1] for key in keys if key.split(" ", 1)[0] in ARTICLES and " " in key}
-    return keys - {""}
+    return {variant for key in keys for variant in with_and_without_article(key)} - {""}
+
+
+def with_and_without_article(key: str) -> list[str]:
+    """A title key, and the same without its leading article when it has one."""
+    first, _, rest = key.partition(" ")
+    return [key, rest] if first in ARTICLES and rest else [key]
 
 
 class TitleYearLinker:
@@ -81,8 +86,7 @@ class TitleYearLinker:
         """The catalog id of a ReDial movie name, or None when no single item matches."""
         match = NAME.match(" ".join(name.split()))
         title, year = (match["title"], int(match["year"])) if match else (name, None)
-        keys = [title_key(title)]
-        keys += [keys[0].split(" ", 1)[1]] if keys[0].split(" ", 1)[0] in ARTICLES and " " in keys[0] else []
+        keys = with_and_without_article(title_key(title))
         for candidate in (year, year - 1, year + 1) if year is not None else ():
             found = set().union(*(self.by_key.get((key, candidate), set()) for key in keys))
             if len(found) == 1:
@@ -116,12 +120,8 @@ def read_dialogues(path: Path) -> list[dict]:
                 dialogue = json.loads(line)
             except json.JSONDecodeError as error:
                 raise CatalogError(f"{path}:{number}: malformed JSON line ({error.msg})") from None
-            if not isinstance(dialogue, dict) or not {"messages", "movieMentions", "initiatorWorkerId"} <= set(
-                dialogue
-            ):
-                raise CatalogError(
-                    f"{path}:{number}: not a ReDial dialogue (messages, movieMentions, initiatorWorkerId)"
-                )
+            if not isinstance(dialogue, dict) or not set(REQUIRED) <= set(dialogue):
+                raise CatalogError(f"{path}:{number}: not a ReDial dialogue ({', '.join(REQUIRED)})")
             dialogues.append(dialogue)
     return dialogues
 

@@ -59,14 +59,6 @@ def wide_table(headline: pd.DataFrame, catalogs: Sequence[str]) -> pd.DataFrame:
     return wide
 
 
-def gains_over_untuned(headline: pd.DataFrame) -> pd.DataFrame:
-    """The tuned models' rows with the untuned model's value beside them and the difference."""
-    untuned = headline[headline.role == "untuned"][["test set", "task", "value"]].rename(columns={"value": "untuned"})
-    gains = headline[headline.role.isin(["in-domain", "out-of-domain"])].merge(untuned, on=["test set", "task"])
-    gains["gain over untuned"] = gains.value - gains.untuned
-    return gains
-
-
 def paired_intervals(
     evaluations: dict[str, EvaluationRecord], seed: int = 0, references: Sequence[str] | None = None
 ) -> pd.DataFrame:
@@ -371,7 +363,6 @@ class Results:
     catalogs: list[str]
     headline: pd.DataFrame  # tidy: test set, model, role, task, metric, value
     wide: pd.DataFrame
-    gains: pd.DataFrame
     intervals: pd.DataFrame  # tuned − each reference, per test set, role and task
     counts: pd.DataFrame  # in-domain verdicts per test set and reference
     claims: list[str]
@@ -440,7 +431,6 @@ def load_results(runs_dir: str | Path, catalogs: Sequence[str], seed: int = 0) -
     if training is None:
         raise FileNotFoundError(f"{runs_dir}: no complete train-{catalogs[0]} run")
     headline = pd.DataFrame(headline_rows(evaluations))  # type: ignore[arg-type]
-    gains = gains_over_untuned(headline)
     intervals = paired_intervals(evaluations, seed)  # type: ignore[arg-type]
     claims = [in_domain_claim(test, intervals) for test in catalogs]
     if len(catalogs) > 1:
@@ -457,6 +447,6 @@ def load_results(runs_dir: str | Path, catalogs: Sequence[str], seed: int = 0) -
     if ablation and (claim := in_batch_claim(ablation, card.hyperparameters["in_batch"], seed)):
         claims.append(claim)
     diagnosis = read_record(runs_dir, "diagnosis", DiagnosisRecord)
-    return Results(list(catalogs), headline, wide_table(headline, catalogs), gains, intervals,
+    return Results(list(catalogs), headline, wide_table(headline, catalogs), intervals,
                    verdict_counts(intervals), claims, recipe_sentence(card), ablation,
                    below_catalog_rate(diagnosis) if diagnosis else None, seed, behaviour)  # fmt: skip
