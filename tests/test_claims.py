@@ -260,11 +260,15 @@ def test_general_model_claim_counts_the_tuned_model_s_verdicts_against_a_larger_
         "untuned-mpnet": {"UH2I": [0.0] * 20, "NM2I": [1.0] * 20},
         "tuned-movielens": {"UH2I": [1.0] * 20, "NM2I": [0.0] * 20},
     }
-    intervals = paired_intervals({"movielens": evaluation("movielens", per_query)})
+    evaluations = {"movielens": evaluation("movielens", per_query)}
+    intervals = paired_intervals(evaluations)
     assert list(dict.fromkeys(intervals.reference)) == ["untuned", "untuned-mpnet"]
-    claim = general_model_claim(intervals)
-    assert "on movielens, better than mpnet beyond noise on 1 of 2 tasks, within noise on 0, worse on 1 (NM2I)" in claim
-    assert general_model_claim(paired_intervals(records())) is None
+    claim = general_model_claim(evaluations, intervals)
+    assert (
+        "on movielens, better than untuned-mpnet beyond noise on 1 of 2 tasks, within noise on 0, worse on 1 "
+        "(NM2I)" in claim
+    )
+    assert general_model_claim(records(), paired_intervals(records())) is None
 
 
 def test_verdicts_are_counted_before_and_after_holm_s_correction():

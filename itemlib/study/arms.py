@@ -33,6 +33,7 @@ class Arm:
         kind: ``"reference"`` (the untuned encoder or a baseline) or ``"tuned"``.
         trained_on: the catalog a tuned arm was fine-tuned on.
         prior: a tuned arm ranked with the popularity prior chosen for it.
+        general: a reference that is a larger general-purpose encoder, untuned (:func:`general_arm`).
     """
 
     label: str
@@ -40,6 +41,7 @@ class Arm:
     kind: Kind
     trained_on: str | None = None
     prior: bool = False
+    general: bool = False
 
     def role(self, test_set: str) -> str:
         """What this arm is on ``test_set``: a reference's own label, or in-domain / out-of-domain /
@@ -76,7 +78,7 @@ def reference_arms(untuned_model: str, *, collaborative: bool = False) -> list[A
 def general_arm(model: str) -> Arm:
     """A larger general-purpose encoder, untuned (a preset, path or Hub id): does alignment do more
     than a bigger model already does? Labelled ``untuned-<name>`` (a path by its last part)."""
-    return Arm(f"untuned-{Path(model).name}", model, "reference")
+    return Arm(f"untuned-{Path(model).name}", model, "reference", general=True)
 
 
 def tuned_arm(catalog: str, model_dir: str, prior: bool = False) -> Arm:

@@ -167,16 +167,17 @@ def hybrid_claim(evaluations: dict[str, EvaluationRecord], intervals: pd.DataFra
             "chosen on a validation split: " + "; ".join(parts) + ".")  # fmt: skip
 
 
-def general_model_claim(intervals: pd.DataFrame) -> str | None:
+def general_model_claim(evaluations: dict[str, EvaluationRecord], intervals: pd.DataFrame) -> str | None:
     """Is a larger general-purpose model already enough? The in-domain tuned model against each
-    untuned general encoder of the records (labels ``untuned-<name>``), task by task."""
-    part = intervals[(intervals.role == "in-domain") & intervals.reference.str.startswith("untuned-")]
+    untuned general encoder of the records (arms marked ``general``), task by task."""
+    general = {a.label for record in evaluations.values() for a in record.arms_by_label.values() if a.general}
+    part = intervals[(intervals.role == "in-domain") & intervals.reference.isin(general)]
     if part.empty:
         return None
     parts = []
     for (test, reference), group in part.groupby(["test set", "reference"], sort=False):
         by = tasks_by_verdict(group)
-        parts.append(f"on {test}, better than {reference.removeprefix('untuned-')} beyond noise on {len(by['better'])} "
+        parts.append(f"on {test}, better than {reference} beyond noise on {len(by['better'])} "
                      f"of {len(group)} tasks, within noise on {len(by['within noise'])}, worse on {len(by['worse'])}"
                      + (f" ({', '.join(by['worse'])})" if by["worse"] else ""))  # fmt: skip
     return ("**Beyond the paper: is a larger general model already enough?** The aligned model against an untuned "
@@ -437,7 +438,7 @@ def load_results(runs_dir: str | Path, catalogs: Sequence[str], seed: int = 0) -
         claims.append(out_of_domain_claim(intervals))
     if claim := hybrid_claim(evaluations, intervals, seed):  # type: ignore[arg-type]
         claims.append(claim)
-    if claim := general_model_claim(intervals):
+    if claim := general_model_claim(evaluations, intervals):  # type: ignore[arg-type]
         claims.append(claim)
     behaviour = behaviour_table(evaluations, intervals)  # type: ignore[arg-type]
     if claim := behaviour_claim(behaviour):
