@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,14 @@ from itemlib.study.runner import StudyError, is_complete
 
 #: Runs shown as chapters of the results part, in this order; the others are listed as runs.
 CHAPTERS = ("results", "diagnosis", "chat")
+
+#: Width in pixels of a page's text column in headless Chromium at a 1,400-pixel window (the book's
+#: theme), and the estimate of a table's narrowest layout: per column, its longest unbreakable word
+#: (browsers break at spaces and after hyphens) at ``TABLE_CHAR_PX`` plus ``TABLE_CELL_PX`` of padding.
+#: Calibrated against the widths Chromium measured on the cpu book of 2026-12: every table it drew
+#: wider than the page is estimated wider, every other one narrower.
+PAGE_PX, TABLE_CHAR_PX, TABLE_CELL_PX = 836, 8, 20
+EXPONENT = re.compile(r"\b\d(?:\.\d+)?e[-+]?\d+\b")
 
 
 def write_toc(profile_name: str, root: Path = ROOT) -> Path:
@@ -49,8 +58,43 @@ def write_toc(profile_name: str, root: Path = ROOT) -> Path:
     return toc
 
 
+def table_problems(page: Path) -> list[str]:
+    """What a reader would trip over in the tables of one built HTML page: a table wider than the page
+    (cut off, or scrolled sideways), a ``NaN`` cell, a number in exponent form."""
+    from bs4 import BeautifulSoup
+
+    problems = []
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    for number, table in enumerate(soup.select("article table"), start=1):
+        widest: dict[int, int] = {}  # column -> its longest unbreakable word, in characters
+        for row in table.find_all("tr"):
+            column = 0
+            for cell in row.find_all(["th", "td"]):
+                text = cell.get_text(" ", strip=True)
+                if text == "NaN":
+                    problems.append(f"{page}: table {number} shows NaN (write a dash for a missing value)")
+                if match := EXPONENT.search(text):
+                    problems.append(f"{page}: table {number} writes {match.group()!r} in exponent form")
+                span = int(cell.get("colspan", 1))
+                if span == 1:
+                    word = max((len(w) for w in re.split(r"\s+|(?<=-)", text)), default=0)
+                    widest[column] = max(widest.get(column, 0), word)
+                column += span
+        width = sum(TABLE_CHAR_PX * chars + TABLE_CELL_PX for chars in widest.values())
+        if width > PAGE_PX:
+            problems.append(f"{page}: table {number} is about {width} px wide, the page {PAGE_PX} px "
+                            f"({len(widest)} columns): split it, stack it or shorten its headers")  # fmt: skip
+    return sorted(set(problems), key=problems.index)
+
+
+def book_table_problems(html_dir: Path, pages: str = "book/**/*.html") -> list[str]:
+    """:func:`table_problems` of every built page under ``html_dir``."""
+    return [problem for page in sorted(html_dir.glob(pages)) for problem in table_problems(page)]
+
+
 def build_book(profile_name: str, strict: bool = True, root: Path = ROOT) -> Path:
-    """Write the toc for ``profile_name`` and build the HTML (no notebook is executed)."""
+    """Write the toc for ``profile_name`` and build the HTML (no notebook is executed); ``strict``
+    turns Sphinx warnings and :func:`table_problems` into errors."""
     write_toc(profile_name, root)
     binary = Path(sys.executable).parent / "jupyter-book"
     command = [str(binary) if binary.exists() else "jupyter-book", "build", str(root), "--builder", "html"]
@@ -59,4 +103,7 @@ def build_book(profile_name: str, strict: bool = True, root: Path = ROOT) -> Pat
     result = subprocess.run(command, cwd=root)
     if result.returncode != 0:
         raise StudyError(f"book build failed ({' '.join(command)})")
-    return root / "_build" / "html" / "index.html"
+    html = root / "_build" / "html"
+    if strict and (problems := book_table_problems(html, f"book/runs/{profile_name}/**/*.html")):
+        raise StudyError("the book's tables need mending:\n" + "\n".join(problems))
+    return html / "index.html"

@@ -26,6 +26,7 @@ from itemlib.study.records import (
     TrainingRecord,
     read_record,
 )
+from itemlib.study.tables import styled
 from itemlib.taskinfo import tasks_in
 
 INTERVAL = "tuned − reference [95% CI]"
@@ -397,7 +398,7 @@ class Results:
         """The headline table of one test set (its columns of :attr:`wide`) as the page shows it: three
         decimals, "–" where an arm answers no query of a task, text escaped for HTML."""
         table = self.wide[test].rename(columns=lambda role: role.replace("+", " + "))  # a header that can wrap
-        return table.style.format(precision=3, na_rep="–", escape="html").set_table_attributes('class="dataframe"')
+        return styled(table)
 
     def behaviour_view(self) -> pd.DataFrame:
         """:attr:`behaviour` as the page shows it: one row per test set, task and tuned retriever; the

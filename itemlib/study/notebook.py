@@ -15,27 +15,18 @@ import pandas as pd
 
 from itemlib.cards import examples_seen
 from itemlib.provenance import git_commit
-
-
-def number(value: float) -> str:
-    """How the book's tables write a number: whole counts with thousands separators (18,606, not
-    18606.000), other values to three decimals, tiny ones (a base rate of 0.0008) in two significant
-    digits, a missing one as a dash."""
-    if value != value:
-        return "–"
-    if float(value).is_integer() and abs(value) >= 10:
-        return f"{int(value):,}"
-    return f"{value:.3f}" if value == 0 or abs(value) >= 0.001 else f"{value:.1e}"
+from itemlib.study.tables import number, use_book_tables
 
 
 def setup() -> None:
-    """Offline hub, quiet warnings, the book's plot theme and number format."""
+    """Offline hub, quiet warnings, the book's plot theme and table style."""
     import seaborn as sns
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     warnings.filterwarnings("ignore")
     sns.set_theme(style="whitegrid")
     pd.set_option("display.float_format", number)
+    use_book_tables()
 
 
 def write_metrics(path: str | Path, metrics: dict[str, Any]) -> None:
@@ -87,12 +78,15 @@ def provenance_table(runs_dir: str | Path, runs: Sequence[str] | None = None) ->
 
 def provenance(
     profile: str, seed: int, runs_dir: str | Path, runs: Sequence[str] | None = None, exclude: Sequence[str] = ()
-) -> pd.DataFrame:
-    """Show this page's own execution line and return the table of the runs it reads (indexed by run)."""
+) -> pd.DataFrame | None:
+    """Show this page's own execution line and return the table of the runs it reads (indexed by run;
+    ``None`` when it reads no run's products, as the catalogs page)."""
     from IPython.display import Markdown, display
 
     display(Markdown(page_provenance(profile, seed)))
     table = pd.DataFrame(provenance_table(runs_dir, runs))
+    if table.empty:
+        return None
     return table[~table.run.isin(exclude)].set_index("run")
 
 

@@ -142,7 +142,6 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
                 "local_llm": profile.local_llm,
                 "llm_dialogues": profile.llm_dialogues,
                 "llm_validation_dialogues": profile.llm_validation_dialogues,
-                "runs_dir": runs_dir,
                 "arms": {c: as_data(references + general[c] + [tuned[c]]) for c in catalogs},
                 "redial_arms": as_data(redial) if redial else [],
             },
@@ -158,7 +157,6 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
                 "catalogs": catalogs,
                 "tests_dirs": {c: f"{work}/data/{c}" for c in catalogs},
                 "arms": {c: as_data(references + [tuned[c]]) for c in catalogs},
-                "runs_dir": runs_dir,
             },
             needs=[f"generate-{c}" for c in catalogs] + [f"train-{c}" for c in catalogs],
         )
@@ -183,8 +181,10 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
         Run(
             "results",
             "results.ipynb",
-            {**common, "runs_dir": runs_dir, "catalogs": catalogs},
+            {**common, "catalogs": catalogs},
             needs=[r.name for r in runs],
         )
     )
+    for run in runs:  # every page ends with the provenance of the runs it reads
+        run.parameters |= {"runs_dir": runs_dir, "upstream": list(run.needs)}
     return runs

@@ -21,6 +21,10 @@ from itemlib.study.arms import Arm, arms_of
 
 R = TypeVar("R", bound="Record")
 
+#: The metrics an evaluation computes at several cut-offs (its other rows are the base rate, the
+#: ceiling and the title split, shown in tables of their own).
+EVERY_METRIC = ("hit", "recall", "ndcg", "coverage", "mrr")
+
 
 @dataclass
 class Record:
@@ -134,9 +138,38 @@ class EvaluationRecord(Record):
         table.insert(2, "ceiling", first.get("ceiling", pd.Series(float("nan"), index=first.index)))
         return table
 
+    def headline_view(self) -> pd.DataFrame:
+        """The headline table as the page shows it: models as rows under the base rate and the ceiling,
+        tasks as columns grouped under their metric, so that a dozen models still fit the page."""
+        table = self.headline_table()
+        metrics = list(dict.fromkeys(table.metric))
+        table = table.iloc[sorted(range(len(table)), key=lambda i: metrics.index(table.metric.iloc[i]))]
+        view = table.drop(columns="metric").T.rename(index={"base_rate": "base rate"})
+        view.columns = pd.MultiIndex.from_arrays([table.metric, table.index], names=["metric", "task"])
+        view.index.name = "model"
+        return view
+
+    def per_query_table(self) -> pd.DataFrame:
+        """One row per model, task and test query: the headline value, what error bars are drawn from."""
+        return pd.DataFrame(
+            [{"model": label, "task": task, "value": value}
+             for label, tasks in self.per_query.items() for task, values in tasks.items() for value in values]
+        )  # fmt: skip
+
+    def metric_tables(self) -> dict[str, pd.DataFrame]:
+        """Every metric the evaluation computed, one table each (rows: task and model; columns: the
+        cut-off k), narrow enough for the page however many models there are."""
+        rows = [row | {"model": label} for label, metrics in self.metrics.items() for row in metrics
+                if row["metric"] in EVERY_METRIC]  # fmt: skip
+        table = pd.DataFrame(rows)
+        return {
+            metric: group.pivot_table(index=["task", "model"], columns="k", values="value", sort=False)
+            for metric, group in table.groupby("metric", sort=False)
+        }
+
     def title_split(self) -> pd.DataFrame:
         """Per task whose queries sometimes name the item's title (FA2I, SA2I): each model's headline
-        on the queries that name it and on those that do not, with their counts."""
+        (a row) on the queries that name it and on those that do not, then a row of their counts."""
         rows = [{"task": row["task"], "model": label, "queries": row["metric"], "value": row["value"],
                  "count": row["queries"]}
                 for label, metrics in self.metrics.items() for row in metrics
@@ -144,9 +177,10 @@ class EvaluationRecord(Record):
         if not rows:
             return pd.DataFrame()
         table = pd.DataFrame(rows)
+        wide = table.pivot_table(index="model", columns=["task", "queries"], values="value", sort=False)
+        wide = wide.reindex([label for label in self.metrics if label in wide.index])
         counts = table.drop_duplicates(["task", "queries"]).set_index(["task", "queries"])["count"]
-        wide = table.pivot_table(index=["task", "queries"], columns="model", values="value", sort=False)
-        return wide.reindex(columns=list(self.metrics)).dropna(axis=1, how="all").assign(count=counts)
+        return pd.concat([wide, counts.to_frame("queries (count)").T])
 
 
 @dataclass

@@ -1,0 +1,47 @@
+"""How the book writes a table: one number format and one style for every page, so that a reader
+never meets ``NaN``, ``4.0e-04`` or ``18606.000`` (:func:`itemlib.study.book.table_problems` checks
+the built pages)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+
+def number(value: float) -> str:
+    """A number as the book's tables write it: whole counts with thousands separators (18,606, not
+    18606.000), other values to three decimals, never in exponent form (a base rate of 0.0003 is
+    "<0.001"), a missing one as a dash."""
+    if value != value:
+        return "–"
+    if isinstance(value, (int, np.integer)):  # a count, however small
+        return f"{value:,}"
+    if float(value).is_integer() and abs(value) >= 10:
+        return f"{int(value):,}"
+    if 0 < abs(value) < 0.0005:  # would print as 0.000 or -0.000, hiding that it is not zero
+        return "<0.001" if value > 0 else ">-0.001"
+    return f"{value:.3f}"
+
+
+def styled(frame: pd.DataFrame) -> Styler:
+    """``frame`` as the page shows it, one style for every page: numbers as :func:`number` writes
+    them, a missing cell as a dash, text and headers escaped for HTML (item texts are data)."""
+    numeric = frame.select_dtypes("number").columns
+    style = frame.style.format(number, subset=numeric, na_rep="–")
+    style = style.format(escape="html", subset=frame.columns.difference(numeric), na_rep="–")
+    style = style.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
+    return style.set_table_attributes('class="dataframe"')  # the theme's table style, as a plain DataFrame gets
+
+
+def use_book_tables() -> None:
+    """Make every DataFrame (and Series) a notebook displays render through :func:`styled`, so that
+    no page shows pandas' raw ``NaN``, exponents or a Series' ``dtype: float64`` line."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    html = shell.display_formatter.formatters["text/html"]
+    html.for_type(pd.DataFrame, lambda frame: styled(frame).to_html())
+    html.for_type(pd.Series, lambda series: styled(series.to_frame()).to_html())

@@ -1,0 +1,60 @@
+"""One table style for the whole book: numbers without exponents or NaN, integers as integers, and a
+check of the built pages that fails on a table wider than the page."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from itemlib.study.book import PAGE_PX, table_problems
+from itemlib.study.records import EvaluationRecord
+from itemlib.study.tables import number, styled
+
+
+def test_numbers_are_written_without_exponents_and_counts_as_counts():
+    assert number(0.0003) == "<0.001" and number(-0.0002) == ">-0.001"
+    assert number(0.1234) == "0.123" and number(0.0) == "0.000"
+    assert number(np.int64(3)) == "3" and number(18606.0) == "18,606"
+    assert number(float("nan")) == "–"
+
+
+def test_styled_tables_show_a_dash_for_missing_cells_and_escape_text():
+    frame = pd.DataFrame({"model": ["<b>x</b>", "y"], "value": [np.nan, 4e-4], "count": [3, 12]})
+    html = styled(frame).to_html()
+    assert "NaN" not in html and "e-04" not in html and "&lt;b&gt;" in html and "<b>x" not in html
+    assert "–" in html and "<0.001" in html.replace("&lt;", "<")
+
+
+def page(tmp_path, table: str):
+    path = tmp_path / "page.html"
+    path.write_text(f"<html><body><article>{table}</article></body></html>")
+    return path
+
+
+def test_the_book_check_finds_wide_tables_nan_and_exponents(tmp_path):
+    narrow = pd.DataFrame({"task": ["UH2I"], "untuned": [0.1], "tuned": [0.2]}).to_html()
+    assert table_problems(page(tmp_path, narrow)) == []
+    wide = pd.DataFrame({f"tuned_model_number_{i}": [0.123] for i in range(12)}).to_html()
+    [problem] = table_problems(page(tmp_path, wide))
+    assert "px wide" in problem and f"the page {PAGE_PX} px" in problem
+    raw = "<table><tr><th>a</th><th>b</th></tr><tr><td>NaN</td><td>4.0e-04</td></tr></table>"
+    problems = table_problems(page(tmp_path, raw))
+    assert any("NaN" in p for p in problems) and any("'4.0e-04'" in p for p in problems)
+    assert table_problems(page(tmp_path, styled(pd.DataFrame({"a": [np.nan], "b": [4e-4]})).to_html())) == []
+
+
+def test_the_evaluate_page_shows_models_as_rows_so_that_many_models_fit():
+    headline = {label: [{"task": "UH2I", "metric": "hit@5", "value": v, "base_rate": 1e-4, "ceiling": 1.0},
+                        {"task": "FA2I", "metric": "coverage@5", "value": v / 2, "base_rate": 0.1, "ceiling": 0.4}]
+                for label, v in (("untuned", 0.1), ("tuned-movielens", 0.3))}  # fmt: skip
+    metrics = {label: [{"task": "FA2I", "metric": name, "k": 5, "value": 0.2, "queries": n}
+                       for name, n in (("title named", 30), ("title not named", 20), ("hit", 50))]
+               for label in headline}  # fmt: skip
+    record = EvaluationRecord("movielens", [], headline, metrics, per_query={"untuned": {"UH2I": [0.0, 1.0]}})
+    view = record.headline_view()
+    assert list(view.index) == ["base rate", "ceiling", "untuned", "tuned-movielens"]
+    assert list(view.columns) == [("hit@5", "UH2I"), ("coverage@5", "FA2I")]
+    split = record.title_split()
+    assert list(split.index) == ["untuned", "tuned-movielens", "queries (count)"]
+    assert split.loc["queries (count)", ("FA2I", "title named")] == 30
+    assert list(record.metric_tables()) == ["hit"] and len(record.per_query_table()) == 2
