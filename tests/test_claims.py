@@ -10,9 +10,10 @@ from itemlib.cards import TrainingCard
 from itemlib.comparison import verdict
 from itemlib.study.arms import Arm, reference_arms, tuned_arm
 from itemlib.study.claims import (
+    ablation_claim,
+    ablation_intervals,
     below_catalog_rate,
     headline_sentence,
-    in_batch_claim,
     in_domain_claim,
     load_results,
     paired_intervals,
@@ -96,16 +97,23 @@ def test_every_reference_is_judged_and_the_tasks_a_baseline_wins_are_named():
     assert "**movielens**: untuned 1/2; popularity 1/2 (popularity wins on UH2I); random 1/2." in sentence
 
 
-def test_in_batch_claim_is_judged_per_task_by_intervals_against_in_batch_off():
+def test_ablation_claim_judges_each_arm_against_the_base_recipe_and_names_every_task_beyond_noise():
     per_query = {"untuned": {"UH2I": [0.0] * 20, "NM2I": [0.0] * 20},
-                 "7 neg, in-batch off": {"UH2I": [1.0] * 20, "NM2I": [1.0] * 20},
-                 "7 neg, in-batch on": {"UH2I": [0.0] * 20, "NM2I": [1.0, 0.0] * 10}}  # fmt: skip
-    rows = [{"variant": f"7 neg, in-batch {mode}", "negatives": 7, "in_batch": mode, "task": "UH2I", "value": 0.0}
-            for mode in ("off", "on")]  # fmt: skip
-    claim = in_batch_claim(AblationRecord(catalog="movielens", steps=60, rows=rows, per_query=per_query), "filtered")
-    assert "worse than none beyond noise on 1 of 2 tasks, better on 0, within noise on 0" not in claim
-    assert "worse than none beyond noise on 2 of 2 tasks" in claim and "this study agrees" in claim
-    assert in_batch_claim(AblationRecord(catalog="movielens", steps=60, rows=[]), "off") is None
+                 "0 neg, in-batch filtered": {"UH2I": [1.0] * 20, "NM2I": [1.0] * 20},
+                 "0 neg, in-batch on": {"UH2I": [0.0] * 20, "NM2I": [1.0, 0.0] * 10},
+                 "3 neg, in-batch filtered": {"UH2I": [1.0] * 20, "NM2I": [1.0] * 20}}  # fmt: skip
+    rows = [{"variant": f"{k} neg, in-batch {mode}", "negatives": k, "in_batch": mode, "task": "UH2I", "value": 0.0}
+            for k, mode in ((0, "filtered"), (0, "on"), (3, "filtered"))]  # fmt: skip
+    record = AblationRecord(catalog="movielens", steps=120, rows=rows, per_query=per_query,
+                            baseline="0 neg, in-batch filtered")  # fmt: skip
+    claim = ablation_claim(record)
+    assert claim.startswith("**Ablation (movielens, 120 steps per arm, each arm against *0 neg, in-batch filtered*")
+    assert "*0 neg, in-batch on* is better beyond noise on 0 of 2 tasks (none) and worse on 2 (UH2I -1.000" in claim
+    assert "*3 neg, in-batch filtered* is better beyond noise on 0 of 2 tasks (none) and worse on 0 (none)" in claim
+    assert "against in-batch mode `filtered`, this ablation agrees" in claim
+    intervals = ablation_intervals(record)
+    assert set(intervals.variant) == {"0 neg, in-batch on", "3 neg, in-batch filtered"}  # neither untuned nor the base
+    assert ablation_claim(AblationRecord(catalog="movielens", steps=60, rows=[])) is None
 
 
 def test_below_catalog_rate_names_the_conditions_where_the_tuned_model_does_worse_than_chance():

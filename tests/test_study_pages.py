@@ -64,16 +64,19 @@ def test_diagnosis_lines_name_where_the_in_domain_model_errs_most():
     )
 
 
-def test_the_ablation_records_each_arms_settings_so_the_in_batch_claim_reads_them(tmp_path, movielens, movielens_data):
+def test_the_ablation_records_each_arms_settings_and_its_baseline_so_the_claim_reads_them(
+    tmp_path, movielens, movielens_data
+):
     from itemlib.study.ablation import run_ablation
-    from itemlib.study.claims import in_batch_claim
+    from itemlib.study.claims import ablation_claim
     from itemlib.train_config import TrainConfig
 
     from .tiny_models import tiny_bert
 
     base = TrainConfig(model=tiny_bert(tmp_path / "bert"), max_steps=1, batch_size=4, negatives=2, progress=False,
-                       max_per_task=8)  # fmt: skip
-    record = run_ablation(movielens, movielens_data, tmp_path / "arms", base, [{"in_batch": "off"}, {"in_batch": "on"}])
+                       max_per_task=8, in_batch="filtered")  # fmt: skip
+    record = run_ablation(movielens, movielens_data, tmp_path / "arms", base, [{}, {"in_batch": "on"}])
     on = record.arm("on")
     assert on["negatives"] == 2 and on["variant"] == "2 neg, in-batch on"  # the variant named only in_batch
-    assert "With 2 verified negatives and 1 steps per variant" in in_batch_claim(record, "off")
+    assert record.baseline == "2 neg, in-batch filtered"  # the empty variant: the base recipe's own arm
+    assert "1 steps per arm, each arm against *2 neg, in-batch filtered*" in ablation_claim(record)

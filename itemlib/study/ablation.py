@@ -25,7 +25,9 @@ def run_ablation(catalog: Catalog, data_dir: str | Path, work_dir: str | Path, b
                  recipe: TrainConfig | None = None) -> AblationRecord:  # fmt: skip
     """Train ``base`` with each variant's fields into ``work_dir/<negatives>-<in_batch>`` (an interrupted
     variant resumes from its checkpoints) and score it, the untuned base model and ``recipe_model``
-    (the in-domain model, trained elsewhere with ``recipe``, default ``base``) on ``data_dir``'s test set."""
+    (the in-domain model, trained elsewhere with ``recipe``, default ``base``) on ``data_dir``'s test set.
+    The arm whose settings are ``base``'s own (an empty variant, or the reused in-domain model) is the
+    record's baseline."""
     models = {"untuned": base.model}
     extra: dict[str, dict] = {"untuned": {}}
     arms = [replace(base, **variant) for variant in variants]
@@ -36,6 +38,7 @@ def run_ablation(catalog: Catalog, data_dir: str | Path, work_dir: str | Path, b
     if recipe_model:
         arms.append(recipe or base)
         models[variant_label(recipe or base)] = recipe_model
+    baseline = next((variant_label(config) for config in arms if config == base), "")
     for config in arms:  # each arm's rows carry its settings, which the claims read (never its label)
         extra[variant_label(config)] = {"negatives": config.negatives, "in_batch": config.in_batch,
                                         "item_tower": config.item_tower}  # fmt: skip
@@ -46,4 +49,4 @@ def run_ablation(catalog: Catalog, data_dir: str | Path, work_dir: str | Path, b
         per_query[label] = {
             task: group.value.round(4).tolist() for task, group in result.per_query.groupby("task", sort=False)
         }
-    return AblationRecord(catalog=catalog.name, steps=base.max_steps, rows=rows, per_query=per_query)
+    return AblationRecord(catalog=catalog.name, steps=base.max_steps, rows=rows, per_query=per_query, baseline=baseline)

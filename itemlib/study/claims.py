@@ -253,51 +253,59 @@ def out_of_domain_claim(intervals: pd.DataFrame) -> str:
             f"{'; '.join(worse) or 'none'}.")  # fmt: skip
 
 
-def in_batch_negatives(ablation: AblationRecord) -> int | None:
-    """K of the ablation's in-batch comparison: the verified negatives of its ``in-batch on`` arm."""
-    on = ablation.arm("on")
-    return on["negatives"] if on else None
-
-
-def _variant(ablation: AblationRecord, in_batch: str) -> str | None:
-    """The label of the arm with in-batch mode ``in_batch`` at the in-batch comparison's K."""
-    arm = ablation.arm(in_batch, in_batch_negatives(ablation))
-    return arm["variant"] if arm else None
-
-
-def ablation_intervals(ablation: AblationRecord, baseline: str | None = None, seed: int = 0) -> pd.DataFrame:
-    """Per variant and task: the paired difference to ``baseline`` (default: in-batch off at the
-    in-batch comparison's K, the paper's setting), its 95% interval and verdict; empty when the
-    record has no per-query values or no such variant."""
-    per_query = ablation.per_query
-    baseline = baseline or _variant(ablation, "off")
+def ablation_intervals(ablation: AblationRecord, seed: int = 0) -> pd.DataFrame:
+    """Per arm and task: the paired difference to the ablation's baseline (the base recipe's own arm),
+    its 95% interval and verdict; empty when the record has no baseline or no per-query values."""
+    columns = ["variant", "task", "difference", "low", "high", "verdict"]
+    per_query, baseline = ablation.per_query, ablation.baseline
     if baseline not in per_query:
-        return pd.DataFrame(columns=["variant", "task", "difference", "low", "high", "verdict"])
+        return pd.DataFrame(columns=columns)
+    arms = {variant: values for variant, values in per_query.items() if variant not in (baseline, "untuned")}
     rows = [{"variant": variant, "task": task, **paired_comparison(values[task], per_query[baseline][task], seed=seed)}
-            for variant, values in per_query.items() if variant != baseline for task in values]  # fmt: skip
-    return pd.DataFrame(rows, columns=["variant", "task", "difference", "low", "high", "verdict"])
+            for variant, values in arms.items() for task in values]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
 
 
-def in_batch_claim(ablation: AblationRecord, in_domain_mode: str, seed: int = 0) -> str | None:
-    """The paper: in-batch negatives hurt. Judged per task by the paired interval of in-batch on
-    against off (the same K verified negatives each), counted over the tasks."""
-    k = in_batch_negatives(ablation)
-    intervals = ablation_intervals(ablation, seed=seed)
-    on = intervals[intervals.variant == _variant(ablation, "on")]
-    if on.empty:
+def ablation_view(ablation: AblationRecord, seed: int = 0) -> pd.DataFrame:
+    """:func:`ablation_intervals` as the pages show them: tasks as rows, one column per arm, each cell
+    the difference to the baseline with its 95% interval and verdict."""
+    intervals = ablation_intervals(ablation, seed)
+    intervals["cell"] = [f"{interval_text(d, lo, hi)} {v}" for d, lo, hi, v in
+                         zip(intervals.difference, intervals.low, intervals.high, intervals.verdict)]  # fmt: skip
+    view = intervals.pivot_table(index="task", columns="variant", values="cell", aggfunc="first", sort=False)
+    view.columns.name = f"arm − {ablation.baseline} [95% CI]"
+    return view
+
+
+def ablation_claim(ablation: AblationRecord, seed: int = 0) -> str | None:
+    """Each arm of the ablation against the base recipe's arm, judged per task by its paired interval,
+    naming every task beyond noise; where an arm adds raw in-batch negatives to the baseline, the
+    paper's finding that they hurt is judged by that arm."""
+    intervals = ablation_intervals(ablation, seed)
+    if intervals.empty:
         return None
-    by = tasks_by_verdict(on)
-    agrees = ("agrees" if len(by["worse"]) > len(by["better"]) else "does not agree"
-              if len(by["better"]) > len(by["worse"]) else "finds no difference beyond noise")  # fmt: skip
-    filtered = intervals[intervals.variant == _variant(ablation, "filtered")]
-    return (f"**In-batch negatives hurt.** With {k} verified negatives and {ablation.steps} steps per variant, "
-            f"in-batch negatives as they come are worse than none beyond noise on {len(by['worse'])} of {len(on)} "
-            "tasks, "
-            f"better on {len(by['better'])}, within noise on {len(by['within noise'])}"
-            + (f"; filtered ones are worse on {int((filtered.verdict == 'worse').sum())}, better on "
-               f"{int((filtered.verdict == 'better').sum())}" if not filtered.empty else "")
-            + f": this study {agrees}. The in-domain runs above train with in-batch mode `{in_domain_mode}` "
-            "(the method page says why).")  # fmt: skip
+
+    def named(rows: pd.DataFrame) -> str:
+        return "; ".join(f"{r.task} {interval_text(r.difference, r.low, r.high)}" for r in rows.itertuples()) or "none"
+
+    settings = {row["variant"]: row for row in ablation.rows}
+    base = settings[ablation.baseline]
+    parts, paper = [], ""
+    for variant, rows in intervals.groupby("variant", sort=False):
+        by = tasks_by_verdict(rows)
+        parts.append(f"*{variant}* is better beyond noise on {len(by['better'])} of {len(rows)} tasks "
+                     f"({named(rows[rows.verdict == 'better'])}) and worse on {len(by['worse'])} "
+                     f"({named(rows[rows.verdict == 'worse'])})")  # fmt: skip
+        arm = settings[variant]
+        if arm["in_batch"] == "on" and base["in_batch"] != "on" and arm["negatives"] == base["negatives"]:
+            verdict = ("agrees" if len(by["worse"]) > len(by["better"]) else "does not agree"
+                       if len(by["better"]) > len(by["worse"]) else "finds no difference beyond noise")  # fmt: skip
+            paper = (f" The paper finds that in-batch negatives hurt (other queries' positives may answer this "
+                     f"query too); against in-batch mode `{base['in_batch']}`, this ablation {verdict}.")  # fmt: skip
+    return (
+        f"**Ablation ({ablation.catalog}, {ablation.steps} steps per arm, each arm against "
+        f"*{ablation.baseline}*, the recipe's settings).** " + "; ".join(parts) + "." + paper
+    )
 
 
 def below_catalog_rate(diagnosis: DiagnosisRecord) -> str:
@@ -446,7 +454,7 @@ def load_results(runs_dir: str | Path, catalogs: Sequence[str], seed: int = 0) -
         claims.append(claim)
     ablation = read_record(runs_dir, "ablation", AblationRecord)
     card = training.training_card
-    if ablation and (claim := in_batch_claim(ablation, card.hyperparameters["in_batch"], seed)):
+    if ablation and (claim := ablation_claim(ablation, seed)):
         claims.append(claim)
     diagnosis = read_record(runs_dir, "diagnosis", DiagnosisRecord)
     return Results(list(catalogs), headline, wide_table(headline, catalogs), intervals,

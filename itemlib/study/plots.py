@@ -42,6 +42,23 @@ def interval_bars(intervals: pd.DataFrame, reference: str = "untuned", hue: str 
     return figure
 
 
+def ablation_plot(ablation, seed: int = 0):
+    """Each arm's headline per task (an :class:`~itemlib.study.records.AblationRecord`), the untuned
+    model first, with 95% bootstrap intervals over the test queries as error bars. Returns the figure."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    figure, ax = plt.subplots(figsize=(10, 3.8))
+    sns.barplot(data=ablation.per_query_table(), x="task", y="value", hue="variant", errorbar=("ci", 95),
+                n_boot=1000, seed=seed, ax=ax)  # fmt: skip
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1))  # beside the bars, not over them
+    ax.set_ylabel(HEADLINE_LABEL)
+    ax.tick_params(axis="x", rotation=45)
+    ax.set_title(f"{ablation.catalog}: {ablation.steps:,} training steps per arm (bars: 95% interval over queries)")
+    figure.tight_layout()
+    return figure
+
+
 def embedding_map(embeddings: dict[str, np.ndarray], labels: Sequence[str], sample: int = 3000, seed: int = 0,
                   title: str | None = None):  # fmt: skip
     """One panel per model: the item embeddings projected on their first two principal components

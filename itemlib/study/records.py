@@ -88,6 +88,14 @@ class TrainingRecord(Record):
         return scores, pd.DataFrame(choice["kinds"]).T.fillna(0.0).rename_axis("task")
 
 
+def per_query_frame(per_query: Mapping[str, Mapping[str, Sequence[float]]], name: str) -> pd.DataFrame:
+    """``per_query`` (arm -> task -> values) as rows of arm (column ``name``), task and value."""
+    return pd.DataFrame(
+        [{name: label, "task": task, "value": value}
+         for label, tasks in per_query.items() for task, values in tasks.items() for value in values]
+    )  # fmt: skip
+
+
 @dataclass
 class EvaluationRecord(Record):
     """``evaluate-<catalog>``: every model's headline, all metrics, and per-query headline values
@@ -151,10 +159,7 @@ class EvaluationRecord(Record):
 
     def per_query_table(self) -> pd.DataFrame:
         """One row per model, task and test query: the headline value, what error bars are drawn from."""
-        return pd.DataFrame(
-            [{"model": label, "task": task, "value": value}
-             for label, tasks in self.per_query.items() for task, values in tasks.items() for value in values]
-        )  # fmt: skip
+        return per_query_frame(self.per_query, "model")
 
     def metric_tables(self) -> dict[str, pd.DataFrame]:
         """Every metric the evaluation computed, one table each (rows: task and model; columns: the
@@ -192,10 +197,25 @@ class AblationRecord(Record):
     steps: int
     rows: list[dict[str, Any]]
     per_query: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    #: the arm trained with the base recipe unchanged, which every other arm is judged against ("" if none)
+    baseline: str = ""
 
     @property
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
+
+    def per_query_table(self) -> pd.DataFrame:
+        """One row per arm (``variant``), task and test query: what the page's error bars are drawn from."""
+        return per_query_frame(self.per_query, "variant")
+
+    def description(self) -> str:
+        """What the arms are, for the pages that show them (read from the record, not the profile)."""
+        others = [
+            f"*{variant}*" for variant in dict.fromkeys(self.table.variant) if variant not in (self.baseline, "untuned")
+        ]
+        return (f"Each arm trains the recipe for {self.steps:,} steps on the {self.catalog} training data. The "
+                f"baseline *{self.baseline}* keeps the recipe's settings; each other arm changes one of them: "
+                f"{', '.join(others)}. The untuned model is the reference row.")  # fmt: skip
 
     def arm(self, in_batch: str, negatives: int | None = None) -> dict[str, Any] | None:
         """The settings and label (``variant``) of the arm trained with in-batch mode ``in_batch`` (and
