@@ -36,10 +36,14 @@ def test_claim_d_comes_first_with_its_interval_and_the_other_comparisons_follow(
           "catalog": "steam"}
          for (a, b), d, v in zip(pairs[:2], (0.17, 0.0), ("better", "within noise"))]
     )  # fmt: skip
-    chat = ChatRec(ARMS, by_turns({("steam", "untuned"): 0.2}), [], intervals=intervals)
+    reranked = [{"catalog": "steam", "retriever": label, "retriever weight": 4.0, "top 5 changed": share}
+                for label, share in (("untuned", 0.03), ("tuned-steam", 0.1))]  # fmt: skip
+    chat = ChatRec(ARMS, by_turns({("steam", "untuned"): 0.2}), [], intervals=intervals, reranked=reranked)
     assert chat.llm_lines() == [
         "- **steam**: LLM + tuned-steam − LLM + untuned on Hit@5 is +0.170 [+0.120, +0.220], **better**; "
-        "LLM + tuned-steam − tuned-steam +0.000 (within noise)."
+        "LLM + tuned-steam − tuned-steam +0.000 [-0.050, +0.050] (within noise). Share of test dialogues whose "
+        "top 5 the language model changed, by the retriever it re-ranked: untuned 3%, tuned-steam 10% "
+        "(chosen retriever weight 4)."
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,9 +19,11 @@ from itemlib.retrieval import Retriever, search_records
 
 #: The ranking rules a study chooses among on validation dialogues: the language model alone or with
 #: the retriever's order kept at growing weight, by mean or summed title log-probability.
-LOCAL_RANKINGS = tuple(
-    LocalRanking(per_token, weight) for per_token in (True, False) for weight in (0.0, 0.5, 1.0, 2.0, 4.0)
-)
+#: The ranking rules the validation dialogues choose from: the language model's score per token or
+#: summed, plus the retriever's order at weights from 0 (the language model alone) to 32 (hardly
+#: moved: at 32 a candidate must beat the next one by 16 of the model's standard deviations to pass it).
+RETRIEVER_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+LOCAL_RANKINGS = tuple(LocalRanking(per_token, weight) for per_token in (True, False) for weight in RETRIEVER_WEIGHTS)
 
 
 def dialogue_hits(ranked_ids: Sequence[Sequence[str]], dialogues: Sequence[dict], depth: int) -> np.ndarray:
@@ -110,14 +112,17 @@ def score_candidates(
 def choose_local_ranking(
     scored: ScoredCandidates, dialogues: Sequence[dict], rankings: Sequence[LocalRanking] = LOCAL_RANKINGS, k: int = 5
 ) -> tuple[LocalRanking, pd.DataFrame]:
-    """The ranking rule with the highest Hit@k on (validation) dialogues, the first listed on a tie,
-    and the table of every rule's Hit@k (what lost is reported too)."""
+    """The ranking rule with the highest Hit@k on (validation) dialogues, and the table of every rule's
+    Hit@k (what lost is reported too). Ties go to the rule with the largest retriever weight (then the
+    first listed): where the validation dialogues give no evidence that the language model's order
+    helps, the pipeline stays closest to the retriever's."""
     rows = []
     for ranking in rankings:
         hit = float(hit_at_k(dialogue_hits(scored.ranked(ranking), dialogues, k), k).mean())
         rows.append({"per_token": ranking.per_token, "retriever_weight": ranking.retriever_weight, f"Hit@{k}": hit})
     table = pd.DataFrame(rows)
-    best = int(table[f"Hit@{k}"].to_numpy().argmax())
+    tied = np.flatnonzero(table[f"Hit@{k}"].to_numpy() == table[f"Hit@{k}"].max())
+    best = max(tied, key=lambda row: (rankings[row].retriever_weight, -row))
     return rankings[best], table
 
 
@@ -131,6 +136,8 @@ class LocalLLMEvaluation:
     hits: dict[str, np.ndarray]  # model -> (dialogues, 20) bool, for paired intervals
     load_seconds: float
     seconds_per_dialogue: float
+    #: per retriever re-ranked, the share of dialogues whose top ``k`` (as a set) the language model changed
+    changed: dict[str, float] = field(default_factory=dict)
 
     def intervals(self, pairs: Sequence[tuple[str, str]], k: int = 5, seed: int = 0) -> pd.DataFrame:
         """Paired 95% bootstrap intervals of Hit@k differences ``first - second`` over the same dialogues."""
@@ -173,10 +180,14 @@ def evaluate_local_llm(
     for label, retriever in retrievers.items():  # the re-ranked retrievers' own order was searched once, above
         ids = scored[label].candidates if label in scored else retrieved_ids(retriever, catalog, dialogues, candidates)
         hits[label] = dialogue_hits(ids, dialogues, candidates)
+    changed = {}
     for label in with_llm:
-        hits[llm_label(label)] = dialogue_hits(scored[label].ranked(ranking), dialogues, candidates)
+        ranked = scored[label].ranked(ranking)
+        hits[llm_label(label)] = dialogue_hits(ranked, dialogues, candidates)
+        changed[label] = float(np.mean([set(a[: min(ks)]) != set(b[: min(ks)])
+                                        for a, b in zip(ranked, scored[label].candidates)]))  # fmt: skip
     for label, relevant in hits.items():
         tables.append(hit_table(relevant, dialogues, ks).assign(model=label))
     return LocalLLMEvaluation(
-        ranking, validation_table, pd.concat(tables, ignore_index=True), hits, load_seconds, seconds
+        ranking, validation_table, pd.concat(tables, ignore_index=True), hits, load_seconds, seconds, changed
     )

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from itemlib.chat import LocalRanker, evaluate_dialogues, evaluate_local_llm, generate_dialogues, llm_label, recommend
+from itemlib.comparison import interval_text
 from itemlib.retrieval import make_retriever
 from itemlib.study.arms import Arm, arms_of, in_domain
 from itemlib.study.profiles import study_catalog
@@ -44,6 +45,9 @@ class ChatRec:
     intervals: pd.DataFrame = field(default_factory=pd.DataFrame)
     choices: list[pd.DataFrame] = field(default_factory=list)
     cost: list[dict[str, Any]] = field(default_factory=list)
+    #: per catalog and re-ranked retriever: the rule chosen and the share of test dialogues whose top
+    #: five the language model changed (how much it re-ranks at all)
+    reranked: list[dict[str, Any]] = field(default_factory=list)
 
     @staticmethod
     def _overall(table: pd.DataFrame) -> pd.DataFrame:
@@ -75,13 +79,20 @@ class ChatRec:
         return lines
 
     def llm_lines(self) -> list[str]:
-        """One sentence per catalog: claim (d) with its interval and verdict, then the other comparisons."""
+        """One sentence per catalog: claim (d) with its interval and verdict, then every other comparison
+        with its interval, then how much the language model re-ranked at all."""
         lines = []
         for name, group in self.intervals.groupby("catalog", sort=False) if len(self.intervals) else []:
             claim, rest = group.iloc[0], group.iloc[1:].itertuples()
-            others = "; ".join(f"{row.comparison} {row.difference:+.3f} ({row.verdict})" for row in rest)
-            lines.append(f"- **{name}**: {claim.comparison} on Hit@{CHAT_K} is {claim.difference:+.3f} "
-                         f"[{claim.low:+.3f}, {claim.high:+.3f}], **{claim.verdict}**; {others}.")  # fmt: skip
+            others = "; ".join(f"{row.comparison} {interval_text(row.difference, row.low, row.high)} ({row.verdict})"
+                               for row in rest)  # fmt: skip
+            moved = [row for row in self.reranked if row["catalog"] == name]
+            share = ", ".join(f"{row['retriever']} {row['top 5 changed']:.0%}" for row in moved)
+            lines.append(f"- **{name}**: {claim.comparison} on Hit@{CHAT_K} is "
+                         f"{interval_text(claim.difference, claim.low, claim.high)}, **{claim.verdict}**; {others}. "
+                         + (f"Share of test dialogues whose top {CHAT_K} the language model changed, by the "
+                            f"retriever it re-ranked: {share} (chosen retriever weight "
+                            f"{moved[0]['retriever weight']:g})." if moved else ""))  # fmt: skip
         return lines
 
     def metrics(self) -> dict[str, Any]:
@@ -96,6 +107,7 @@ class ChatRec:
                 "intervals": self.intervals.to_dict(orient="records"),
                 "choices": pd.concat(self.choices).to_dict(orient="records") if self.choices else [],
                 "cost": self.cost,
+                "reranked": self.reranked,
             },
         }
 
@@ -139,7 +151,11 @@ def run_chat_rec(catalogs: Sequence[str], arms: Mapping[str, Sequence[Mapping[st
         )
         study.choices.append(result.validation.assign(catalog=name, chosen=chosen))
         study.cost.append({"catalog": name, "dialogues": len(dialogues[:llm_dialogues]),
-                           "validation dialogues": llm_validation_dialogues, "load seconds": result.load_seconds,
+                           "validation dialogues": llm_validation_dialogues,
+                           # None (a dash) once the model is loaded: the next catalog reuses it
+                           "load seconds": round(result.load_seconds, 1) or None,
                            "seconds per dialogue": result.seconds_per_dialogue})  # fmt: skip
+        study.reranked += [{"catalog": name, "retriever": label, "retriever weight": result.ranking.retriever_weight,
+                            "top 5 changed": share} for label, share in result.changed.items()]  # fmt: skip
     study.llm_by_turns, study.intervals = pd.concat(results), pd.concat(intervals)
     return study
