@@ -228,6 +228,28 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type[Config], *, overrid
         parser.set_defaults(**{spec.name: getattr(defaults, spec.name) for spec in dataclasses.fields(cls)})  # type: ignore[arg-type]
 
 
+def command_line(config: Config) -> list[str]:
+    """The options that make :func:`add_arguments`' parser rebuild ``config``: one per field that differs
+    from its default, spelled as a user types it (what the book prints for a profile's recipe)."""
+    defaults = type(config)()  # type: ignore[call-arg]
+    words: list[str] = []
+    for spec in dataclasses.fields(config):  # type: ignore[arg-type]
+        value = getattr(config, spec.name)
+        if value == getattr(defaults, spec.name):
+            continue
+        if value is None:
+            raise ValueError(f"{spec.name}=None cannot be written as a command-line option")
+        if isinstance(value, bool):  # the flag toggles the default
+            words.append(flag_of(spec))
+        elif isinstance(value, dict):
+            words += [flag_of(spec), *(f"{key}={item}" for key, item in value.items())]
+        elif isinstance(value, (list, tuple)):
+            words += [flag_of(spec), *map(str, value)]
+        else:
+            words += [flag_of(spec), str(value)]
+    return words
+
+
 def from_arguments(cls: type[C], args: argparse.Namespace) -> C:
     """The config that parsed command-line ``args`` describe (``KEY=N`` lists become dicts)."""
     return cls(**overrides_from_arguments(cls, args))

@@ -11,6 +11,7 @@ import pytest
 from itemlib.catalog import Catalog, CatalogError, Field, FieldKind, Item
 from itemlib.datasets import load_catalog, load_steam, load_table
 from itemlib.datasets.movielens import reading_order_title
+from itemlib.provenance import ROOT
 
 
 def test_movielens_loads_with_join_and_histories(movielens):
@@ -230,3 +231,35 @@ def test_catalog_validation():
         Catalog("c", [Item("1", "A")], schema, histories={"u": ["1", "2"]})
     with pytest.raises(CatalogError, match="no items"):
         Catalog("c", [], schema)
+
+
+def test_the_steam_libraries_subset_is_rebuilt_from_the_original_format_as_the_shared_readme_says(tmp_path):
+    """users with at most 30 games, entries with playtime, file and library order, the first N rows."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from itemlib.datasets.steam import libraries_subset
+
+    def user(name: str, games: list[tuple[int, float]], count: int | None = None) -> str:
+        items = [{"item_id": str(i), "item_name": f"Game {i}", "playtime_forever": t, "playtime_2weeks": 0}
+                 for i, t in games]  # fmt: skip
+        return repr({"user_id": name, "items_count": len(games) if count is None else count, "steam_id": "1",
+                     "user_url": "u", "items": items})  # fmt: skip
+
+    original = tmp_path / "australian_users_items.json.gz"
+    lines = [user("a", [(10, 5.0), (20, 0.0), (30, 7.0)]), user("big", [(1, 1.0)], count=31), "not a dict",
+             user("b", [(40, 2.0), (50, 3.0)])]  # fmt: skip
+    with gzip.open(original, "wt") as handle:
+        handle.write("\n".join(lines) + "\n")
+    subset = libraries_subset(original, rows=3)
+    assert list(subset.itertuples(index=False, name=None)) == [
+        ("a", 3, 10, "Game 10", 5.0), ("a", 3, 30, "Game 30", 7.0), ("b", 2, 40, "Game 40", 2.0)
+    ]  # fmt: skip
+    out = tmp_path / "subset.parquet"
+    subset.to_parquet(tmp_path / "copy.parquet", index=False)
+    script = [sys.executable, str(ROOT / "scripts" / "steam_subset.py"), str(original), str(out), "--compare"]
+    done = subprocess.run([*script, str(tmp_path / "copy.parquet")], capture_output=True, text=True)
+    assert done.returncode == 1 and "differs" in done.stdout  # the script keeps 50,000 rows: all 4 here
+    assert len(pd.read_parquet(out)) == 4 and not list(tmp_path.glob("*.partial"))

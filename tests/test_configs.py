@@ -3,6 +3,7 @@ fields, profiles that hold configs, and a new field reaching every place without
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import papermill
 import pytest
 
 from itemlib import cli
-from itemlib.config import option
+from itemlib.config import add_arguments, command_line, from_arguments, option
 from itemlib.generate import GenerateConfig
 from itemlib.provenance import ROOT
 from itemlib.study import PROFILES, Ablation, Profile, plan
@@ -147,3 +148,12 @@ def test_training_and_evaluation_do_not_import_the_generators():
     code = "import sys, itemlib.training, itemlib.evaluation; print('itemlib.tasks' in sys.modules)"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert shown == "False"
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_a_profiles_recipe_written_as_command_line_options_parses_back_to_itself(profile):
+    """The "Use it" page prints each recipe as the options of `itemlib generate` / `itemlib train`."""
+    for config in (PROFILES[profile].generation, PROFILES[profile].training):
+        parser = argparse.ArgumentParser()
+        add_arguments(parser, type(config))
+        assert from_arguments(type(config), parser.parse_args(command_line(config))) == config

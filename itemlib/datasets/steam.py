@@ -218,6 +218,34 @@ def _libraries(directory: Path, report: LoadReport) -> dict[str, list[str]]:
     return libraries
 
 
+#: How the shared ``users_items_subset.parquet`` was cut from McAuley's ``australian_users_items.json.gz``
+#: (the shared data's README): users with at most this many games, entries with playtime, the first rows.
+SUBSET_MAX_GAMES, SUBSET_ROWS = 30, 50_000
+
+
+def libraries_subset(original: str | Path, rows: int = SUBSET_ROWS, max_games: int = SUBSET_MAX_GAMES) -> pd.DataFrame:
+    """The libraries subset the published Steam runs read, rebuilt from McAuley's original file: one
+    row per (user, game) of the users whose ``items_count`` is at most ``max_games``, entries with
+    ``playtime_forever`` > 0 only, in file and library order, the first ``rows`` rows; columns
+    ``user_id, item_count, item_id, item_name, playtime_forever`` as in the shared parquet file.
+    Malformed lines and entries are skipped and counted, as the loader does."""
+    path, kept = Path(original), []
+    report = LoadReport(str(path))
+    for _, record in _literal_lines(path, report):
+        count = record.get("items_count")
+        if not isinstance(count, int) or count > max_games:
+            continue
+        for entry in record.get("items") or []:
+            if isinstance(entry, dict) and (entry.get("playtime_forever") or 0) > 0:
+                kept.append({"user_id": str(record.get("user_id", "")), "item_count": count,
+                             "item_id": int(entry["item_id"]), "item_name": str(entry.get("item_name", "")),
+                             "playtime_forever": float(entry["playtime_forever"])})  # fmt: skip
+        if len(kept) >= rows:
+            break
+    table = pd.DataFrame(kept[:rows], columns=["user_id", "item_count", "item_id", "item_name", "playtime_forever"])
+    return table.astype({"item_count": "int32", "item_id": "int32"})
+
+
 def load_steam(directory: str | Path | None = None, min_history: int = 3) -> Catalog:
     """Load the Steam catalog from ``directory`` (default: :func:`default_steam_dir`)."""
     directory = Path(directory) if directory is not None else default_steam_dir()

@@ -6,6 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shlex
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -27,6 +30,23 @@ def setup() -> None:
     sns.set_theme(style="whitegrid")
     pd.set_option("display.float_format", number)
     use_book_tables()
+
+
+def shell(command: str) -> str:
+    """Show ``command`` as a reader types it in a shell (an ``itemlib ...`` line they can paste) and run
+    it here with this environment's itemlib; show and return what it printed. A command that fails
+    fails the page, naming it."""
+    from IPython.display import Markdown, display
+
+    words = shlex.split(command)
+    if words[0] != "itemlib":
+        raise ValueError(f"not an itemlib command: {command}")
+    display(Markdown(f"```bash\n{command}\n```"))
+    done = subprocess.run([sys.executable, "-m", "itemlib.cli", *words[1:]], capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"`{command}` exited with {done.returncode}: {done.stderr.strip()[-800:]}")
+    print(done.stdout, end="")
+    return done.stdout
 
 
 def write_metrics(path: str | Path, metrics: dict[str, Any]) -> None:
@@ -88,6 +108,13 @@ def provenance(
     if table.empty:
         return None
     return table[~table.run.isin(exclude)].set_index("run")
+
+
+def run_minutes(runs_dir: str | Path, runs: Sequence[str]) -> float:
+    """The wall time in minutes of ``runs`` as published under ``runs_dir`` (0 where none is)."""
+    return (
+        sum(m.get("provenance", {}).get("wall_seconds", 0) for name, m in published_runs(runs_dir) if name in runs) / 60
+    )
 
 
 def compute_table(runs_dir: str | Path, exclude: Sequence[str] = ()) -> pd.DataFrame:

@@ -10,9 +10,11 @@ validation figures that chose it, is told on the book's method page.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field, fields, replace
 
 from itemlib.catalog import Catalog
+from itemlib.config import command_line
 from itemlib.datasets import load_catalog
 from itemlib.generate import GenerateConfig
 from itemlib.train_config import NON_RESULT_SETTINGS, TrainConfig
@@ -186,6 +188,15 @@ def shrink(profile: Profile, name: str | None = None) -> Profile:
         example_steps=1, training=training, ablation=replace(profile.ablation, base=base),
         generation=replace(profile.generation, per_task=30, test_per_task=10),
     )  # fmt: skip
+
+
+def recipe_commands(profile: Profile, catalog: str, data_dir: str, model_dir: str) -> list[str]:
+    """The two shell commands that make a profile's fine-tuned model of ``catalog`` without the study:
+    ``itemlib generate`` with its generation settings, ``itemlib train`` with its recipe."""
+    generate = ["itemlib", "generate", "--catalog", catalog, "--out", data_dir, *command_line(profile.generation)]
+    train = ["itemlib", "train", "--data", data_dir, "--catalog", catalog, "--out", model_dir,
+             *command_line(profile.training)]  # fmt: skip
+    return [shlex.join(generate), shlex.join(train)]
 
 
 def get_profile(name: str) -> Profile:
