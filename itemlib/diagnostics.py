@@ -84,6 +84,27 @@ def popular_share(
     return popular[ranked].mean(axis=1)
 
 
+def _list_values(catalog: Catalog) -> list[set[tuple[str, str]]]:
+    """Per item (catalog position): its (field, value) pairs over every list field (genres, tags)."""
+    fields = [name for name, spec in catalog.schema.items() if spec.kind is FieldKind.LIST]
+    return [{(name, str(v)) for name in fields for v in (item.fields.get(name) or [])} for item in catalog.items]
+
+
+def shared_content(retriever: Retriever | None, catalog: Catalog, records: Sequence[dict], k: int = 5) -> np.ndarray:
+    """Per I2I test record: the share of the top ``k`` (with ``retriever`` None: of the record's own
+    answers, its source's co-occurrence neighbours) that shares a genre or tag with the source item.
+    A text encoder that ranks by content scores high; answers drawn from behaviour need not."""
+    values = _list_values(catalog)
+    sources = [values[catalog.index[r["mask_ids"][0]]] for r in records]
+    if retriever is None:
+        lists = [[catalog.index[i] for i in r["pos_ids"]] for r in records]
+    else:
+        retriever.index(catalog)
+        lists = search_records(retriever, catalog, records, k).tolist()
+    return np.array([np.mean([bool(values[p] & source) for p in positions]) if positions else np.nan
+                     for positions, source in zip(lists, sources)])  # fmt: skip
+
+
 #: How many of the most popular items :func:`target_concentration` counts.
 POPULAR_TOP = 50
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from itemlib.catalog import Catalog, Field, FieldKind, Item
-from itemlib.diagnostics import condition_breakdown, popular_share
+from itemlib.diagnostics import condition_breakdown, popular_share, shared_content
 
 
 class FirstItems:
@@ -67,3 +67,12 @@ def test_popular_share_counts_the_most_interacted_items():
     ]  # masking lets 9 in
     with pytest.raises(ValueError, match="top_fraction"):
         popular_share(FirstItems(), catalog, records, top_fraction=1.5)
+
+
+def test_shared_content_measures_how_much_of_a_list_shares_a_genre_with_the_i2i_source():
+    items = [Item(str(i), f"Film {i}", {"genres": genres}) for i, genres in
+             enumerate([["Drama"], ["Drama", "War"], ["Comedy"], [], ["Comedy", "Drama"]])]  # fmt: skip
+    catalog = Catalog("films", items, [Field("genres", FieldKind.LIST)], noun="movie")
+    record = {"query": "like Film 0", "mask_ids": ["0"], "pos_ids": ["1", "2", "3", "4"]}
+    assert shared_content(None, catalog, [record]).tolist() == [0.5]  # its answers: 1 and 4 share Drama
+    assert shared_content(FirstItems(), catalog, [record], k=2).tolist() == [0.5]  # 0 masked: 1 shares, 2 does not

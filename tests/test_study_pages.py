@@ -53,7 +53,13 @@ def test_diagnosis_lines_name_where_the_in_domain_model_errs_most():
             for model, role, field, satisfied, boundary in (
                 ("untuned", "untuned", "year", 0.4, 0.1), ("tuned-movielens", "in-domain", "year", 0.6, 0.3),
                 ("tuned-movielens", "in-domain", "runtime", 0.9, 0.0))]  # fmt: skip
-    diagnosis = Diagnosis({"movielens": None}, ARMS, {}, pd.DataFrame(rows), pd.DataFrame())
+    shared = [{"catalog": "movielens", "model": model, "sharing a genre or tag with the source": share}
+              for model, share in (("untuned", 0.7), ("tuned-movielens", 0.9), ("the test answers", 0.55))]  # fmt: skip
+    diagnosis = Diagnosis({"movielens": None}, ARMS, {}, pd.DataFrame(rows), pd.DataFrame(), pd.DataFrame(shared))
+    assert diagnosis.i2i_lines() == [
+        "- **movielens**: 90% of the tuned model's I2I top five share a genre or tag with the source item (70% for "
+        "the untuned one), against 55% of the test answers."
+    ]
     lines = diagnosis.lines()
     assert lines[0].startswith("- **movielens, untuned**: 0.400 of the retrieved items satisfy")
     assert lines[-1] == (
