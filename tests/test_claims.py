@@ -18,6 +18,7 @@ from itemlib.study.claims import (
     load_results,
     paired_intervals,
     recipe_sentence,
+    redial_claim,
     verdict_counts,
 )
 from itemlib.study.records import AblationRecord, DiagnosisRecord, EvaluationRecord, TrainingRecord, read_record
@@ -291,3 +292,18 @@ def test_verdicts_are_counted_before_and_after_holm_s_correction():
     assert intervals.loc["UH2I", "verdict (Holm)"] == "better"
     counts = verdict_counts(intervals.reset_index()).iloc[0]
     assert (counts.better, counts["better (Holm)"], counts["worse (Holm)"]) == (3, 1, 0)
+
+
+def test_redial_claim_judges_each_tuned_model_against_untuned_and_the_best_other_reference():
+    arms = [*reference_arms("minilm", collaborative=True)[:3], tuned_arm("movielens", "m"), tuned_arm("steam", "s")]
+    per_case = {"untuned": [0.0] * 30, "bm25": [0.0] * 30, "popularity": [1.0, 0.0] * 15,
+                "tuned-movielens": [1.0] * 30, "tuned-steam": [0.0, 0.0, 1.0] * 10}  # fmt: skip
+    redial = {"split": "valid", "arms": [arm.to_dict() for arm in arms],
+              "per_case": {label: {"hit@50": values} for label, values in per_case.items()}}  # fmt: skip
+    claim = redial_claim(redial)
+    assert claim.startswith("**Requests people wrote (ReDial, 30 recommendation turns of its valid dialogues")
+    assert "Untuned 0.000, the best other reference popularity 0.500" in claim
+    assert "tuned-movielens (in-domain, 1.000) is better than untuned (+1.000 [+1.000, +1.000])" in claim
+    assert "and better than popularity (+0.500" in claim
+    assert "tuned-steam (out-of-domain, 0.333) is better than untuned" in claim and "popularity (-0.167" in claim
+    assert redial_claim({"arms": [], "per_case": {}}) is None

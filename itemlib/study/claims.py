@@ -8,17 +8,20 @@ sentences that judge the paper's claims.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from itemlib.cards import TrainingCard
 from itemlib.collaborative import COLLABORATIVE
 from itemlib.comparison import VERDICTS, corrected_verdict, holm, interval_text, paired_comparison
 from itemlib.diagnostics import COMPARISON_NAMES
-from itemlib.study.arms import TUNED_ROLES, in_domain
+from itemlib.study.arms import TUNED_ROLES, arms_of, in_domain
 from itemlib.study.records import (
     AblationRecord,
     DiagnosisRecord,
@@ -183,6 +186,39 @@ def general_model_claim(evaluations: dict[str, EvaluationRecord], intervals: pd.
                      + (f" ({', '.join(by['worse'])})" if by["worse"] else ""))  # fmt: skip
     return ("**Beyond the paper: is a larger general model already enough?** The aligned model against an untuned "
             "general-purpose encoder five times its size: " + "; ".join(parts) + ".")  # fmt: skip
+
+
+#: The metric the ReDial claim is judged on: Hit@50, the cut-off the field reports first for recall-style
+#: conversational retrieval (the chat page gives Hit and Recall at 10 as well).
+REDIAL_METRIC = "hit@50"
+
+
+def redial_claim(redial: Mapping[str, Any], catalog: str = "movielens", seed: int = 0) -> str | None:
+    """Does the alignment help on requests people wrote? On the ReDial cases of a chat run's record:
+    each tuned model against the untuned encoder and against the best other reference (by mean),
+    by paired intervals on :data:`REDIAL_METRIC`."""
+    arms = arms_of(redial.get("arms", []))
+    per_case = {label: values[REDIAL_METRIC] for label, values in redial.get("per_case", {}).items()}
+    tuned = [arm for arm in arms if arm.role(catalog) in TUNED_ROLES and arm.label in per_case]
+    others = [arm.label for arm in arms if arm.role(catalog) not in TUNED_ROLES and arm.label in per_case]
+    if not tuned or "untuned" not in per_case:
+        return None
+    best = max((label for label in others if label != "untuned"), key=lambda label: np.mean(per_case[label]))
+    parts = []
+    for arm in tuned:
+        judged = []
+        for reference in ("untuned", best):
+            c = paired_comparison(per_case[arm.label], per_case[reference], seed=seed)
+            judged.append(f"{c['verdict']} than {reference} ({interval_text(c['difference'], c['low'], c['high'])})"
+                          .replace("within noise than", "within noise of"))  # fmt: skip
+        parts.append(
+            f"{arm.label} ({arm.role(catalog)}, {np.mean(per_case[arm.label]):.3f}) is " + " and ".join(judged)
+        )
+    cases = len(per_case["untuned"])
+    return (f"**Requests people wrote (ReDial, {cases} recommendation turns of its {redial.get('split', '')} "
+            f"dialogues over {catalog}, {REDIAL_METRIC.replace('hit', 'Hit')}).** Untuned "
+            f"{np.mean(per_case['untuned']):.3f}, the best other reference {best} {np.mean(per_case[best]):.3f}; "
+            + "; ".join(parts) + ".")  # fmt: skip
 
 
 #: The references a recommender would deploy for behaviour queries: the bar of the behaviour claim.
@@ -456,6 +492,10 @@ def load_results(runs_dir: str | Path, catalogs: Sequence[str], seed: int = 0) -
     card = training.training_card
     if ablation and (claim := ablation_claim(ablation, seed)):
         claims.append(claim)
+    chat = Path(runs_dir) / "chat" / "metrics.json"  # written whole, and only when the run completed
+    if chat.exists() and (redial := json.loads(chat.read_text()).get("redial")):
+        if claim := redial_claim(redial, seed=seed):
+            claims.append(claim)
     diagnosis = read_record(runs_dir, "diagnosis", DiagnosisRecord)
     return Results(list(catalogs), headline, wide_table(headline, catalogs), intervals,
                    verdict_counts(intervals), claims, recipe_sentence(card), ablation,

@@ -37,11 +37,13 @@ class RedialResult:
     table: pd.DataFrame
     intervals: pd.DataFrame
     per_case: dict[str, dict[str, list[float]]]
+    arms: list[dict]  # Arm.to_dict() of each arm ranked, so that readers of the record know each one's role
 
     def metrics(self) -> dict:
         """What a run records of it in its metrics.json."""
         return {"split": self.split, "report": self.report, "table": self.table.reset_index().to_dict(orient="records"),
-                "intervals": self.intervals.to_dict(orient="records"), "per_case": self.per_case}  # fmt: skip
+                "intervals": self.intervals.to_dict(orient="records"), "per_case": self.per_case,
+                "arms": self.arms}  # fmt: skip
 
 
 def run_redial(catalog: Catalog, arms: Sequence[Arm], split: str = "valid", seed: int = 0) -> RedialResult:
@@ -69,4 +71,5 @@ def run_redial(catalog: Catalog, arms: Sequence[Arm], split: str = "valid", seed
             shown = interval_text(comparison["difference"], comparison["low"], comparison["high"])
             rows.append({"arm": label, "metric": metric, **comparison,
                          "vs untuned [95% CI]": f"{shown} {comparison['verdict']}"})  # fmt: skip
-    return RedialResult(split, loaded.report, table.rename_axis("arm"), pd.DataFrame(rows), per_case)
+    return RedialResult(split, loaded.report, table.rename_axis("arm"), pd.DataFrame(rows), per_case,
+                        [arm.to_dict() for arm in arms])  # fmt: skip
