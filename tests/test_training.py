@@ -180,6 +180,23 @@ def test_tiny_bert_trains_and_loss_falls(movielens_data, tmp_path):
     assert '"temperature": 0.05' in readme and '"in_batch": "off"' in readme and "lei2024aligning" in readme
 
 
+def test_the_gpu_mpnet_recipe_fine_tunes_an_mpnet_encoder(movielens, movielens_data, tmp_path):
+    """The gpu-mpnet profile's recipe as published, on a tiny MPNet (all-mpnet-base-v2's architecture):
+    a lent GPU runs it with `itemlib study --profile gpu-mpnet`."""
+    from itemlib.study import PROFILES
+
+    from .tiny_models import tiny_mpnet
+
+    recipe = PROFILES["gpu-mpnet"].training
+    assert recipe.model == "mpnet" and recipe.negatives == PROFILES["gpu"].training.negatives
+    config = dataclasses.replace(recipe, model=tiny_mpnet(tmp_path / "mpnet"), max_steps=2, batch_size=4,
+                                 save_steps=0, logging_steps=1, max_per_task=8)  # fmt: skip
+    out = train(movielens_data, tmp_path / "out", config, catalog=movielens)
+    card = json.loads((out / "itemlib_training.json").read_text())
+    assert card["global_step"] == 2 and card["hyperparameters"]["in_batch"] == recipe.in_batch
+    assert load_encoder(str(out)).encode(["a movie"]).shape == (1, 32)
+
+
 def test_tiny_llama_with_lora_trains_and_loss_falls(movielens_data, tmp_path):
     base = tiny_llama(tmp_path / "llama")
     config = _config(base, pooling="lasttoken", lora_rank=4, max_steps=30, learning_rate=5e-3)

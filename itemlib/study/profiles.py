@@ -171,6 +171,16 @@ PROFILES = {
         ),
     ),
 }
+# The paper fine-tunes base-size encoders: the gpu profile's recipe, sizes and ablation with
+# all-mpnet-base-v2 (110M) as the model fine-tuned, into its own book (book/runs/gpu-mpnet). Its
+# untuned reference is mpnet itself; MiniLM's aligned runs are the gpu profile's.
+PROFILES["gpu-mpnet"] = replace(
+    PROFILES["gpu"],
+    name="gpu-mpnet",
+    general_references={},
+    training=replace(PROFILES["gpu"].training, model="mpnet"),
+    ablation=replace(PROFILES["gpu"].ablation, base=replace(PROFILES["gpu"].ablation.base, model="mpnet")),
+)
 
 
 def shrink(profile: Profile, name: str | None = None) -> Profile:
