@@ -519,3 +519,20 @@ def test_the_first_search_says_it_embeds_the_catalog_once_and_quiet_is_quiet(tmp
     assert code == 0 and "embedding the 40 items of" in err and "once (cached in" in err
     code, _, err = run(capsys, *search)
     assert code == 0 and "embedding the" not in err  # cached: nothing to say
+
+
+def test_non_finite_numbers_undecodable_text_and_a_folder_for_a_file_end_in_one_line(tmp_path, capsys):
+    """Probes of the hostile-user issue that held without a test of their own: a 400-digit or infinite
+    price, a popularity weight of 1e999, bytes that are not UTF-8 in a query, a folder given as a file."""
+    table = tmp_path / "prices.csv"
+    table.write_text("id,title,price\n1,Toy Story,Infinity\n2,Heat,9" + "9" * 400 + "\n3,Alien,3.5\n")
+    code, out, err = run(capsys, "search", "--model", "bm25", "--catalog", table, "-k", "3", "toy")
+    assert code == 0 and "Toy Story" in out.splitlines()[0] and "Traceback" not in err
+    code, _, err = run(capsys, "search", "--model", "bm25+popularity=1e999", "--catalog", table, "toy")
+    assert code == 2 and "must be a finite number" in err
+    code, out, err = run(capsys, "search", "--model", "bm25", "--catalog", table, "to\udcffy")  # argv's bad byte
+    assert code == 0 and "Traceback" not in err
+    (tmp_path / "folder").mkdir()
+    code, _, err = run(capsys, "generate", "--catalog", table, "--interactions", tmp_path / "folder",
+                       "--out", tmp_path / "out")  # fmt: skip
+    assert code == 2 and "a folder, not a file" in err and not (tmp_path / "out").exists()
