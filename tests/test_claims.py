@@ -196,6 +196,9 @@ def test_load_results_reads_the_runs_records(tmp_path):
 
     results = load_results(tmp_path, ["movielens"])
     assert list(results.gap_table().columns) == [("movielens", "untuned")] and len(results.claims) == 1
+    assert results.other_roles_view().empty  # this record has no out-of-domain model and no prior
+    view = results.headline_view("movielens").data
+    assert view.index[0] == "untuned" and view.columns.names == ["metric", "task"]
     assert results.diagnosis is None and "better beyond noise" in results.headline_sentence
     assert read_record(tmp_path, "ablation", AblationRecord).provenance == {"run": "ablation"}
     assert read_record(tmp_path, "evaluate-steam", EvaluationRecord) is None

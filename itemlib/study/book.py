@@ -15,12 +15,13 @@ from itemlib.study.runner import StudyError, is_complete
 #: Runs shown as chapters of the results part, in this order; the others are listed as runs.
 CHAPTERS = ("results", "diagnosis", "chat")
 
-#: Width in pixels of a page's text column in headless Chromium at a 1,400-pixel window (the book's
+#: Width in pixels of a cell's output area in headless Chromium at a 1,400-pixel window (the book's
 #: theme), and the estimate of a table's narrowest layout: per column, its longest unbreakable word
 #: (browsers break at spaces and after hyphens) at ``TABLE_CHAR_PX`` plus ``TABLE_CELL_PX`` of padding.
-#: Calibrated against the widths Chromium measured on the cpu book of 2026-12: every table it drew
-#: wider than the page is estimated wider, every other one narrower.
-PAGE_PX, TABLE_CHAR_PX, TABLE_CELL_PX = 836, 8, 20
+#: Calibrated against the widths Chromium measured on the cpu and smoke books of 2026-12: every table
+#: it drew wider than the output area is estimated wider, and no table of the smoke book that fits is
+#: estimated wider (a rough rule: a table near the limit deserves a narrower shape anyway).
+PAGE_PX, TABLE_CHAR_PX, TABLE_CELL_PX = 772, 9.4, 13
 EXPONENT = re.compile(r"\b\d(?:\.\d+)?e[-+]?\d+\b")
 
 
@@ -80,7 +81,7 @@ def table_problems(page: Path) -> list[str]:
                     word = max((len(w) for w in re.split(r"\s+|(?<=-)", text)), default=0)
                     widest[column] = max(widest.get(column, 0), word)
                 column += span
-        width = sum(TABLE_CHAR_PX * chars + TABLE_CELL_PX for chars in widest.values())
+        width = round(sum(TABLE_CHAR_PX * chars + TABLE_CELL_PX for chars in widest.values()))
         if width > PAGE_PX:
             problems.append(f"{page}: table {number} is about {width} px wide, the page {PAGE_PX} px "
                             f"({len(widest)} columns): split it, stack it or shorten its headers")  # fmt: skip

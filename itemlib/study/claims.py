@@ -434,15 +434,31 @@ class Results:
                                 sort=False)  # fmt: skip
 
     def gap_view(self, test: str, role_name: str = "in-domain") -> pd.DataFrame:
-        """:meth:`gap_table` of one test set, as the page shows it: "–" where a reference answers no
-        query of a task (the collaborative-filtering references on the non-behaviour tasks)."""
-        return self.gap_table(role_name)[test].fillna("–")
+        """:meth:`gap_table` of one test set, as the page shows it: the references that answer every
+        task (the collaborative-filtering ones, which answer the behaviour tasks only, are judged in
+        the behaviour table), so that the table fits the page."""
+        table = self.gap_table(role_name)[test]
+        return table.drop(columns=[c for c in table.columns if c in COLLABORATIVE])
+
+    def other_roles_view(self, reference: str = "untuned") -> pd.DataFrame:
+        """The out-of-domain model and the in-domain model with its prior against ``reference``, per
+        task: what the out-of-domain and prior claims are judged on (columns: test set, role)."""
+        part = self.intervals[(self.intervals.reference == reference) & (self.intervals.role != "in-domain")]
+        return part.pivot_table(index="task", columns=["test set", "role"], values=INTERVAL, aggfunc="first",
+                                sort=False)  # fmt: skip
 
     def headline_view(self, test: str):
-        """The headline table of one test set (its columns of :attr:`wide`) as the page shows it: three
-        decimals, "–" where an arm answers no query of a task, text escaped for HTML."""
-        table = self.wide[test].rename(columns=lambda role: role.replace("+", " + "))  # a header that can wrap
-        return styled(table)
+        """The headline table of one test set as the page shows it: one row per arm (its role), the
+        tasks as columns grouped under their metric, so that a dozen arms fit the page; "–" where an
+        arm answers no query of a task."""
+        part = self.headline[self.headline["test set"] == test]
+        metric_of = part.drop_duplicates("task").set_index("task").metric
+        metrics = list(dict.fromkeys(metric_of))
+        columns = pd.MultiIndex.from_tuples([(m, t) for m in metrics for t in metric_of.index if metric_of[t] == m],
+                                            names=["metric", "task"])  # fmt: skip
+        table = part.pivot_table(index="role", columns=["metric", "task"], values="value", sort=False)
+        table = table.reindex(index=list(self.wide[test].columns), columns=columns)
+        return styled(table.rename(index=lambda role: role.replace("+", " + ")))  # a label that can wrap
 
     def behaviour_view(self) -> pd.DataFrame:
         """:attr:`behaviour` as the page shows it: one row per test set, task and tuned retriever; the

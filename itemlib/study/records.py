@@ -139,8 +139,9 @@ class EvaluationRecord(Record):
         """Tasks as rows: the headline metric's name, its base rate (what a random ranking scores),
         then one column per model."""
         frames = {label: pd.DataFrame(rows).set_index("task") for label, rows in self.headline.items()}
-        table = pd.DataFrame({label: frame.value for label, frame in frames.items()})
-        first = next(iter(frames.values()))
+        order = list(dict.fromkeys(task for frame in frames.values() for task in frame.index))  # as generated
+        table = pd.DataFrame({label: frame.value for label, frame in frames.items()}).reindex(order)
+        first = next(frame for frame in frames.values() if len(frame) == len(order))  # an arm with every task
         table.insert(0, "metric", first.metric)
         table.insert(1, "base_rate", first.get("base_rate", pd.Series(float("nan"), index=first.index)))
         table.insert(2, "ceiling", first.get("ceiling", pd.Series(float("nan"), index=first.index)))
@@ -153,6 +154,7 @@ class EvaluationRecord(Record):
         metrics = list(dict.fromkeys(table.metric))
         table = table.iloc[sorted(range(len(table)), key=lambda i: metrics.index(table.metric.iloc[i]))]
         view = table.drop(columns="metric").T.rename(index={"base_rate": "base rate"})
+        view = view.rename(index=lambda label: label.replace("+", " + "))  # "tuned-x+popularity" can wrap
         view.columns = pd.MultiIndex.from_arrays([table.metric, table.index], names=["metric", "task"])
         view.index.name = "model"
         return view
