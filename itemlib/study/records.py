@@ -176,7 +176,7 @@ class EvaluationRecord(Record):
 
     def title_split(self) -> pd.DataFrame:
         """Per task whose queries sometimes name the item's title (FA2I, SA2I): each model's headline
-        (a row) on the queries that name it and on those that do not, then a row of their counts."""
+        (a row) on the queries that name it and on those that do not, their counts in the headers."""
         rows = [{"task": row["task"], "model": label, "queries": row["metric"], "value": row["value"],
                  "count": row["queries"]}
                 for label, metrics in self.metrics.items() for row in metrics
@@ -184,10 +184,10 @@ class EvaluationRecord(Record):
         if not rows:
             return pd.DataFrame()
         table = pd.DataFrame(rows)
+        table["queries"] = [f"{kind} ({count:,})" for kind, count in zip(table.queries, table["count"])]
         wide = table.pivot_table(index="model", columns=["task", "queries"], values="value", sort=False)
         wide = wide.reindex([label for label in self.metrics if label in wide.index])
-        counts = table.drop_duplicates(["task", "queries"]).set_index(["task", "queries"])["count"]
-        return pd.concat([wide, counts.to_frame("queries (count)").T])
+        return wide.rename(index=lambda label: label.replace("+", " + "))  # "tuned-x+popularity" can wrap
 
 
 @dataclass
