@@ -173,7 +173,7 @@ def _study(args: argparse.Namespace) -> int:
     if args.no_build:
         write_toc(args.profile)
         return 0
-    print(f"book: {build_book(args.profile)}")
+    print(f"book: {build_book(args.profile, checked_runs=executed)}")
     return 0
 
 
