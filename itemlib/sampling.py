@@ -107,7 +107,8 @@ def attribute_clause(spec: Field, value: object, rng: random.Random, max_list_va
     if spec.kind is FieldKind.NUMERIC:
         text = spec.format_value(value)
         constraint = {"field": spec.name, "op": "between", "low": float(value), "high": float(value)}  # type: ignore[arg-type]
-        return Clause(constraint, f"{name}: {text}", text, f"with {name} {text}")
+        bare = text if spec.unit else f"{name} {text}"  # "118 minutes" says what it is; a bare "6.9" does not
+        return Clause(constraint, f"{name}: {text}", bare, f"with {name} {text}")
     if spec.kind is FieldKind.DATE:
         assert isinstance(value, dt.date)
         low, high = _date_span(spec, value)
@@ -424,6 +425,18 @@ def article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
+#: A request's threshold that this share or more of the items with the field meet says nothing
+#: ("with IMDb rating below 10", "released after 1900"): it is left out of the request.
+MAX_REQUEST_SHARE = 0.95
+
+
+def _says_something(catalog: Catalog, clause: Clause) -> bool:
+    """Whether a numeric or date ``clause`` excludes more than a sliver of the items that have its field."""
+    field = clause.constraint["field"]
+    present = ~np.isnan(catalog.numeric_column(field))
+    return bool(present.any()) and constraint_mask(catalog, clause.constraint)[present].mean() < MAX_REQUEST_SHARE
+
+
 def request_clauses(catalog: Catalog, item: Item, rng: random.Random) -> list[Clause]:
     """2-4 facts about ``item`` that a search request can paraphrase without naming it."""
     clauses: list[Clause] = []
@@ -439,10 +452,12 @@ def request_clauses(catalog: Catalog, item: Item, rng: random.Random) -> list[Cl
                 clauses.append(remember(said, attribute_clause(spec, fresh, rng, max_values)))
         elif spec.kind is FieldKind.NUMERIC:
             clause = numeric_condition(spec, float(value), rng)  # type: ignore[arg-type]
-            if clause:
+            if clause and _says_something(catalog, clause):
                 clauses.append(clause)
         else:
-            clauses.append(decade_clause(spec, value) if rng.random() < 0.6 else date_condition(spec, value, rng))  # type: ignore[arg-type]
+            clause = decade_clause(spec, value) if rng.random() < 0.6 else date_condition(spec, value, rng)  # type: ignore[arg-type]
+            if _says_something(catalog, clause):
+                clauses.append(clause)
     if not clauses:
         return []
     return rng.sample(clauses, min(len(clauses), rng.randint(2, 4)))
