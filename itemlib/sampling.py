@@ -286,7 +286,8 @@ def decade_clause(spec: Field, value: dt.date) -> Clause:
 
 def relative_conditions(catalog: Catalog, item: Item) -> list[Clause]:
     """Relative requests the item satisfies: cheap / expensive (bottom / top 20% of a price),
-    recent (newest 10% of a date field), popular (top 5% by interactions)."""
+    recent (newest 10% of a date field), popular (top 5% by interactions). Their natural form is a
+    relative clause ("games that are cheap"), as a bare adjective after the noun is not English."""
     position = catalog.index[item.id]
     clauses = []
     for spec in catalog.query_fields(FieldKind.NUMERIC, FieldKind.DATE):
@@ -299,7 +300,12 @@ def relative_conditions(catalog: Catalog, item: Item) -> list[Clause]:
             low, high = np.percentile(present, [20, 80])
             if value < low:
                 clauses.append(
-                    Clause({"field": spec.name, "op": "lt", "value": float(low)}, "that are cheap", "cheap", "cheap")
+                    Clause(
+                        {"field": spec.name, "op": "lt", "value": float(low)},
+                        "that are cheap",
+                        "cheap",
+                        "that are cheap",
+                    )
                 )
             if value > high:
                 clauses.append(
@@ -307,7 +313,7 @@ def relative_conditions(catalog: Catalog, item: Item) -> list[Clause]:
                         {"field": spec.name, "op": "gt", "value": float(high)},
                         "that are expensive",
                         "expensive",
-                        "expensive",
+                        "that are expensive",
                     )
                 )
         if spec.kind is FieldKind.DATE:
@@ -315,14 +321,19 @@ def relative_conditions(catalog: Catalog, item: Item) -> list[Clause]:
             if value > recent:
                 iso = dt.date.fromordinal(int(recent)).isoformat()
                 clauses.append(
-                    Clause({"field": spec.name, "op": "gt", "value": iso}, "that are recent", "recent", "recent")
+                    Clause(
+                        {"field": spec.name, "op": "gt", "value": iso}, "that are recent", "recent", "that are recent"
+                    )
                 )
     if catalog.histories:
         threshold = float(np.percentile(catalog.popularity, 95))
         if catalog.popularity[position] > threshold:
             clauses.append(
                 Clause(
-                    {"field": "popularity", "op": "gt", "value": threshold}, "that are popular", "popular", "popular"
+                    {"field": "popularity", "op": "gt", "value": threshold},
+                    "that are popular",
+                    "popular",
+                    "that are popular",
                 )
             )
     return clauses
