@@ -157,3 +157,16 @@ def test_a_profiles_recipe_written_as_command_line_options_parses_back_to_itself
         parser = argparse.ArgumentParser()
         add_arguments(parser, type(config))
         assert from_arguments(type(config), parser.parse_args(command_line(config))) == config
+
+
+def test_the_use_pages_commands_rebuild_the_profiles_configs_through_the_real_command_line():
+    import shlex
+
+    from itemlib.study.profiles import recipe_commands
+
+    profile = PROFILES["cpu"]
+    commands = recipe_commands(profile, "movielens", "d", "m")
+    generate, train = (shlex.split(command.replace("\\\n", " ")) for command in commands)  # as a shell joins lines
+    parser = cli.build_parser()
+    assert from_arguments(GenerateConfig, parser.parse_args(generate[1:])) == profile.generation
+    assert from_arguments(TrainConfig, parser.parse_args(train[1:])) == profile.training

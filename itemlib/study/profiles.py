@@ -206,7 +206,17 @@ def recipe_commands(profile: Profile, catalog: str, data_dir: str, model_dir: st
     generate = ["itemlib", "generate", "--catalog", catalog, "--out", data_dir, *command_line(profile.generation)]
     train = ["itemlib", "train", "--data", data_dir, "--catalog", catalog, "--out", model_dir,
              *command_line(profile.training)]  # fmt: skip
-    return [shlex.join(generate), shlex.join(train)]
+    return [_shell_lines(generate), _shell_lines(train)]
+
+
+def _shell_lines(words: list[str]) -> str:
+    """A command as a reader pastes it: one option (with its values) per line, continued with ``\\``."""
+    groups: list[list[str]] = [words[:2]]
+    for word in words[2:]:
+        if word.startswith("--"):
+            groups.append([])
+        groups[-1].append(word)
+    return " \\\n    ".join(shlex.join(group) for group in groups)
 
 
 def get_profile(name: str) -> Profile:
