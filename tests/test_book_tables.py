@@ -58,3 +58,11 @@ def test_the_evaluate_page_shows_models_as_rows_so_that_many_models_fit():
     assert list(split.index) == ["untuned", "tuned-movielens"]
     assert list(split.columns) == [("FA2I", "title named (30)"), ("FA2I", "title not named (20)")]
     assert list(record.metric_tables()) == ["hit"] and len(record.per_query_table()) == 2
+
+
+def test_chat_bars_carry_the_wilson_interval_of_a_hit_rate():
+    from itemlib.study.plots import wilson_interval
+
+    low, high = wilson_interval(np.array([0.5, 0.0]), np.array([100, 20]))
+    assert abs(low[0] - 0.4038) < 1e-3 and abs(high[0] - 0.5962) < 1e-3
+    assert abs(low[1]) < 1e-12 and 0.15 < high[1] < 0.17  # no hit in 20 dialogues still allows a rate up to ~16%

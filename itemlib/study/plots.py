@@ -59,6 +59,40 @@ def ablation_plot(ablation, seed: int = 0):
     return figure
 
 
+def wilson_interval(rate: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """The 95% Wilson score interval (low, high) of a share ``rate`` observed over ``n`` trials."""
+    rate, n = np.asarray(rate, float), np.maximum(np.asarray(n, float), 1)
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def chat_turn_bars(by_turns: pd.DataFrame, k: int):
+    """One panel per catalog: each model's Hit@k by the number of user turns, with the 95% Wilson
+    interval of each bar (a hit rate over that many dialogues) as its error bar. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    catalogs = list(dict.fromkeys(by_turns.catalog))
+    figure, axes = plt.subplots(len(catalogs), 1, figsize=(10, 3.4 * len(catalogs)), squeeze=False)
+    for ax, name in zip(axes.flat, catalogs):
+        part = by_turns[by_turns.catalog == name]
+        turns, models = list(dict.fromkeys(part.turns)), list(dict.fromkeys(part.model))
+        width = 0.8 / len(models)
+        for offset, model in enumerate(models):
+            rows = part[part.model == model].set_index("turns").reindex(turns)
+            low, high = wilson_interval(rows.hit.to_numpy(), rows.dialogues.to_numpy())
+            x = np.arange(len(turns)) + (offset - (len(models) - 1) / 2) * width
+            errors = np.vstack([rows.hit - low, high - rows.hit])
+            ax.bar(x, rows.hit, width, label=model, yerr=errors, capsize=2, error_kw={"linewidth": 0.8})
+        ax.set_xticks(range(len(turns)), turns)
+        ax.set_xlabel("user turns")
+        ax.set_ylabel(f"Hit@{k}")
+        ax.set_title(f"{name} (bars: 95% Wilson interval over the dialogues)")
+    axes.flat[0].legend(loc="upper left", bbox_to_anchor=(1, 1))
+    figure.tight_layout()
+    return figure
+
+
 def embedding_map(embeddings: dict[str, np.ndarray], labels: Sequence[str], sample: int = 3000, seed: int = 0,
                   title: str | None = None):  # fmt: skip
     """One panel per model: the item embeddings projected on their first two principal components
