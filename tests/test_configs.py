@@ -141,7 +141,7 @@ def test_an_ablation_arm_reused_from_the_in_domain_run_must_share_its_settings()
     assert cpu.training.max_steps == -1 and cpu.training.epochs >= 1 and not cpu.ablation.with_recipe
     arms = cpu.ablation.configs()
     assert arms[0] == cpu.ablation.base and cpu.ablation.unequal_to(cpu.training) == ["max_steps"]
-    assert [(arm.negatives, arm.in_batch) for arm in arms] == [(0, "filtered"), (0, "on"), (3, "filtered")]
+    assert [(arm.negatives, arm.in_batch) for arm in arms] == [(0, "filtered"), (0, "on")]
 
 
 def test_training_and_evaluation_do_not_import_the_generators():
