@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from itemlib.datasets.redial import redial_available
 from itemlib.datasets.steam import default_steam_dir
 from itemlib.study.arms import Arm, general_arm, reference_arms, tuned_arm
-from itemlib.study.profiles import Profile
+from itemlib.study.profiles import Profile, recipe_commands
 
 #: Runs made once per catalog, and the title of their pages.
 RUN_STEPS = {"generate": "Generated tasks", "train": "Fine-tuning", "evaluate": "Evaluation"}
@@ -170,6 +170,10 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
                     **common,
                     "catalog": catalogs[0],
                     "model_dir": tuned[catalogs[0]].model,
+                    # how a reader makes that model without the study: the profile's own settings
+                    "commands": recipe_commands(
+                        profile, catalogs[0], f"{work}/data/{catalogs[0]}", tuned[catalogs[0]].model
+                    ),  # fmt: skip
                     "work_dir": f"{work}/use",
                     "own_steps": profile.example_steps,
                 },
