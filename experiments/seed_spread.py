@@ -15,8 +15,9 @@ This is a measurement, not a decision: nothing in the recipe depends on it. It l
 two-hour profile (about 55 minutes on 2 cores for MovieLens: three trainings of ~17 minutes and the
 scoring).
 
-Run: ``python experiments/seed_spread.py movielens``; it writes
-``experiments/seed_spread-<catalog>.json`` with the per-task table and the training times.
+Run: ``python experiments/seed_spread.py movielens [SEED ...]`` (default 0 1 2); it writes
+``experiments/seed_spread-<catalog>.json`` with the per-task table and the training times (a subset of
+the seeds writes ``...-seeds-0-1.json`` and scores its own validation split).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from itemlib.validation import ValidationConfig, write_validation_split
 SEEDS = (0, 1, 2)
 
 
-def main(catalog_name: str) -> dict:
+def main(catalog_name: str, seeds: tuple[int, ...] = SEEDS) -> dict:
     profile = PROFILES["cpu"]
     catalog = study_catalog(catalog_name, profile.max_items, profile.seed)
     data = Path("work") / profile.name / "data" / catalog_name
@@ -49,13 +50,13 @@ def main(catalog_name: str) -> dict:
         generate(catalog, data, profile.generation, progress=False)
     folder = Path("work") / "seeds" / profile.name / catalog_name
     models, seconds = {}, {}
-    for seed in SEEDS:
+    for seed in seeds:
         models[seed] = folder / f"seed-{seed}"
         started = time.perf_counter()
         train(data, models[seed], replace(profile.training, seed=seed), catalog=catalog)
         seconds[f"seed {seed}"] = round(time.perf_counter() - started, 1)
         print(f"trained seed {seed} into {models[seed]} ({seconds[f'seed {seed}']} s)", flush=True)
-    split = folder / "validation"
+    split = folder / ("validation" if seeds == SEEDS else "validation-" + "-".join(map(str, seeds)))
     validation = ValidationConfig(per_task=400, seed=profile.seed)
     write_validation_split(data, catalog, list(models.values()), split, validation)
     scored = {
@@ -68,7 +69,7 @@ def main(catalog_name: str) -> dict:
         means = pd.Series({seed: v.mean() for seed, v in values.items()})
         row = {"task": task, "queries": len(group), **{f"seed {s}": m for s, m in means.items()},
                "range": means.max() - means.min(), "sd": means.std(ddof=1)}  # fmt: skip
-        for seed in SEEDS[1:]:
+        for seed in seeds[1:]:
             comparison = paired_comparison(values[seed], values[0])
             row[f"seed {seed} - seed 0"] = comparison["difference"]
             row[f"interval {seed}"] = [comparison["low"], comparison["high"]]
@@ -79,18 +80,19 @@ def main(catalog_name: str) -> dict:
         "catalog": catalog_name,
         "commit": git_commit(),
         "recipe": profile.name,
-        "seeds": list(SEEDS),
+        "seeds": list(seeds),
         "table": json.loads(table.round(4).to_json(orient="records")),
         "largest range": round(float(table["range"].max()), 4),
         "median range": round(float(table["range"].median()), 4),
-        "seed comparisons beyond noise": int(sum((table[f"verdict {s}"] != "within noise").sum() for s in SEEDS[1:])),
+        "seed comparisons beyond noise": int(sum((table[f"verdict {s}"] != "within noise").sum() for s in seeds[1:])),
         "seconds": seconds,
     }
-    out = Path(__file__).with_name(f"seed_spread-{catalog_name}.json")
+    suffix = "" if seeds == SEEDS else "-seeds-" + "-".join(map(str, seeds))  # a partial run never overwrites
+    out = Path(__file__).with_name(f"seed_spread-{catalog_name}{suffix}.json")
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     print(table.round(3).to_string(index=False))
     return result
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], tuple(int(seed) for seed in sys.argv[2:]) or SEEDS)
