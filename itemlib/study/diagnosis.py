@@ -86,7 +86,8 @@ class Diagnosis:
 
     def i2i_table(self) -> pd.DataFrame:
         """Per catalog (rows) and model (columns, the test answers last): the I2I content share."""
-        return self.i2i.pivot_table(index="catalog", columns="model", values=SHARED, sort=False)
+        table = self.i2i.pivot_table(index="catalog", columns="model", values=SHARED, sort=False)
+        return table[[c for c in table.columns if c != ANSWERS] + [ANSWERS]]  # the answers last, beside the models
 
     def i2i_lines(self) -> list[str]:
         """Per catalog: how the in-domain model's content share compares with the answers'."""
