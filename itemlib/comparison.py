@@ -8,7 +8,8 @@ Chat-Rec, recipe validation and the benchmarks all call :func:`paired_comparison
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -70,6 +71,12 @@ def paired_comparison(
 def interval_text(difference: float, low: float, high: float) -> str:
     """``+0.012 [-0.004, +0.030]``: a signed difference and its interval, as tables and claims print them."""
     return f"{difference:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def judged_text(comparison: Mapping[str, Any]) -> str:
+    """``+0.012 [-0.004, +0.030] within noise``: a comparison (its difference, low, high and verdict, as
+    :func:`paired_comparison` returns them, or a table row of them) as an interval table's cell."""
+    return f"{interval_text(comparison['difference'], comparison['low'], comparison['high'])} {comparison['verdict']}"
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from itemlib.cards import TrainingCard
 from itemlib.collaborative import COLLABORATIVE
-from itemlib.comparison import VERDICTS, corrected_verdict, holm, interval_text, paired_comparison
+from itemlib.comparison import VERDICTS, corrected_verdict, holm, interval_text, judged_text, paired_comparison
 from itemlib.diagnostics import COMPARISON_NAMES
 from itemlib.study.arms import TUNED_ROLES, arms_of, in_domain
 from itemlib.study.records import (
@@ -88,8 +88,7 @@ def paired_intervals(
     family = ["test set", "role", "reference"]
     table["p (Holm)"] = table.groupby(family, sort=False).p.transform(lambda p: holm(p.to_numpy()))
     table["verdict (Holm)"] = [corrected_verdict(d, p) for d, p in zip(table.difference, table["p (Holm)"])]
-    table[INTERVAL] = [f"{interval_text(d, lo, hi)} {v}"
-                       for d, lo, hi, v in zip(table.difference, table.low, table.high, table.verdict)]  # fmt: skip
+    table[INTERVAL] = [judged_text(row) for row in table.to_dict("records")]
     return table
 
 
@@ -306,8 +305,7 @@ def ablation_view(ablation: AblationRecord, seed: int = 0) -> pd.DataFrame:
     """:func:`ablation_intervals` as the pages show them: tasks as rows, one column per arm, each cell
     the difference to the baseline with its 95% interval and verdict."""
     intervals = ablation_intervals(ablation, seed)
-    intervals["cell"] = [f"{interval_text(d, lo, hi)} {v}" for d, lo, hi, v in
-                         zip(intervals.difference, intervals.low, intervals.high, intervals.verdict)]  # fmt: skip
+    intervals["cell"] = [judged_text(row) for row in intervals.to_dict("records")]
     view = intervals.pivot_table(index="task", columns="variant", values="cell", aggfunc="first", sort=False)
     view.columns.name = f"arm − {ablation.baseline} [95% CI]"
     return view

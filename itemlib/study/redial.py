@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from itemlib.catalog import Catalog
-from itemlib.comparison import interval_text, paired_comparison
+from itemlib.comparison import judged_text, paired_comparison
 from itemlib.datasets.redial import load_redial
 from itemlib.metrics import hit_at_k, recall_at_k
 from itemlib.retrieval import make_retriever, search_records
@@ -68,8 +68,6 @@ def run_redial(catalog: Catalog, arms: Sequence[Arm], split: str = "valid", seed
     for label in [a.label for a in arms if a.label != "untuned" and "untuned" in per_case]:
         for metric, values in per_case[label].items():
             comparison = paired_comparison(values, per_case["untuned"][metric], seed=seed)
-            shown = interval_text(comparison["difference"], comparison["low"], comparison["high"])
-            rows.append({"arm": label, "metric": metric, **comparison,
-                         "vs untuned [95% CI]": f"{shown} {comparison['verdict']}"})  # fmt: skip
+            rows.append({"arm": label, "metric": metric, **comparison, "vs untuned [95% CI]": judged_text(comparison)})
     return RedialResult(split, loaded.report, table.rename_axis("arm"), pd.DataFrame(rows), per_case,
                         [arm.to_dict() for arm in arms])  # fmt: skip
