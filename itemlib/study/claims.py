@@ -29,7 +29,7 @@ from itemlib.study.records import (
     TrainingRecord,
     read_record,
 )
-from itemlib.study.tables import styled
+from itemlib.study.tables import metric_columns, styled, wrappable
 from itemlib.taskinfo import tasks_in
 
 INTERVAL = "tuned − reference [95% CI]"
@@ -450,13 +450,9 @@ class Results:
         tasks as columns grouped under their metric, so that a dozen arms fit the page; "–" where an
         arm answers no query of a task."""
         part = self.headline[self.headline["test set"] == test]
-        metric_of = part.drop_duplicates("task").set_index("task").metric
-        metrics = list(dict.fromkeys(metric_of))
-        columns = pd.MultiIndex.from_tuples([(m, t) for m in metrics for t in metric_of.index if metric_of[t] == m],
-                                            names=["metric", "task"])  # fmt: skip
+        columns = metric_columns(part.drop_duplicates("task").set_index("task").metric)
         table = part.pivot_table(index="role", columns=["metric", "task"], values="value", sort=False)
-        table = table.reindex(index=list(self.wide[test].columns), columns=columns)
-        return styled(table.rename(index=lambda role: role.replace("+", " + ")))  # a label that can wrap
+        return styled(table.reindex(index=list(self.wide[test].columns), columns=columns).rename(index=wrappable))
 
     def behaviour_view(self) -> pd.DataFrame:
         """:attr:`behaviour` as the page shows it: one row per test set, task and tuned retriever; the

@@ -18,6 +18,7 @@ import pandas as pd
 
 from itemlib.cards import LOG_FILE, TrainingCard
 from itemlib.study.arms import Arm, arms_of
+from itemlib.study.tables import metric_columns, wrappable
 
 R = TypeVar("R", bound="Record")
 
@@ -151,11 +152,10 @@ class EvaluationRecord(Record):
         """The headline table as the page shows it: models as rows under the base rate and the ceiling,
         tasks as columns grouped under their metric, so that a dozen models still fit the page."""
         table = self.headline_table()
-        metrics = list(dict.fromkeys(table.metric))
-        table = table.iloc[sorted(range(len(table)), key=lambda i: metrics.index(table.metric.iloc[i]))]
-        view = table.drop(columns="metric").T.rename(index={"base_rate": "base rate"})
-        view = view.rename(index=lambda label: label.replace("+", " + "))  # "tuned-x+popularity" can wrap
-        view.columns = pd.MultiIndex.from_arrays([table.metric, table.index], names=["metric", "task"])
+        columns = metric_columns(table.metric)
+        view = table.drop(columns="metric").T.rename(index={"base_rate": "base rate"}).rename(index=wrappable)
+        view = view[columns.get_level_values("task")]
+        view.columns = columns
         view.index.name = "model"
         return view
 
@@ -187,7 +187,7 @@ class EvaluationRecord(Record):
         table["queries"] = [f"{kind} ({count:,})" for kind, count in zip(table.queries, table["count"])]
         wide = table.pivot_table(index="model", columns=["task", "queries"], values="value", sort=False)
         wide = wide.reindex([label for label in self.metrics if label in wide.index])
-        return wide.rename(index=lambda label: label.replace("+", " + "))  # "tuned-x+popularity" can wrap
+        return wide.rename(index=wrappable)
 
 
 @dataclass

@@ -24,6 +24,20 @@ def number(value: float) -> str:
     return f"{value:.3f}"
 
 
+def wrappable(label: str) -> str:
+    """``label`` with room to wrap at its "+" ("tuned-movielens + popularity"), so a row or column
+    named after a tuned arm with its prior does not widen the table by a whole unbreakable word."""
+    return label.replace("+", " + ")
+
+
+def metric_columns(metric_of: pd.Series) -> pd.MultiIndex:
+    """Tasks (``metric_of``'s index, in order) as columns grouped under their headline metric (its
+    values), the metrics in the order they first appear: the headline tables' column header."""
+    metrics = list(dict.fromkeys(metric_of))
+    pairs = [(metric, task) for metric in metrics for task in metric_of.index if metric_of[task] == metric]
+    return pd.MultiIndex.from_tuples(pairs, names=["metric", "task"])
+
+
 def styled(frame: pd.DataFrame) -> Styler:
     """``frame`` as the page shows it, one style for every page: numbers as :func:`number` writes
     them, a missing cell as a dash, text and headers escaped for HTML (item texts are data)."""
