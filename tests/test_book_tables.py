@@ -66,3 +66,19 @@ def test_chat_bars_carry_the_wilson_interval_of_a_hit_rate():
     low, high = wilson_interval(np.array([0.5, 0.0]), np.array([100, 20]))
     assert abs(low[0] - 0.4038) < 1e-3 and abs(high[0] - 0.5962) < 1e-3
     assert abs(low[1]) < 1e-12 and 0.15 < high[1] < 0.17  # no hit in 20 dialogues still allows a rate up to ~16%
+
+
+def test_chat_bars_draw_when_a_model_hits_never_or_always():
+    """At a rate of 0 or 1 the Wilson ends miss the rate by a rounding error (0 over 11 dialogues gave
+    low = 3e-17): the interval still contains the rate, so no error bar is negative."""
+    import pandas as pd
+
+    from itemlib.study.plots import chat_turn_bars, wilson_interval
+
+    n = np.arange(1, 500)
+    for rate in (0.0, 1.0):
+        low, high = wilson_interval(np.full(len(n), rate), n)
+        assert (low <= rate).all() and (high >= rate).all()
+    by_turns = pd.DataFrame({"catalog": "movielens", "turns": [1, 2], "model": "tuned", "hit": [0.0, 1.0],
+                             "dialogues": [11, 21]})  # fmt: skip
+    assert chat_turn_bars(by_turns, 5).axes
