@@ -62,10 +62,10 @@ def ablation_plot(ablation, seed: int = 0):
 def wilson_interval(rate: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
     """The 95% Wilson score interval (low, high) of a share ``rate`` observed over ``n`` trials.
 
-    The interval always contains ``rate``; at a rate of 0 or 1, ``centre ∓ half`` misses it by a
-    rounding error (at a rate of 0 over 11, 22 or 27 trials ``low`` comes out 3e-17, above it: the cpu pass's chat
-    page failed on it), which matplotlib
-    rejects as a negative error bar, so each end is bounded by the rate itself."""
+    The interval always contains ``rate``, but at a rate of 0 or 1 ``centre ∓ half`` misses it by a
+    rounding error (a rate of 0 over 11, 22 or 27 trials gives ``low`` = 3e-17), which matplotlib
+    rejects as a negative error bar (the cpu pass's chat page failed on it): each end is bounded
+    by the rate itself."""
     rate, n = np.asarray(rate, float), np.maximum(np.asarray(n, float), 1)
     centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
