@@ -90,8 +90,8 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=320, help="training examples per run (a multiple of 32)")
     args = parser.parse_args()
     catalog = load_movielens()
-    earlier = PROFILES["cpu"].ablation.base  # the recipe published before, the ablation's settings
     adopted = PROFILES["cpu"].training
+    earlier = replace(adopted, negatives=3, batch_size=8)  # the recipe published before (method page, appendix)
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         data = Path(args.data) if args.data else scratch / "generated"

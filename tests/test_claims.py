@@ -258,7 +258,7 @@ def test_out_of_domain_claim_is_judged_per_task_by_intervals_and_names_every_los
         "tuned-steam": {"UH2I": [0.0, 1.0] * 10, "I2I": [0.0] * 20, "FA2I": [1.0] * 20, "NA2I": [1.0] * 20},
     }
     claim = out_of_domain_claim(paired_intervals({"movielens": evaluation("movielens", per_query)}))
-    assert "better than untuned beyond noise on 1 of 2 behaviour tasks and on 2 of 2 others" in claim
+    assert "beyond noise on 1 of 2 behaviour tasks and on 2 of 2 others (test set movielens)" in claim
     assert "this study agrees. Worse than untuned beyond noise: I2I on movielens -1.000 [-1.000, -1.000]." in claim
 
 

@@ -137,11 +137,28 @@ def test_an_ablation_arm_reused_from_the_in_domain_run_must_share_its_settings()
     with pytest.raises(ValueError, match="differs from the ablation's base in negatives, batch_size"):
         dataclasses.replace(smoke, training=epoch)
     dataclasses.replace(smoke, training=dataclasses.replace(smoke.training, logging_steps=3, progress=True))
-    cpu = PROFILES["cpu"]  # the published recipe trains one epoch; the ablation trains it shorter, once per arm
-    assert cpu.training.max_steps == -1 and cpu.training.epochs >= 1 and not cpu.ablation.with_recipe
-    arms = cpu.ablation.configs()
-    assert arms[0] == cpu.ablation.base and cpu.ablation.unequal_to(cpu.training) == ["max_steps"]
-    assert [(arm.negatives, arm.in_batch) for arm in arms] == [(0, "filtered"), (0, "on")]
+
+
+def test_the_cpu_pass_leaves_out_what_it_cut_for_time_and_nothing_else():
+    """The cpu profile trains one epoch and, to fit two hours (profiles.py says what each cut costs), runs no
+    ablation, does not evaluate the MovieLens model on Steam and leaves mpnet out of the generated Chat-Rec
+    dialogues; the Steam model is still judged on MovieLens, mpnet still on MovieLens and ReDial, and the other
+    profiles keep all three."""
+    cpu = PROFILES["cpu"]
+    assert cpu.training.max_steps == -1 and cpu.training.epochs >= 1 and cpu.ablation is None
+    runs = {run.name: run for run in plan(cpu, available_only=False)}
+    assert "ablation" not in runs and "ablation" not in runs["results"].needs
+    arms = {name: [arm["label"] for arm in runs[f"evaluate-{name}"].parameters["arms"]] for name in cpu.catalogs}
+    assert "tuned-steam" in arms["movielens"] and "tuned-movielens" not in arms["steam"]
+    assert runs["evaluate-steam"].needs == ["generate-steam", "train-steam"]
+    assert "untuned-mpnet" in arms["movielens"] and "untuned-mpnet" in [
+        a["label"] for a in runs["chat"].parameters["redial_arms"]
+    ]
+    assert "untuned-mpnet" not in [a["label"] for a in runs["chat"].parameters["arms"]["movielens"]]
+    smoke = {run.name: run for run in plan(PROFILES["smoke"], available_only=False)}
+    assert "ablation" in smoke and "tuned-movielens" in [a["label"] for a in smoke["evaluate-steam"].parameters["arms"]]
+    with pytest.raises(ValueError, match="out_of_domain names catalogs it does not have: \\['books'\\]"):
+        dataclasses.replace(cpu, out_of_domain={"books": ()})
 
 
 def test_training_and_evaluation_do_not_import_the_generators():

@@ -98,6 +98,8 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
                 folders=[f"{work}/models/{name}", f"{work}/models/{name}-validation"],
             )
         )
+    # on each test set: its own tuned model and those the profile transfers to it, in catalog order
+    evaluated = {name: [c for c in catalogs if c == name or c in profile.transferred_to(name)] for name in catalogs}
     for name in catalogs:
         runs.append(
             Run(
@@ -107,30 +109,33 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
                     **common,
                     "catalog": name,
                     "tests_dir": f"{work}/data/{name}",
-                    "arms": as_data(with_collaborative + general[name] + list(tuned.values()) + hybrid(name)),
+                    "arms": as_data(
+                        with_collaborative + general[name] + [tuned[c] for c in evaluated[name]] + hybrid(name)
+                    ),
                 },
-                needs=[f"generate-{name}"] + [f"train-{c}" for c in catalogs],
+                needs=[f"generate-{name}"] + [f"train-{c}" for c in evaluated[name]],
             )
         )
-    ablation = profile.ablation
-    runs.append(
-        Run(
-            "ablation",
-            "ablation.ipynb",
-            {
-                **common,
-                "catalog": ablation.catalog,
-                "data_dir": f"{work}/data/{ablation.catalog}",
-                "work_dir": f"{work}/ablation",
-                "train_config": ablation.base.to_dict(),
-                "variants": list(ablation.variants),
-                "recipe_model": f"{work}/models/{ablation.catalog}" if ablation.with_recipe else None,
-                "recipe_config": profile.training.to_dict() if ablation.with_recipe else None,
-            },
-            needs=[f"generate-{ablation.catalog}"] + ([f"train-{ablation.catalog}"] if ablation.with_recipe else []),
-            folders=[f"{work}/ablation"],
+    if ablation := profile.ablation:
+        runs.append(
+            Run(
+                "ablation",
+                "ablation.ipynb",
+                {
+                    **common,
+                    "catalog": ablation.catalog,
+                    "data_dir": f"{work}/data/{ablation.catalog}",
+                    "work_dir": f"{work}/ablation",
+                    "train_config": ablation.base.to_dict(),
+                    "variants": list(ablation.variants),
+                    "recipe_model": f"{work}/models/{ablation.catalog}" if ablation.with_recipe else None,
+                    "recipe_config": profile.training.to_dict() if ablation.with_recipe else None,
+                },
+                needs=[f"generate-{ablation.catalog}"]
+                + ([f"train-{ablation.catalog}"] if ablation.with_recipe else []),
+                folders=[f"{work}/ablation"],
+            )
         )
-    )
     runs.append(
         Run(
             "chat",
@@ -142,7 +147,7 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
                 "local_llm": profile.local_llm,
                 "llm_dialogues": profile.llm_dialogues,
                 "llm_validation_dialogues": profile.llm_validation_dialogues,
-                "arms": {c: as_data(references + general[c] + [tuned[c]]) for c in catalogs},
+                "arms": {c: as_data(references + general[c] * profile.general_in_chat + [tuned[c]]) for c in catalogs},
                 "redial_arms": as_data(redial) if redial else [],
             },
             needs=[f"train-{c}" for c in catalogs],
