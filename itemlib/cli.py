@@ -146,6 +146,8 @@ def _chat(args: argparse.Namespace) -> int:
             ranker = LocalRanker(args.local_llm, load_now=True)
         except LLMError as error:
             print(f"itemlib chat: {error}; recommending in the retriever's order", file=sys.stderr)
+    if hasattr(sys.stdin, "reconfigure"):  # a stray undecodable byte is one odd character, not the chat's end
+        sys.stdin.reconfigure(errors="replace")
     chat_loop(retriever, _catalog(args), sys.stdin, sys.stdout, shown=args.k, ranker=ranker)
     return 0
 

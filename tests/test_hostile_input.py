@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -352,6 +353,24 @@ def test_hostile_titles_are_shown_never_executed_in_a_terminal_or_a_page(capsys,
     assert "<img" not in page.to_html()  # how generate.ipynb and diagnosis.ipynb show item text
 
 
+def test_chat_reads_undecodable_input_and_shows_hostile_titles_inert(capsys, monkeypatch):
+    import io
+    import sys
+
+    from itemlib.catalog import Catalog, Field, Item
+    from itemlib.datasets import CATALOG_LOADERS
+
+    items = [Item("x1", HOSTILE, {"genres": ["Horror"]}), Item("x2", "Plain", {"genres": ["Drama"]})]
+    monkeypatch.setitem(
+        CATALOG_LOADERS, "hostile", lambda: Catalog("hostile", items, [Field("genres", FieldKind.LIST)])
+    )
+    typed = io.TextIOWrapper(io.BytesIO(b"something evil \xff please\n/quit\n"), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", typed)
+    code, out, err = run(capsys, "chat", "--model", "bm25", "--catalog", "hostile", "-k", "2")
+    assert code == 0 and "Traceback" not in err and out.rstrip().endswith("bye")
+    assert "\x1b" not in out and "\x07" not in out and "\\x1b]0;PWNED\\x07" in out
+
+
 def test_records_are_read_as_written_ids_separators_duplicate_keys_and_types(tmp_path, capsys, movielens_data):
     import shutil
 
@@ -379,6 +398,10 @@ def test_records_are_read_as_written_ids_separators_duplicate_keys_and_types(tmp
     train.write_text("\n".join([lines[0], json.dumps(record | {"pos": record["pos"][0]}), *lines[2:]]))
     code, _, err = run(capsys, "train", "--data", data, "--out", tmp_path / "m", "--tasks", "NM2I", "--max-steps", "1")
     assert code == 2 and "NM2I.jsonl:2: training record field 'pos' has the wrong type" in err
+    train.write_text("\n".join([lines[0], json.dumps(record | {"pos_ids": []}), *lines[2:]]))  # no positive's id
+    code, _, err = run(capsys, "train", "--data", data, "--out", tmp_path / "m", "--tasks", "NM2I", "--max-steps", "1",
+                       "--in-batch", "filtered", "--catalog", "movielens")  # fmt: skip
+    assert code == 2 and "NM2I.jsonl:2: training record field 'pos_ids' has the wrong type" in err
     test = data / "test" / "NM2I.jsonl"
     lines = test.read_text().split("\n")
     test.write_text("\n".join([json.dumps(json.loads(lines[0]) | {"pos_ids": "x"}), *lines[1:]]))
@@ -427,6 +450,15 @@ def test_a_broken_embedding_cache_is_said_early_or_rebuilt(tmp_path, monkeypatch
     again = embed_catalog(model, small, cache_dir=tmp_path / "cache")
     assert np.allclose(first, again) and "is unreadable" in caplog.text
     assert not list((tmp_path / "cache").glob("*.partial.npy"))
+
+    def full_disk(file, array):  # writes part of the file, then the disk is full
+        Path(file).write_bytes(b"\x93NUMPY")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full_disk)
+    full = embed_catalog(model, small, cache_dir=tmp_path / "full")  # the result, without its cache
+    assert np.allclose(first, full) and "could not cache the embeddings" in caplog.text
+    assert not list((tmp_path / "full").glob("*"))  # no partial file left behind
 
 
 def test_a_truncated_model_file_is_named_not_a_traceback(tmp_path, capsys):
