@@ -147,7 +147,10 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
                 "local_llm": profile.local_llm,
                 "llm_dialogues": profile.llm_dialogues,
                 "llm_validation_dialogues": profile.llm_validation_dialogues,
-                "arms": {c: as_data(references + general[c] * profile.general_in_chat + [tuned[c]]) for c in catalogs},
+                "arms": {
+                    c: as_data(references + (general[c] if profile.general_in_chat else []) + [tuned[c]])
+                    for c in catalogs
+                },
                 "redial_arms": as_data(redial) if redial else [],
             },
             needs=[f"train-{c}" for c in catalogs],
