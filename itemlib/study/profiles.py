@@ -160,8 +160,8 @@ PROFILES = {
     #   it still answers ReDial's requests people wrote;
     # - the language model re-ranks 70 test dialogues per catalog, its rule chosen on 30 (not 100 and 50).
     # all-mpnet-base-v2 (110M) is a reference on MovieLens only: it embeds 17 items/s on 2 cores against
-    # MiniLM's 133 (benchmarks/bench_encoders.py), so Steam's items would add about 31 minutes; the gpu
-    # profile has it on both catalogs.
+    # MiniLM's 133 (benchmarks/bench_encoders.py) on MovieLens's short texts, and 5.7/s on Steam's longest,
+    # so Steam's items would add about an hour (book/reproduce.md); the gpu profile has it on both catalogs.
     "cpu": Profile(
         "cpu",
         general_references={"movielens": ("mpnet",)},

@@ -1,0 +1,88 @@
+"""Untuned all-mpnet-base-v2 on Steam: the general-model reference the cpu pass leaves out (#31).
+
+The cpu profile judges the aligned MiniLM against untuned mpnet (110M parameters, five times
+MiniLM) on MovieLens only: embedding Steam's 32,131 long item texts with mpnet takes about an hour
+on 2 cores (the 3,776 longest took 11 minutes, about a sixth of the catalog's tokens), which the
+two-hour pass cannot hold. This measures it once, outside the pass, on
+the test set of a published pass: mpnet is scored on the pass's own Steam test queries and compared,
+query by query, with the per-query scores that pass published for its tuned Steam model and its
+untuned MiniLM (``book/runs/cpu/evaluate-steam/metrics.json``), by the same paired 95% bootstrap
+intervals and Holm's correction over the ten tasks as the results page.
+
+A measurement, not a decision: nothing in the recipe depends on it, and the test draw it reads had
+already been published.
+
+Run: ``python experiments/general_model_steam.py TESTS_DIR`` where ``TESTS_DIR`` holds the pass's
+generated Steam data (``work/cpu/data/steam`` of the clone that ran it); about 70 minutes on 2 cores.
+It writes ``experiments/general_model_steam.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from itemlib.comparison import corrected_verdict, holm, paired_comparison
+from itemlib.evaluation import evaluate
+from itemlib.provenance import git_commit
+from itemlib.retrieval import make_retriever
+from itemlib.study.profiles import PROFILES, study_catalog
+
+PUBLISHED = Path(__file__).parents[1] / "book" / "runs" / "cpu" / "evaluate-steam" / "metrics.json"
+GENERAL = "mpnet"
+
+
+def main(tests_dir: str) -> dict:
+    profile = PROFILES["cpu"]
+    published = json.loads(PUBLISHED.read_text())
+    tuned = next(arm["label"] for arm in published["arms"] if arm["kind"] == "tuned" and not arm["prior"])
+    catalog = study_catalog("steam", profile.max_items, profile.seed)
+    started = time.perf_counter()
+    scored = evaluate(make_retriever(GENERAL, progress=True), catalog, tests_dir, progress=True).per_query
+    seconds = round(time.perf_counter() - started, 1)
+    rows = []
+    for task, group in scored.groupby("task", sort=False):
+        ours = group.value.to_numpy()
+        row = {"task": task, "queries": len(ours), GENERAL: round(float(ours.mean()), 4)}
+        for label in (tuned, "untuned"):
+            theirs = published["per_query"][label][task]
+            if len(theirs) != len(ours):
+                raise ValueError(f"{PUBLISHED}: {label} has {len(theirs)} {task} queries, {tests_dir} has {len(ours)}: "
+                                 "not the test set that pass scored")  # fmt: skip
+            comparison = paired_comparison(theirs, ours, seed=profile.seed)
+            row[label] = round(sum(theirs) / len(theirs), 4)
+            row |= {f"{label} - {GENERAL}": [round(comparison[k], 4) for k in ("difference", "low", "high")],
+                    f"verdict {label}": comparison["verdict"], f"p {label}": comparison["p"]}  # fmt: skip
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    for label in (tuned, "untuned"):
+        adjusted = holm(table[f"p {label}"])
+        table[f"Holm verdict {label}"] = [
+            corrected_verdict(d[0], p) for d, p in zip(table[f"{label} - {GENERAL}"], adjusted)
+        ]
+    counts = {label: {"better": int((table[f"verdict {label}"] == "better").sum()),
+                      "worse": int((table[f"verdict {label}"] == "worse").sum()),
+                      "better after Holm": int((table[f"Holm verdict {label}"] == "better").sum()),
+                      "tasks": len(table)} for label in (tuned, "untuned")}  # fmt: skip
+    result = {
+        "commit": git_commit(),
+        "published pass": published["provenance"]["commit"],
+        "test set": tests_dir,
+        "reference": GENERAL,
+        "seconds": seconds,
+        "verdict counts (row − mpnet)": counts,
+        "table": json.loads(table.to_json(orient="records")),
+    }
+    out = Path(__file__).with_name("general_model_steam.json")
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    print(table.drop(columns=[c for c in table if c.startswith("p ")]).to_string(index=False))
+    print(json.dumps(counts, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
