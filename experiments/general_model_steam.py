@@ -30,6 +30,7 @@ from itemlib.comparison import corrected_verdict, holm, paired_comparison
 from itemlib.evaluation import evaluate
 from itemlib.provenance import git_commit
 from itemlib.retrieval import make_retriever
+from itemlib.study.claims import verdict_counts
 from itemlib.study.profiles import PROFILES, study_catalog
 
 PUBLISHED = Path(__file__).parents[1] / "book" / "runs" / "cpu" / "evaluate-steam" / "metrics.json"
@@ -47,39 +48,32 @@ def main(tests_dir: str) -> dict:
     rows = []
     for task, group in scored.groupby("task", sort=False):
         ours = group.value.to_numpy()
-        row = {"task": task, "queries": len(ours), GENERAL: round(float(ours.mean()), 4)}
         for label in (tuned, "untuned"):
             theirs = published["per_query"][label][task]
             if len(theirs) != len(ours):
                 raise ValueError(f"{PUBLISHED}: {label} has {len(theirs)} {task} queries, {tests_dir} has {len(ours)}: "
                                  "not the test set that pass scored")  # fmt: skip
-            comparison = paired_comparison(theirs, ours, seed=profile.seed)
-            row[label] = round(sum(theirs) / len(theirs), 4)
-            row |= {f"{label} - {GENERAL}": [round(comparison[k], 4) for k in ("difference", "low", "high")],
-                    f"verdict {label}": comparison["verdict"], f"p {label}": comparison["p"]}  # fmt: skip
-        rows.append(row)
+            rows.append({"test set": "steam", "role": label, "task": task, "reference": GENERAL, "queries": len(ours),
+                         label: sum(theirs) / len(theirs), GENERAL: float(ours.mean()),
+                         **paired_comparison(theirs, ours, seed=profile.seed)})  # fmt: skip
     table = pd.DataFrame(rows)
-    for label in (tuned, "untuned"):
-        adjusted = holm(table[f"p {label}"])
-        table[f"Holm verdict {label}"] = [
-            corrected_verdict(d[0], p) for d, p in zip(table[f"{label} - {GENERAL}"], adjusted)
-        ]
-    counts = {label: {"better": int((table[f"verdict {label}"] == "better").sum()),
-                      "worse": int((table[f"verdict {label}"] == "worse").sum()),
-                      "better after Holm": int((table[f"Holm verdict {label}"] == "better").sum()),
-                      "tasks": len(table)} for label in (tuned, "untuned")}  # fmt: skip
+    # Holm over each row's family, as the results page reads it (itemlib.study.claims.paired_intervals)
+    table["p (Holm)"] = table.groupby("role", sort=False).p.transform(lambda p: holm(p.to_numpy()))
+    table["verdict (Holm)"] = [corrected_verdict(d, p) for d, p in zip(table.difference, table["p (Holm)"])]
+    counts = {label: verdict_counts(table, label).drop(columns=["test set", "reference"]).iloc[0].to_dict()
+              for label in (tuned, "untuned")}  # fmt: skip
     result = {
         "commit": git_commit(),
         "published pass": published["provenance"]["commit"],
         "test set": tests_dir,
         "reference": GENERAL,
         "seconds": seconds,
-        "verdict counts (row − mpnet)": counts,
-        "table": json.loads(table.to_json(orient="records")),
+        "verdict counts (row − mpnet)": json.loads(json.dumps(counts, default=int)),
+        "table": json.loads(table.round(4).to_json(orient="records")),
     }
     out = Path(__file__).with_name("general_model_steam.json")
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    print(table.drop(columns=[c for c in table if c.startswith("p ")]).to_string(index=False))
+    print(table.round(4).to_string(index=False))
     print(json.dumps(counts, indent=1))
     return result
 
