@@ -22,7 +22,7 @@ from itemlib.generate import GenerateConfig, generate
 from itemlib.llm import LLMError
 from itemlib.models import PRESETS, ModelError
 from itemlib.publish import check_output_dir
-from itemlib.retrieval import BASELINES, POPULARITY_SUFFIX
+from itemlib.retrieval import BASELINES, model_of
 from itemlib.study.profiles import PROFILES
 from itemlib.study.runner import StudyError
 from itemlib.train_config import TrainConfig
@@ -92,14 +92,23 @@ def _validation_split(args: argparse.Namespace) -> int:
 
 
 def _popularity_weight(args: argparse.Namespace) -> int:
-    from itemlib.validation import tune_popularity_weight
+    from itemlib.validation import tune_blend, tune_popularity_weight
 
-    choice = tune_popularity_weight(args.model, _catalog(args), args.data, from_arguments(ValidationConfig, args))
+    catalog = _catalog(args)
+    choice = tune_popularity_weight(args.model, catalog, args.data, from_arguments(ValidationConfig, args))
     print(f"popularity weights of {args.model} ({choice['criterion']}; validation split in {choice['validation']}):")
     for kind, weight in choice["weights"].items():
         tried = ", ".join(f"{float(w):g}: {score:.4f}" for w, score in choice["scores"][kind].items())
         print(f"  {kind:12s} {weight:<6g} (tried {tried})")
     print(f"rank with it: --model {args.model}+popularity")
+    if args.blend:
+        blend = tune_blend(args.model, catalog)
+        print(f"collaborative-filtering blend of {args.model}+popularity: {blend['reference']} ({blend['criterion']}):")
+        for kind, weight in blend["weights"].items():
+            print(f"  {kind:12s} {weight:<6g}")
+        for name, table in blend["references"].items():
+            print(f"  {name}: mean {table['mean']:.4f} at its chosen weights")
+        print(f"rank with it: --model {args.model}+popularity+cf")
     return 0
 
 
@@ -107,7 +116,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from itemlib.retrieval import make_retriever
 
     config = from_arguments(EvaluateConfig, args)
-    model = args.model.partition(POPULARITY_SUFFIX)[0]  # a model folder is an input; a preset or baseline name is not
+    model = model_of(args.model)  # a model folder is an input; a preset or baseline name is not
     named = model in PRESETS or model in BASELINES or model in COLLABORATIVE
     check_output_dir(args.out, "evaluate", [args.tests, *([] if named else [model])])  # before any work
     catalog = _catalog(args)
@@ -234,11 +243,18 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--catalog", required=True, help="the catalog the data was generated from")
     add_arguments(pw, TableConfig)
     add_arguments(pw, ValidationConfig)
+    pw.add_argument(
+        "--blend",
+        action="store_true",
+        help="then choose, on the same split, the collaborative-filtering blend over the items a request names "
+        "(MODEL+popularity+cf)",
+    )
     pw.set_defaults(run=_popularity_weight)
 
     model_help = (
         "encoder preset (minilm, bert, bge, e5, repllama), path or Hub id; or a baseline: bm25, popularity, random; "
-        "MODEL+popularity adds the popularity prior chosen for MODEL (MODEL+popularity=W: weight W)"
+        "MODEL+popularity adds the popularity prior chosen for MODEL (MODEL+popularity=W: weight W); "
+        "MODEL+popularity+cf also blends in the collaborative filtering chosen for it (popularity-weight --blend)"
     )
     ev = verbs.add_parser("evaluate", help="Hit@K, Coverage@K, Recall@K, NDCG@K, MRR per task on a generated test set")
     ev.add_argument("--model", required=True, help=model_help)

@@ -13,7 +13,9 @@ kind is read from the words by one documented rule:
 
 An item is *named* when its whole title appears as consecutive words of the query (case and
 punctuation ignored, longest title first, no overlaps); titles of one word are not counted, since
-"Heat" or "Up" occur in requests that mean no film. The weight of each kind is chosen on a
+"Heat" or "Up" occur in requests that mean no film, nor titles that are also a value of a list or
+categorical field (Steam's game "Free to Play" is a genre too, and a request for free games names
+no game). The weight of each kind is chosen on a
 validation split (:func:`itemlib.validation.choose_popularity_weight`), which also reports how
 the rule sorts each task's queries.
 """
@@ -35,11 +37,17 @@ def words(text: str) -> tuple[str, ...]:
 
 
 class TitleMatcher:
-    """Counts the distinct catalog titles a text names (see the module docstring)."""
+    """Finds the catalog titles a text names, and their items (see the module docstring)."""
 
     def __init__(self, catalog: Catalog) -> None:
-        titles = {words(item.title) for item in catalog.items}
-        self.titles = {t for t in titles if len(t) >= MIN_TITLE_WORDS}
+        values = {words(value) for table in catalog.value_index.values() for value in table}
+        #: title words -> positions of the items with that title (a remake shares its original's)
+        self.positions: dict[tuple[str, ...], list[int]] = {}
+        for position, item in enumerate(catalog.items):
+            title = words(item.title)
+            if len(title) >= MIN_TITLE_WORDS and title not in values:
+                self.positions.setdefault(title, []).append(position)
+        self.titles = set(self.positions)
         self.lengths = sorted({len(t) for t in self.titles}, reverse=True)
 
     def named(self, text: str) -> list[tuple[str, ...]]:
@@ -53,6 +61,10 @@ class TitleMatcher:
                     found.append(title)
             start += match or 1
         return found
+
+    def named_items(self, text: str) -> list[int]:
+        """Positions of the items whose titles ``text`` names, in order of appearance."""
+        return [position for title in self.named(text) for position in self.positions[title]]
 
     def kind(self, text: str) -> str:
         """``history``, ``item`` or ``description``: the kind of ``text`` (module docstring)."""

@@ -170,6 +170,94 @@ class PopularityPrior:
         return self.base.score(queries) + self.query_weights(queries)[:, None] * self.prior
 
 
+#: ``SPEC+cf`` names a :class:`CollaborativeBlend` of the text retriever SPEC (a model folder, or one
+#: with ``+popularity``) and the collaborative-filtering reference and weights chosen for it.
+BLEND_SUFFIX = "+cf"
+#: Where a model folder keeps its blend's choice (and the validation scores that made it).
+BLEND_FILE = "collaborative_blend.json"
+
+
+def standardized(scores: np.ndarray, left_out: np.ndarray | None = None) -> np.ndarray:
+    """Each row minus its mean, over its standard deviation (a constant row becomes zeros); with a
+    boolean ``left_out`` mask, mean and deviation are those of the other entries of the row."""
+    scores = np.asarray(scores, dtype=np.float32)
+    kept = scores if left_out is None else np.ma.masked_array(scores, mask=left_out)
+    mean = np.asarray(kept.mean(axis=1, keepdims=True), dtype=np.float32)
+    spread = np.asarray(kept.std(axis=1, keepdims=True), dtype=np.float32)
+    return np.divide(scores - mean, spread, out=np.zeros_like(scores), where=spread > 0)
+
+
+class CollaborativeBlend:
+    """A text retriever plus a collaborative-filtering reference over the items a request names
+    (beyond the paper).
+
+    A request that names items ("I liked Toy Story (1995) and Babe (1995)") tells a recommender what
+    it needs: those items' ids. The blend finds them by their titles
+    (:meth:`itemlib.querykind.TitleMatcher.named_items`), asks ``reference`` (item-kNN or ALS,
+    :mod:`itemlib.collaborative`) to score the catalog from them, and adds that to ``base``'s scores,
+    each row standardised first so that neither scale decides::
+
+        score = z(base) + weight[kind] · z(reference given the named items)
+
+    A reference scores a named item's neighbours, not the item, and a request that names the item it
+    wants (about half the attribute queries do) must not see the neighbours lifted above it: a named
+    item gets its row's best standardised reference score, and the row is standardised over the other
+    items (a few named items, scored highest by most references, would otherwise set the scale and
+    flatten what the reference says about the rest). A request that names nothing
+    is ranked by ``base`` alone. The weight is one per kind of query (:data:`itemlib.querykind.KINDS`),
+    chosen on a validation split with the reference (:func:`itemlib.validation.choose_blend`) and
+    stored beside the model in :data:`BLEND_FILE`, so ``make_retriever("MODEL+popularity+cf")`` ranks
+    with them.
+
+    Args:
+        base: the text retriever (an encoder, or one with its popularity prior).
+        reference: a :class:`itemlib.collaborative.CollaborativeRetriever`.
+        weight: one number for every kind of query, or one per kind.
+        name: how tables name it (default: base's name with ``+cf``).
+    """
+
+    def __init__(self, base: Retriever, reference, weight: float | Mapping[str, float], name: str | None = None):
+        weights = dict(weight) if isinstance(weight, Mapping) else dict.fromkeys(KINDS, weight)
+        if set(weights) != set(KINDS):
+            raise ValueError(f"blend weights are given per kind of query ({', '.join(KINDS)}), got {sorted(weights)}")
+        for value in weights.values():
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"a blend weight must be a finite number >= 0, got {value}")
+        if not reads_items(reference):
+            raise ValueError(f"{getattr(reference, 'name', reference)} is not a collaborative-filtering reference")
+        self.base, self.reference = base, reference
+        self.weights = {kind: float(weights[kind]) for kind in KINDS}
+        self.name = name or f"{getattr(base, 'name', 'model')}{BLEND_SUFFIX}"
+
+    def index(self, catalog: Catalog) -> None:
+        self.base.index(catalog)
+        self.reference.index(catalog)
+        self.matcher = TitleMatcher(catalog)
+
+    def parts(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """The standardised text scores, the standardised reference scores (zeros where a query
+        names no item) and each query's kind."""
+        named = [self.matcher.named_items(q) for q in queries]
+        kinds = [self.matcher.kind(q) for q in queries]
+        text = standardized(self.base.score(queries))
+        collaborative = np.zeros_like(text)
+        rows = [row for row, items in enumerate(named) if items]
+        if rows:
+            scores = np.array(self.reference.score_items([named[row] for row in rows]), dtype=np.float32)
+            is_named = np.zeros(scores.shape, dtype=bool)
+            for at, row in enumerate(rows):
+                is_named[at, named[row]] = True
+            others = standardized(scores, left_out=is_named)
+            best = np.where(is_named, -np.inf, others).max(axis=1, keepdims=True)
+            collaborative[rows] = np.where(is_named, np.maximum(best, 0), others)
+        return text, collaborative, kinds
+
+    def score(self, queries: Sequence[str]) -> np.ndarray:
+        text, collaborative, kinds = self.parts(queries)
+        weights = np.array([self.weights[kind] for kind in kinds], dtype=np.float32)
+        return text + weights[:, None] * collaborative
+
+
 #: The references that read no text, by name.
 BASELINES = {"bm25": BM25Retriever, "popularity": PopularityRetriever, "random": RandomRetriever}
 
@@ -189,16 +277,39 @@ def with_popularity(spec: str, **options) -> PopularityPrior:
     return PopularityPrior(make_retriever(model, **options), weights, name=spec)
 
 
+def model_of(spec: str) -> str:
+    """The encoder (preset, folder, Hub id) or baseline of a retriever spec: MODEL of ``MODEL+popularity+cf``."""
+    return spec.removesuffix(BLEND_SUFFIX).partition(POPULARITY_SUFFIX)[0]
+
+
+def with_collaborative(spec: str, **options) -> CollaborativeBlend:
+    """The retriever of ``"TEXT+cf"``: TEXT (``MODEL`` or ``MODEL+popularity``) blended with the
+    reference and weights chosen for it and stored in ``MODEL/`` :data:`BLEND_FILE`."""
+    text, model = spec.removesuffix(BLEND_SUFFIX), model_of(spec)
+    path = Path(model) / BLEND_FILE
+    if not path.exists():
+        raise ModelError(f"{model}: no {BLEND_FILE}; choose the blend with `itemlib popularity-weight --blend`")
+    choice = json.loads(path.read_text())
+    if choice["base"] != text.removeprefix(model):
+        raise ModelError(f"{path} was chosen for {model}{choice['base']}, not for {text}")
+    reference = COLLABORATIVE[choice["reference"]]()
+    return CollaborativeBlend(make_retriever(text, **options), reference, choice["weights"], name=spec)
+
+
 def make_retriever(name: str, **options) -> Retriever:
     """A baseline by name (bm25, popularity, random), a collaborative-filtering reference (itemknn,
     als: :data:`itemlib.collaborative.COLLABORATIVE`), an encoder (preset, path or Hub id), or a
-    text retriever with a popularity prior: ``MODEL+popularity`` (:class:`PopularityPrior`).
+    text retriever with a popularity prior: ``MODEL+popularity`` (:class:`PopularityPrior`), and either
+    blended with collaborative filtering over the items a request names: ``MODEL+popularity+cf``
+    (:class:`CollaborativeBlend`).
     ``options`` go to an encoder (:class:`EncoderRetriever`: ``progress``, ``batch_size``,
     ``cache_dir``); a baseline takes none."""
     if name in BASELINES:
         return BASELINES[name]()
     if name in COLLABORATIVE:
         return COLLABORATIVE[name]()
+    if name.endswith(BLEND_SUFFIX):
+        return with_collaborative(name, **options)
     if POPULARITY_SUFFIX in name:
         return with_popularity(name, **options)
     return EncoderRetriever(name, **options)

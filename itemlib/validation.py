@@ -11,7 +11,9 @@ format, so ``itemlib evaluate --tests`` reads it.
 The popularity prior's weights (:class:`itemlib.retrieval.PopularityPrior`) are chosen here too, on
 such a split and never on the test set, by one criterion fixed in advance: per kind of query
 (:mod:`itemlib.querykind`), the mean headline metric over the split's queries of that kind
-(:func:`choose_popularity_weight`).
+(:func:`choose_popularity_weight`). So is the collaborative-filtering blend
+(:class:`itemlib.retrieval.CollaborativeBlend`): its reference and its weight per kind of query, by
+the same criterion (:func:`choose_blend`).
 """
 
 from __future__ import annotations
@@ -28,19 +30,31 @@ import pandas as pd
 
 from itemlib.cards import TrainingCard
 from itemlib.catalog import Catalog
+from itemlib.collaborative import COLLABORATIVE
 from itemlib.config import Config, option
 from itemlib.evaluation import HEADLINE_LABEL, evaluate, load_tests
 from itemlib.generate import test_record, write_jsonl
 from itemlib.models import ModelError
 from itemlib.publish import published_dir, require_catalog, require_complete
 from itemlib.querykind import KINDS, TitleMatcher
-from itemlib.retrieval import WEIGHT_FILE, PopularityPrior, make_retriever
+from itemlib.retrieval import (
+    BLEND_FILE,
+    POPULARITY_SUFFIX,
+    WEIGHT_FILE,
+    CollaborativeBlend,
+    PopularityPrior,
+    make_retriever,
+    model_of,
+)
 from itemlib.tasks import get_task
 from itemlib.training import TrainConfig, drawn_rows, load_training_records, resample_positives, run_fingerprint
 
 #: Weights tried on the validation split, doubling from .005: from the text model alone (0) to one where
 #: popularity all but decides (1.28 · log(1 + interactions) outweighs any cosine difference).
 WEIGHTS = (0.0, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28)
+#: Blend weights tried, doubling from 1/16: from the text scores alone (0) to a reference that decides
+#: (4 standard deviations of its scores outweigh any text difference).
+BLEND_WEIGHTS = (0.0, 0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 @dataclass
@@ -145,6 +159,43 @@ class _MemoScores:
         return self.memo[key]
 
 
+class _MemoItemScores:
+    """A collaborative-filtering reference fitted once per catalog, its scores remembered per list
+    of item lists: the weight grid re-scores the same queries."""
+
+    reads_items = True
+
+    def __init__(self, base) -> None:
+        self.base, self.name, self.memo = base, base.name, {}
+        self.catalog: Catalog | None = None
+
+    def index(self, catalog: Catalog) -> None:
+        if catalog is not self.catalog:
+            self.base.index(catalog)
+            self.catalog, self.memo = catalog, {}
+
+    def score_items(self, item_lists: Sequence[Sequence[int]]) -> np.ndarray:
+        key = tuple(tuple(items) for items in item_lists)
+        if key not in self.memo:
+            self.memo[key] = self.base.score_items(item_lists)
+        return self.memo[key].copy()
+
+
+def _kinds_of(catalog: Catalog, validation_dir: str | Path) -> dict[str, list[str]]:
+    """Each validation query's kind (:mod:`itemlib.querykind`), per task."""
+    matcher = TitleMatcher(catalog)
+    return {
+        task: [matcher.kind(r["query"]) for r in records]
+        for task, records in load_tests(validation_dir, catalog).items()
+    }
+
+
+def _mean_by_kind(per_query: pd.DataFrame, kinds: dict[str, list[str]]) -> pd.Series:
+    """The mean per-query headline over the validation queries of each kind."""
+    of_kind = [kinds[task][row] for task, row in zip(per_query["task"], per_query["query"])]
+    return pd.Series(per_query["value"].to_numpy()).groupby(of_kind).mean()
+
+
 def choose_popularity_weight(model: str, catalog: Catalog, validation_dir: str | Path,
                              weights: Sequence[float] = WEIGHTS) -> dict:  # fmt: skip
     """Per kind of query (:data:`itemlib.querykind.KINDS`, read from its words), the weight with the
@@ -154,17 +205,12 @@ def choose_popularity_weight(model: str, catalog: Catalog, validation_dir: str |
     if not Path(model).is_dir():
         raise ModelError(f"{model}: the popularity weight is chosen for a model folder (a fine-tuned model)")
     base = _MemoScores(make_retriever(model))
-    matcher = TitleMatcher(catalog)
-    kinds = {
-        task: [matcher.kind(r["query"]) for r in records]
-        for task, records in load_tests(validation_dir, catalog).items()
-    }
+    kinds = _kinds_of(catalog, validation_dir)
     present = [kind for kind in KINDS if any(kind in found for found in kinds.values())]
     scores: dict[str, dict[float, float]] = {kind: {} for kind in present}
     for weight in weights:
         per_query = evaluate(PopularityPrior(base, weight), catalog, validation_dir, progress=False).per_query
-        of_kind = [kinds[task][row] for task, row in zip(per_query["task"], per_query["query"])]
-        by_kind = pd.Series(per_query["value"].to_numpy()).groupby(of_kind).mean()
+        by_kind = _mean_by_kind(per_query, kinds)
         for kind in present:
             scores[kind][weight] = float(by_kind[kind])
     chosen = {kind: max(weights, key=lambda w: (round(scores[kind][w], 6), -w)) if kind in scores else 0.0
@@ -189,3 +235,67 @@ def tune_popularity_weight(
     split = f"{Path(model_dir)}-validation"
     write_validation_split(data_dir, catalog, [model_dir], split, config)
     return choose_popularity_weight(str(model_dir), catalog, split)
+
+
+def choose_blend(text: str, catalog: Catalog, validation_dir: str | Path, weights: Sequence[float] = BLEND_WEIGHTS,
+                 references: Sequence[str] = tuple(COLLABORATIVE)) -> dict:  # fmt: skip
+    """The collaborative-filtering blend of the text retriever ``text`` (``MODEL`` or
+    ``MODEL+popularity``, MODEL a model folder), chosen on a validation split by the criterion of
+    :func:`choose_popularity_weight`, fixed in advance: for each reference, per kind of query the
+    weight with the best mean per-query headline over that kind's queries (ties: the smaller); then
+    the reference whose chosen weights give the best mean over all the split's queries (ties: the
+    first of ``references``). Written to ``MODEL/`` :data:`itemlib.retrieval.BLEND_FILE` with every
+    score, so ``make_retriever(text + "+cf")`` ranks with it."""
+    model = model_of(text)
+    if not Path(model).is_dir():
+        raise ModelError(f"{model}: the blend is chosen for a model folder (a fine-tuned model)")
+    unknown = [name for name in references if name not in COLLABORATIVE]
+    if unknown or not references:
+        raise ValueError(f"blend references are among {', '.join(COLLABORATIVE)}, got {list(references)}")
+    base = _MemoScores(make_retriever(text))
+    kinds = _kinds_of(catalog, validation_dir)
+    present = [kind for kind in KINDS if any(kind in found for found in kinds.values())]
+    tables: dict[str, dict] = {}
+    for name in references:
+        reference = _MemoItemScores(COLLABORATIVE[name]())
+        scores: dict[str, dict[float, float]] = {kind: {} for kind in present}
+        overall: dict[float, pd.DataFrame] = {}
+        for weight in weights:
+            blend = CollaborativeBlend(base, reference, weight)
+            per_query = evaluate(blend, catalog, validation_dir, progress=False).per_query
+            by_kind = _mean_by_kind(per_query, kinds)
+            for kind in present:
+                scores[kind][weight] = float(by_kind[kind])
+            overall[weight] = per_query
+        chosen = {kind: max(weights, key=lambda w: (round(scores[kind][w], 6), -w)) if kind in scores else 0.0
+                  for kind in KINDS}  # fmt: skip
+        # the mean over all queries with each kind at its chosen weight: each query's value at its kind's weight
+        of_kind = [kinds[task][row] for task, row in zip(overall[weights[0]]["task"], overall[weights[0]]["query"])]
+        values = [overall[chosen[kind]]["value"].iloc[at] for at, kind in enumerate(of_kind)]
+        tables[name] = {
+            "weights": chosen,
+            "mean": round(float(np.mean(values)), 6) if values else 0.0,
+            "scores": {kind: {str(w): round(v, 4) for w, v in table.items()} for kind, table in scores.items()},
+            "setting": getattr(reference.base, "chosen", None),
+        }
+    best = max(references, key=lambda name: (tables[name]["mean"], -list(references).index(name)))
+    choice = {
+        "reference": best,
+        "base": text.removeprefix(model),
+        "weights": tables[best]["weights"],
+        "criterion": f"per kind of query, the mean per-query {HEADLINE_LABEL} over the validation queries of that "
+        "kind; then the reference with the best mean over all of them",
+        "validation": str(validation_dir),
+        "references": tables,
+    }
+    (Path(model) / BLEND_FILE).write_text(json.dumps(choice, indent=1) + "\n")
+    return choice
+
+
+def tune_blend(model_dir: str | Path, catalog: Catalog, *, prior: bool = True) -> dict:
+    """Choose the blend of ``model_dir`` (with its popularity prior, by default) on the validation
+    split :func:`tune_popularity_weight` wrote (``MODEL-validation``)."""
+    split = Path(f"{Path(model_dir)}-validation")
+    require_complete(split, "stats.json", "choose the popularity weight first (`itemlib popularity-weight`)")
+    text = str(model_dir) + (POPULARITY_SUFFIX if prior else "")
+    return choose_blend(text, catalog, split)

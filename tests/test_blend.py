@@ -1,0 +1,116 @@
+"""The text+CF arm: a text retriever blended with collaborative filtering over the items a request
+names by title, its reference and weights chosen on a validation split and stored beside the model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from itemlib.catalog import Catalog, Field, FieldKind, Item
+from itemlib.collaborative import COLLABORATIVE
+from itemlib.models import ModelError
+from itemlib.querykind import KINDS, TitleMatcher
+from itemlib.retrieval import (
+    BLEND_FILE,
+    CollaborativeBlend,
+    id_ranks,
+    make_retriever,
+    model_of,
+    search,
+    standardized,
+)
+from itemlib.training import TrainConfig, train
+from itemlib.validation import ValidationConfig, choose_blend, tune_popularity_weight
+
+from .tiny_models import tiny_bert
+
+
+def camps() -> Catalog:
+    """Items 0-4 are always taken together, 5-9 together; item 10 is titled like a genre."""
+    items = [Item(str(n), f"Game {n}", {"tags": ["Free Play" if n == 10 else "Action"]}) for n in range(10)]
+    items += [Item("10", "Free Play", {"tags": ["Free Play"]}), Item("11", "Quiet Lake", {"tags": ["Action"]})]
+    rng = np.random.default_rng(0)
+    histories = {}
+    for user in range(80):
+        camp = range(0, 5) if user % 2 else range(5, 10)
+        histories[f"u{user}"] = [str(i) for i in rng.permutation(list(camp))]
+    return Catalog("camps", items, [Field("tags", FieldKind.LIST)], histories=histories)
+
+
+def blend(weight: float, reference: str = "itemknn") -> tuple[CollaborativeBlend, Catalog]:
+    catalog = camps()
+    retriever = CollaborativeBlend(make_retriever("random"), make_retriever(reference), weight)
+    retriever.index(catalog)
+    return retriever, catalog
+
+
+def test_a_title_that_is_also_a_field_value_names_nothing():
+    matcher = TitleMatcher(camps())
+    assert matcher.named_items("after Game 1 and Game 2, some free play games") == [1, 2]
+    assert matcher.kind("Free Play games like Quiet Lake") == "item"
+
+
+@pytest.mark.parametrize("reference", COLLABORATIVE)
+def test_a_request_naming_items_gets_their_co_taken_items(reference):
+    retriever, catalog = blend(4.0, reference)
+    query, named = "I played Game 0, Game 1 and Game 2", [0, 1, 2]
+    top = search(retriever, [query], [named], 2, ranks=id_ranks(catalog))[0]
+    assert {catalog.items[p].id for p in top} == {"3", "4"}
+
+
+def test_a_named_item_keeps_its_row_s_best_reference_score():
+    retriever, catalog = blend(4.0)
+    text, collaborative, kinds = retriever.parts(["a game like Game 3"])
+    assert kinds == ["item"] and collaborative[0, 3] == collaborative[0].max() > 0
+    assert search(retriever, ["a game like Game 3"], [[]], 1, ranks=id_ranks(catalog))[0, 0] == 3
+
+
+def test_without_named_items_or_weight_the_blend_ranks_as_its_text_retriever():
+    retriever, catalog = blend(0.0)
+    text = make_retriever("random")
+    text.index(catalog)
+    queries = ["a quiet game", "Game 0 then Game 1"]
+    np.testing.assert_allclose(retriever.score(queries), standardized(text.score(queries)), rtol=1e-5)
+    heavy, _ = blend(4.0)
+    np.testing.assert_allclose(heavy.score(queries[:1]), standardized(text.score(queries[:1])), rtol=1e-5)
+    with pytest.raises(ValueError, match="not a collaborative-filtering reference"):
+        CollaborativeBlend(text, make_retriever("bm25"), 1.0)
+    with pytest.raises(ValueError, match="per kind of query"):
+        CollaborativeBlend(text, make_retriever("als"), {"history": 1.0})
+
+
+def test_the_blend_is_chosen_on_a_validation_split_and_read_back(movielens, movielens_data, tmp_path):
+    config = TrainConfig(model=tiny_bert(tmp_path / "bert"), max_steps=2, max_per_task=20, negatives=1, progress=False)
+    model = train(movielens_data, tmp_path / "model", config)
+    with pytest.raises(ModelError, match=f"no {BLEND_FILE}"):
+        make_retriever(f"{model}+popularity+cf")
+    tune_popularity_weight(model, movielens, movielens_data, ValidationConfig(per_task=15))
+    split = tmp_path / "model-validation"
+    choice = choose_blend(f"{model}+popularity", movielens, split, weights=(0.0, 1.0))
+    assert choice["reference"] in COLLABORATIVE and choice["base"] == "+popularity"
+    for table in choice["references"].values():  # the criterion fixed in advance: mean headline per kind
+        assert set(table["weights"]) == set(KINDS)
+        for kind, scores in table["scores"].items():
+            assert scores[str(table["weights"][kind])] == max(scores.values())
+    best = max(table["mean"] for table in choice["references"].values())
+    assert choice["references"][choice["reference"]]["mean"] == best
+    assert json.loads((model / BLEND_FILE).read_text()) == choice
+    loaded = make_retriever(f"{model}+popularity+cf")
+    assert isinstance(loaded, CollaborativeBlend) and loaded.weights == choice["weights"]
+    assert loaded.reference.name == choice["reference"] and model_of(loaded.name) == str(model)
+    with pytest.raises(ModelError, match="was chosen for"):
+        make_retriever(f"{model}+cf")
+
+
+def test_the_command_line_chooses_and_prints_the_blend(movielens_data, tmp_path, capsys):
+    from itemlib.cli import main
+
+    config = TrainConfig(model=tiny_bert(tmp_path / "bert"), max_steps=1, max_per_task=10, negatives=1, progress=False)
+    model = train(movielens_data, tmp_path / "model", config)
+    args = ["popularity-weight", "--model", str(model), "--data", str(movielens_data), "--catalog", "movielens"]
+    assert main([*args, "--per-task", "10", "--blend"]) == 0
+    printed = capsys.readouterr().out
+    assert f"collaborative-filtering blend of {model}+popularity" in printed
+    assert f"rank with it: --model {model}+popularity+cf" in printed and (model / BLEND_FILE).exists()
