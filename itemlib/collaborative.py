@@ -74,6 +74,11 @@ def validation_rows(catalog: Catalog) -> tuple[sp.csr_matrix, list[list[int]], n
     return rows_matrix(catalog, rows), queries, np.array(held, dtype=np.int64)
 
 
+#: Fitted references of this process, by (class, catalog fingerprint, seed): a fit reads nothing
+#: but the catalog's training rows, so a second retriever of the same kind need not refit.
+_FITTED: dict[tuple, dict] = {}
+
+
 class CollaborativeRetriever:
     """Base of the references that read a query's item ids (``score_items``) instead of its text.
 
@@ -87,6 +92,16 @@ class CollaborativeRetriever:
     reads_items: ClassVar[bool] = True
 
     def index(self, catalog: Catalog) -> None:
+        """Choose the setting on the validation rows and refit on all training rows; done once per
+        process for a reference and catalog (the blend and the reference itself share the fit)."""
+        key = (type(self).__name__, catalog.fingerprint, getattr(self, "seed", None))
+        if key in _FITTED:
+            self.__dict__.update(_FITTED[key])
+            return
+        self._fit_catalog(catalog)
+        _FITTED[key] = dict(self.__dict__)
+
+    def _fit_catalog(self, catalog: Catalog) -> None:
         from threadpoolctl import threadpool_limits
 
         self.size = len(catalog)

@@ -114,3 +114,14 @@ def test_the_command_line_chooses_and_prints_the_blend(movielens_data, tmp_path,
     printed = capsys.readouterr().out
     assert f"collaborative-filtering blend of {model}+popularity" in printed
     assert f"rank with it: --model {model}+popularity+cf" in printed and (model / BLEND_FILE).exists()
+
+
+def test_the_cpu_plan_ranks_the_blend_in_domain_and_on_requests_people_wrote():
+    from itemlib.study.plan import plan
+    from itemlib.study.profiles import PROFILES
+
+    runs = {run.name: run.parameters for run in plan(PROFILES["cpu"], available_only=False)}
+    for catalog in ("movielens", "steam"):
+        labels = [arm["label"] for arm in runs[f"evaluate-{catalog}"]["arms"]]
+        assert labels[-2:] == [f"tuned-{catalog}+popularity", f"tuned-{catalog}+popularity+cf"]
+    assert "tuned-movielens+popularity+cf" in [arm["label"] for arm in runs["chat"]["redial_arms"]]

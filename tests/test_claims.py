@@ -27,7 +27,7 @@ from itemlib.study.records import AblationRecord, DiagnosisRecord, EvaluationRec
 ARMS = {
     arm.label: arm
     for arm in [*reference_arms("minilm", collaborative=True), tuned_arm("movielens", "m"), tuned_arm("steam", "s"),
-                tuned_arm("steam", "s", prior=True)]
+                tuned_arm("steam", "s", prior=True), tuned_arm("steam", "s", collaborative=True)]
 }  # fmt: skip
 
 
@@ -62,6 +62,8 @@ def test_roles_and_verdicts():
     tuned = ARMS["tuned-steam"]
     assert tuned.role("steam") == "in-domain" and tuned.role("movielens") == "out-of-domain"
     assert ARMS["bm25"].role("steam") == "bm25" and ARMS["tuned-steam+popularity"].role("steam") == "tuned+popularity"
+    blend = ARMS["tuned-steam+popularity+cf"]
+    assert blend.role("steam") == "tuned+popularity+cf" and blend.model == "s+popularity+cf" and blend.prior
     assert Arm.from_dict(tuned.to_dict()) == tuned
     assert [verdict(0.01, 0.2), verdict(-0.1, 0.1), verdict(-0.3, -0.01)] == ["better", "within noise", "worse"]
 
@@ -196,7 +198,7 @@ def test_load_results_reads_the_runs_records(tmp_path):
 
     results = load_results(tmp_path, ["movielens"])
     assert list(results.gap_table().columns) == [("movielens", "untuned")] and len(results.claims) == 1
-    assert results.other_roles_view().empty  # this record has no out-of-domain model and no prior
+    assert results.other_roles_view("movielens").empty  # this record has no out-of-domain model and no prior
     view = results.headline_view("movielens").data
     assert view.index[0] == "untuned" and view.columns.names == ["metric", "task"]
     assert results.diagnosis is None and "better beyond noise" in results.headline_sentence
@@ -248,6 +250,12 @@ def test_behaviour_claim_sets_the_tuned_model_against_the_best_recommender():
     claim = behaviour_claim(behaviour_table(evaluations, paired_intervals(evaluations)))
     assert "not worse beyond noise than the best of popularity, item-kNN and ALS on 1 of 2 behaviour tasks" in claim
     assert "Worse beyond noise than that reference: UH2I on steam (popularity (1.000): -0.500 [" in claim
+    assert claim.startswith("**Behaviour tasks against a recommender.** The tuned model with its popularity prior is")
+    per_query["tuned-steam+popularity+cf"] = {"UH2I": [1.0] * 20, "I2I": [1.0] * 20, "FA2I": [1.0] * 20}
+    evaluations = {"steam": evaluation("steam", per_query)}
+    claim = behaviour_claim(behaviour_table(evaluations, paired_intervals(evaluations)))  # judged on the blend
+    assert "prior and collaborative filtering over the items a request names is better than untuned" in claim
+    assert "on 2 of 2 behaviour tasks." in claim and "Worse beyond noise" not in claim
 
 
 def test_out_of_domain_claim_is_judged_per_task_by_intervals_and_names_every_loss():

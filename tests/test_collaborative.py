@@ -65,3 +65,15 @@ def test_a_catalog_without_training_interactions_is_refused_by_name():
     catalog = Catalog("bare", items, [Field("tags", FieldKind.LIST)], histories={"u": ["0"]})
     with pytest.raises(ValueError, match="'bare' has no training interactions"):
         make_retriever("itemknn").index(catalog)
+
+
+def test_a_reference_is_fitted_once_per_catalog_and_process():
+    catalog = two_camps()
+    first, second = make_retriever("als"), make_retriever("als")
+    first.index(catalog)
+    second.index(catalog)
+    assert second.model is first.model and second.chosen == first.chosen
+    other = make_retriever("als")
+    other.seed = 1  # another seed is another fit
+    other.index(catalog)
+    assert other.model is not first.model

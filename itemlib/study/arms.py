@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from itemlib.collaborative import COLLABORATIVE
-from itemlib.retrieval import BASELINES, POPULARITY_SUFFIX
+from itemlib.retrieval import BASELINES, BLEND_SUFFIX, POPULARITY_SUFFIX
 
 Kind = Literal["reference", "tuned"]
 #: The roles a tuned arm plays on a test set (a reference plays itself: its label).
-TUNED_ROLES = ("in-domain", "out-of-domain", "tuned+popularity")
+TUNED_ROLES = ("in-domain", "out-of-domain", "tuned+popularity", "tuned+popularity+cf")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class Arm:
         kind: ``"reference"`` (the untuned encoder or a baseline) or ``"tuned"``.
         trained_on: the catalog a tuned arm was fine-tuned on.
         prior: a tuned arm ranked with the popularity prior chosen for it.
+        collaborative: a tuned arm with its prior, blended with the collaborative filtering chosen for
+            it over the items a request names (:class:`itemlib.retrieval.CollaborativeBlend`).
         general: a reference that is a larger general-purpose encoder, untuned (:func:`general_arm`).
     """
 
@@ -42,12 +44,15 @@ class Arm:
     trained_on: str | None = None
     prior: bool = False
     general: bool = False
+    collaborative: bool = False
 
     def role(self, test_set: str) -> str:
         """What this arm is on ``test_set``: a reference's own label, or in-domain / out-of-domain /
-        tuned+popularity for a tuned model."""
+        tuned+popularity / tuned+popularity+cf for a tuned model."""
         if self.kind == "reference":
             return self.label
+        if self.collaborative:
+            return "tuned+popularity+cf"
         if self.prior:
             return "tuned+popularity"
         return "in-domain" if self.trained_on == test_set else "out-of-domain"
@@ -81,10 +86,12 @@ def general_arm(model: str) -> Arm:
     return Arm(f"untuned-{Path(model).name}", model, "reference", general=True)
 
 
-def tuned_arm(catalog: str, model_dir: str, prior: bool = False) -> Arm:
-    """The model fine-tuned on ``catalog`` (in ``model_dir``), alone or with its popularity prior."""
-    label = f"tuned-{catalog}" + (POPULARITY_SUFFIX if prior else "")
-    return Arm(label, model_dir + (POPULARITY_SUFFIX if prior else ""), "tuned", catalog, prior)
+def tuned_arm(catalog: str, model_dir: str, prior: bool = False, collaborative: bool = False) -> Arm:
+    """The model fine-tuned on ``catalog`` (in ``model_dir``), alone, with its popularity prior, or
+    with its prior and its collaborative-filtering blend (``collaborative`` implies ``prior``)."""
+    suffix = (POPULARITY_SUFFIX if prior or collaborative else "") + (BLEND_SUFFIX if collaborative else "")
+    return Arm(f"tuned-{catalog}{suffix}", model_dir + suffix, "tuned", catalog, prior or collaborative,
+               collaborative=collaborative)  # fmt: skip
 
 
 def arms_of(values: Iterable[Mapping[str, Any]]) -> list[Arm]:
@@ -92,6 +99,7 @@ def arms_of(values: Iterable[Mapping[str, Any]]) -> list[Arm]:
     return [Arm.from_dict(value) for value in values]
 
 
-def in_domain(arms: Iterable[Arm], catalog: str, prior: bool = False) -> Arm | None:
-    """The arm tuned on ``catalog`` (with or without the prior), if there is one."""
-    return next((a for a in arms if a.kind == "tuned" and a.trained_on == catalog and a.prior == prior), None)
+def in_domain(arms: Iterable[Arm], catalog: str, prior: bool = False, collaborative: bool = False) -> Arm | None:
+    """The arm tuned on ``catalog`` (alone, with the prior, or with prior and blend), if there is one."""
+    return next((a for a in arms if a.kind == "tuned" and a.trained_on == catalog and a.prior == prior
+                 and a.collaborative == collaborative), None)  # fmt: skip

@@ -222,6 +222,8 @@ def redial_claim(redial: Mapping[str, Any], catalog: str = "movielens", seed: in
 
 #: The references a recommender would deploy for behaviour queries: the bar of the behaviour claim.
 BEHAVIOUR_BAR = ("popularity", *COLLABORATIVE)
+#: The tuned arms the behaviour table judges; the claim is judged on the last one a record has.
+BEHAVIOUR_ROLES = ("in-domain", "tuned+popularity", "tuned+popularity+cf")
 
 
 def behaviour_table(evaluations: dict[str, EvaluationRecord], intervals: pd.DataFrame) -> pd.DataFrame:
@@ -237,7 +239,7 @@ def behaviour_table(evaluations: dict[str, EvaluationRecord], intervals: pd.Data
             if not bar:
                 continue
             best = max(bar, key=lambda r: table.at[task, r])
-            for role in ("in-domain", "tuned+popularity"):
+            for role in BEHAVIOUR_ROLES:
                 part = intervals[(intervals["test set"] == test) & (intervals.role == role) & (intervals.task == task)]
                 against = part.set_index("reference")
                 if best not in against.index or "untuned" not in against.index:
@@ -251,16 +253,27 @@ def behaviour_table(evaluations: dict[str, EvaluationRecord], intervals: pd.Data
     return pd.DataFrame(rows)
 
 
+#: How the behaviour claim names the arm it is judged on.
+BEHAVIOUR_ARM_NAMES = {
+    "tuned+popularity": "The tuned model with its popularity prior",
+    "tuned+popularity+cf": "The tuned model with its popularity prior and collaborative filtering over the items a "
+    "request names",
+}
+
+
 def behaviour_claim(table: pd.DataFrame) -> str | None:
-    """The behaviour goal: the tuned model with its prior better than untuned beyond noise and not
-    worse beyond noise than the best of popularity and collaborative filtering, per behaviour task."""
-    part = table[table.retriever == "tuned+popularity"] if not table.empty else table
-    if part.empty:
+    """The behaviour goal: the study's fullest tuned arm (with prior and blend where the runs have it,
+    else with its prior) better than untuned beyond noise and not worse beyond noise than the best
+    of popularity and collaborative filtering, per behaviour task."""
+    present = [role for role in BEHAVIOUR_ARM_NAMES if not table.empty and (table.retriever == role).any()]
+    if not present:
         return None
+    role = present[-1]
+    part = table[table.retriever == role]
     met = part[(part["verdict vs untuned"] == "better") & (part.verdict != "worse")]
     short = [f"{row.task} on {row['test set']} ({row['best reference']}: {row['vs best reference']})"
              for _, row in part[part.verdict == "worse"].iterrows()]  # fmt: skip
-    return (f"**Behaviour tasks against a recommender.** The tuned model with its popularity prior is better than "
+    return (f"**Behaviour tasks against a recommender.** {BEHAVIOUR_ARM_NAMES[role]} is better than "
             f"untuned beyond noise and not worse beyond noise than the best of popularity, item-kNN and ALS on "
             f"{len(met)} of {len(part)} behaviour tasks." + (f" Worse beyond noise than that reference: "
             f"{'; '.join(short)}." if short else ""))  # fmt: skip
@@ -440,12 +453,14 @@ class Results:
         table = self.gap_table(role_name)[test]
         return table.drop(columns=[c for c in table.columns if c in COLLABORATIVE])
 
-    def other_roles_view(self, reference: str = "untuned") -> pd.DataFrame:
-        """The out-of-domain model and the in-domain model with its prior against ``reference``, per
-        task: what the out-of-domain and prior claims are judged on (columns: test set, role)."""
-        part = self.intervals[(self.intervals.reference == reference) & (self.intervals.role != "in-domain")]
-        return part.pivot_table(index="task", columns=["test set", "role"], values=INTERVAL, aggfunc="first",
-                                sort=False)  # fmt: skip
+    def other_roles_view(self, test: str, reference: str = "untuned") -> pd.DataFrame:
+        """On one test set, the tuned arms other than the in-domain model (out of domain, with the
+        prior, with prior and blend) against ``reference``, per task: what the out-of-domain, prior
+        and behaviour claims are judged on (columns: role, named so that they can wrap)."""
+        part = self.intervals[(self.intervals["test set"] == test) & (self.intervals.reference == reference)
+                              & (self.intervals.role != "in-domain")]  # fmt: skip
+        table = part.pivot_table(index="task", columns="role", values=INTERVAL, aggfunc="first", sort=False)
+        return table.rename(columns=wrappable)
 
     def headline_view(self, test: str):
         """The headline table of one test set as the page shows it: one row per arm (its role), the
@@ -460,7 +475,9 @@ class Results:
         """:attr:`behaviour` as the page shows it: one row per test set, task and tuned retriever; the
         verdicts are inside the interval columns."""
         shown = self.behaviour.drop(columns=["verdict", "verdict vs untuned"], errors="ignore")
-        return shown.set_index(["test set", "task", "retriever"]) if not shown.empty else shown
+        if shown.empty:
+            return shown
+        return shown.assign(retriever=shown.retriever.map(wrappable)).set_index(["test set", "task", "retriever"])
 
     @property
     def ablation_intervals(self) -> pd.DataFrame:

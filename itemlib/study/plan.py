@@ -56,8 +56,12 @@ def plan(profile: Profile, available_only: bool = True) -> list[Run]:
     general = {c: [general_arm(model) for model in profile.general_references.get(c, ())] for c in catalogs}
 
     def hybrid(name: str) -> list[Arm]:
-        """The in-domain tuned+popularity arm, its weight chosen on a validation split by the train run."""
-        return [tuned_arm(name, f"{work}/models/{name}", prior=True)] if profile.popularity_validation else []
+        """The in-domain tuned+popularity arm and the same blended with collaborative filtering, their
+        weights chosen on a validation split by the train run."""
+        if not profile.popularity_validation:
+            return []
+        model = f"{work}/models/{name}"
+        return [tuned_arm(name, model, prior=True), tuned_arm(name, model, collaborative=True)]
 
     def as_data(arms: list[Arm]) -> list[dict]:
         return [arm.to_dict() for arm in arms]

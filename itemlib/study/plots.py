@@ -11,7 +11,7 @@ from itemlib.evaluation import HEADLINE_LABEL
 
 
 def interval_bars(intervals: pd.DataFrame, reference: str = "untuned", hue: str = "role",
-                  hues: Sequence[str] = ("in-domain", "tuned+popularity", "out-of-domain"),
+                  hues: Sequence[str] = ("in-domain", "tuned+popularity", "tuned+popularity+cf", "out-of-domain"),
                   title: str | None = None):  # fmt: skip
     """One panel per test set: per task, the mean per-query difference (tuned − ``reference``) as a
     bar with its 95% paired bootstrap interval as the error bar; zero is drawn, so a bar whose

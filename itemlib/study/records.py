@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from itemlib.cards import LOG_FILE, TrainingCard
+from itemlib.retrieval import BLEND_FILE
 from itemlib.study.arms import Arm, arms_of
 from itemlib.study.tables import metric_columns, wrappable
 
@@ -59,6 +60,7 @@ class TrainingRecord(Record):
     card: dict[str, Any]
     loss: list[dict[str, float]]
     popularity_weight: dict[str, Any] | None = None  # the tuned+popularity arm's weight and its validation scores
+    blend: dict[str, Any] | None = None  # the tuned+popularity+cf arm's reference, weights and validation scores
 
     @classmethod
     def of(cls, out_dir: str | Path) -> TrainingRecord:
@@ -68,7 +70,10 @@ class TrainingRecord(Record):
         loss = [{"step": row["step"], "loss": row["loss"]} for row in log if "loss" in row]
         weight_path = Path(out_dir) / "popularity_weight.json"
         weight = json.loads(weight_path.read_text()) if weight_path.exists() else None
-        return cls(model=card["base_model"], out_dir=str(out_dir), card=card, loss=loss, popularity_weight=weight)
+        blend_path = Path(out_dir) / BLEND_FILE
+        blend = json.loads(blend_path.read_text()) if blend_path.exists() else None
+        return cls(model=card["base_model"], out_dir=str(out_dir), card=card, loss=loss, popularity_weight=weight,
+                   blend=blend)  # fmt: skip
 
     @property
     def training_card(self) -> TrainingCard:
@@ -87,6 +92,20 @@ class TrainingRecord(Record):
         scores = pd.DataFrame(choice["scores"]).rename_axis("weight")
         scores.loc["chosen"] = pd.Series(choice["weights"])
         return scores, pd.DataFrame(choice["kinds"]).T.fillna(0.0).rename_axis("task")
+
+    def blend_table(self) -> pd.DataFrame:
+        """The collaborative-filtering blend's choice: each reference's validation score per kind of
+        query and weight, then the weight it chose per kind and its mean over all queries at them;
+        empty when none was chosen."""
+        if not self.blend:
+            return pd.DataFrame()
+        columns = {}
+        for name, table in self.blend["references"].items():
+            label = f"{name} (chosen)" if name == self.blend["reference"] else name
+            for kind, scores in table["scores"].items():
+                columns[(label, kind)] = {**scores, "chosen weight": table["weights"][kind],
+                                          "mean over all queries": table["mean"]}  # fmt: skip
+        return pd.DataFrame(columns).rename_axis("weight")
 
 
 def per_query_frame(per_query: Mapping[str, Mapping[str, Sequence[float]]], name: str) -> pd.DataFrame:
