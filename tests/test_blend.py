@@ -24,19 +24,17 @@ from itemlib.retrieval import (
 from itemlib.training import TrainConfig, train
 from itemlib.validation import ValidationConfig, choose_blend, tune_popularity_weight
 
+from .test_collaborative import two_camps
 from .tiny_models import tiny_bert
 
 
 def camps() -> Catalog:
-    """Items 0-4 are always taken together, 5-9 together; item 10 is titled like a genre."""
-    items = [Item(str(n), f"Game {n}", {"tags": ["Free Play" if n == 10 else "Action"]}) for n in range(10)]
+    """:func:`two_camps` (items 0-4 taken together, 5-9 together) titled as games, with a game titled
+    like a genre (item 10) and one nobody took (11)."""
+    base = two_camps()
+    items = [Item(item.id, f"Game {item.id}", {"tags": ["Action"]}) for item in base.items[:10]]
     items += [Item("10", "Free Play", {"tags": ["Free Play"]}), Item("11", "Quiet Lake", {"tags": ["Action"]})]
-    rng = np.random.default_rng(0)
-    histories = {}
-    for user in range(80):
-        camp = range(0, 5) if user % 2 else range(5, 10)
-        histories[f"u{user}"] = [str(i) for i in rng.permutation(list(camp))]
-    return Catalog("camps", items, [Field("tags", FieldKind.LIST)], histories=histories)
+    return Catalog("camps", items, [Field("tags", FieldKind.LIST)], histories=base.histories)
 
 
 def blend(weight: float, reference: str = "itemknn") -> tuple[CollaborativeBlend, Catalog]:
