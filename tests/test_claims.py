@@ -79,7 +79,7 @@ def test_intervals_judge_each_task_by_its_paired_interval():
 def test_in_domain_claim_counts_only_gains_beyond_noise_and_names_the_rest():
     claim = in_domain_claim("movielens", paired_intervals(records()))
     assert "Here it is better beyond noise on 1 of 3 tasks: this study agrees only in part." in claim
-    assert claim.endswith("Within noise: I2I. Worse: NM2I.")
+    assert claim.endswith("Within noise: I2I +0.000 [-0.500, +0.500]. Worse: NM2I -1.000 [-1.000, -1.000].")
 
 
 def test_every_reference_is_judged_and_the_tasks_a_baseline_wins_are_named():

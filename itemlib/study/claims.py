@@ -123,12 +123,15 @@ def headline_sentence(counts: pd.DataFrame) -> str:
 
 def in_domain_claim(test: str, intervals: pd.DataFrame) -> str:
     """The paper: the tuned model beats the untuned one on every task, in-domain (judged by the
-    paired intervals, not by the direction of the means)."""
+    paired intervals, not by the direction of the means); every task it does not win is named with
+    its interval."""
     part = intervals[(intervals["test set"] == test) & (intervals.role == "in-domain")
                      & (intervals.reference == "untuned")]  # fmt: skip
     by = tasks_by_verdict(part)
     agrees = "agrees" if len(by["better"]) == len(part) else "agrees only in part" if by["better"] else "does not agree"
-    rest = "".join(f" {v.capitalize()}: {', '.join(by[v])}." for v in ("within noise", "worse") if by[v])
+    named = {v: [f"{row.task} {interval_text(row.difference, row.low, row.high)}"
+                 for _, row in part[part.verdict == v].iterrows()] for v in ("within noise", "worse")}  # fmt: skip
+    rest = "".join(f" {v.capitalize()}: {'; '.join(named[v])}." for v in named if named[v])
     return (f"**Fine-tuning helps in-domain ({test}).** The paper: the tuned model beats the untuned one on every "
             f"task. Here it is better beyond noise on {len(by['better'])} of {len(part)} tasks: this study {agrees}."
             f"{rest}")  # fmt: skip
