@@ -1,10 +1,15 @@
-"""A catalog's item embeddings, computed once per (model weights, item texts) and cached on disk.
+"""A catalog's item embeddings, computed once per (model weights, item texts) and cached on disk;
+query embeddings, remembered within a process.
 
 Retrieval (:class:`itemlib.retrieval.EncoderRetriever`) and training with a frozen item side
 (:func:`itemlib.training.train`) both embed whole catalogs; they share this one cache, so a
 catalog is embedded once per model across evaluation, chat, diagnosis and training. The cache lives
 in ``$ITEMLIB_CACHE/embeddings`` (default ``~/.cache/itemlib/embeddings``); a file is published by
 an atomic rename, so an interrupted run never leaves a half-written array where a reader looks.
+
+Queries are remembered in memory only (:func:`embed_queries`): a study's evaluation ranks the same
+test queries with the tuned model alone, with its popularity prior and with its collaborative
+blend, three retrievers over one set of weights.
 """
 
 from __future__ import annotations
@@ -14,13 +19,15 @@ import logging
 import os
 import re
 import sys
+from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from itemlib.catalog import Catalog
 from itemlib.config import cache_root
-from itemlib.models import document_modules, encode_items
+from itemlib.models import document_modules, encode_items, encode_queries, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +52,46 @@ def model_fingerprint(model) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def stored_weights_key(name: str) -> str | None:
+    """A key for the weights an encoder loads from ``name`` (preset, folder): its resolved folder and
+    the size and modification time of every file in it, so a folder written again gets a new key
+    without hashing gigabytes; None for a name that is no local folder (a Hub id)."""
+    folder = Path(resolve(name)[0])
+    if not folder.is_dir():
+        return None
+    files = sorted(f for f in folder.rglob("*") if f.is_file() and "checkpoints" not in f.parts)
+    stats = [(str(f.relative_to(folder)), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    return hashlib.sha256(repr((str(folder.resolve()), stats)).encode()).hexdigest()[:16]
+
+
+#: The most bytes of query embeddings a process keeps (:func:`embed_queries`); the oldest go first.
+QUERY_MEMO_BYTES = 256 * 2**20
+_QUERY_MEMO: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+
+
+def embed_queries(model, queries: Sequence[str], batch_size: int = 64, fingerprint: str | None = None) -> np.ndarray:
+    """Unit-norm embeddings of ``queries`` by ``model``'s query side. With ``fingerprint`` (a key of
+    the model's weights, e.g. :func:`stored_weights_key`, which the caller vouches for: weights that
+    change must not keep it), the same queries embedded by the same weights earlier in this process
+    are returned from memory instead of embedded again."""
+    import torch
+
+    if fingerprint is None:
+        with torch.inference_mode():
+            return encode_queries(model, list(queries), batch_size)
+    key = (fingerprint, hashlib.sha256("\x1f".join(queries).encode()).hexdigest())
+    if key in _QUERY_MEMO:
+        _QUERY_MEMO.move_to_end(key)
+        return _QUERY_MEMO[key]
+    with torch.inference_mode():
+        embeddings = encode_queries(model, list(queries), batch_size)
+    embeddings.setflags(write=False)  # shared by every caller: nobody may change it in place
+    _QUERY_MEMO[key] = embeddings
+    while sum(e.nbytes for e in _QUERY_MEMO.values()) > QUERY_MEMO_BYTES and len(_QUERY_MEMO) > 1:
+        _QUERY_MEMO.popitem(last=False)
+    return embeddings
 
 
 def embed_catalog(

@@ -22,8 +22,8 @@ import numpy as np
 
 from itemlib.catalog import Catalog
 from itemlib.collaborative import COLLABORATIVE, ReadsItemsError
-from itemlib.embedding import embed_catalog
-from itemlib.models import ModelError, encode_queries, load_encoder
+from itemlib.embedding import embed_catalog, embed_queries, stored_weights_key
+from itemlib.models import ModelError, load_encoder
 from itemlib.querykind import KINDS, TitleMatcher
 
 
@@ -36,13 +36,18 @@ class Retriever(Protocol):
 
 
 class EncoderRetriever:
-    """A text encoder (preset, path or Hub id): cosine similarity of unit-norm embeddings."""
+    """A text encoder (preset, path or Hub id): cosine similarity of unit-norm embeddings.
+
+    An encoder loaded here from its name has weights nobody else holds, so its query embeddings
+    are remembered within the process (:func:`itemlib.embedding.embed_queries`); a model object
+    handed in may still be trained, so its queries are always embedded afresh."""
 
     def __init__(
         self, model: str | object, *, batch_size: int = 64, cache_dir: Path | None = None, progress: bool = False
     ) -> None:
         self.model = load_encoder(model) if isinstance(model, str) else model
         self.name = model if isinstance(model, str) else type(model).__name__
+        self.fingerprint = stored_weights_key(model) if isinstance(model, str) else None
         self.batch_size = batch_size
         self.cache_dir = cache_dir
         self.progress = progress
@@ -55,10 +60,7 @@ class EncoderRetriever:
         )
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
-        import torch
-
-        with torch.inference_mode():
-            return encode_queries(self.model, list(queries), self.batch_size)
+        return embed_queries(self.model, queries, self.batch_size, self.fingerprint)
 
     def score(self, queries: Sequence[str]) -> np.ndarray:
         assert self.item_embeddings is not None, "call index(catalog) first"

@@ -204,3 +204,26 @@ def test_a_random_ranking_scores_the_base_rate_of_constraint_queries(movielens, 
     for row in result.headline.itertuples():
         assert abs(row.value - row.base_rate) < 0.08, row
         assert row.base_rate <= 0.5  # no query accepts most of the catalog
+
+
+def test_query_embeddings_of_weights_loaded_from_a_folder_are_remembered_until_the_folder_changes(
+    tmp_path, monkeypatch
+):
+    import itemlib.embedding as embedding
+    from itemlib.retrieval import EncoderRetriever
+
+    from .tiny_models import tiny_bert
+
+    folder = tiny_bert(tmp_path / "bert")
+    calls = []
+    encode = embedding.encode_queries
+    monkeypatch.setattr(embedding, "encode_queries", lambda *a, **k: calls.append(a[1]) or encode(*a, **k))
+    first, second = EncoderRetriever(folder), EncoderRetriever(folder)
+    queries = ["a comedy", "space robots"]
+    np.testing.assert_array_equal(first.embed_queries(queries), second.embed_queries(queries))
+    assert calls == [queries]  # the second retriever read them from memory
+    second.model.save(folder)  # weights written again: a new key
+    np.testing.assert_allclose(EncoderRetriever(folder).embed_queries(queries), first.embed_queries(queries), atol=1e-6)
+    assert len(calls) == 2
+    EncoderRetriever(first.model).embed_queries(queries)  # a model object may still be trained: never remembered
+    assert len(calls) == 3
