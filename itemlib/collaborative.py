@@ -18,12 +18,16 @@ items in, so a test user needs no row of the fitted matrix.
 Each chooses its hyper-parameters from a small grid declared on its class, by Hit@5 on a
 validation split of the same training rows (:func:`validation_rows`: every history's last training
 item held out, the rest fitted), then refits on all of them: a reference tuned as the field
-tunes one, never on a test query.
+tunes one, never on a test query. The grid's scores are cached per catalog
+(``$ITEMLIB_CACHE/collaborative``), so later runs fit only the chosen setting.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
 import warnings
 from collections.abc import Sequence
 from typing import ClassVar
@@ -32,7 +36,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from itemlib.catalog import Catalog
+from itemlib.config import cache_root
 from itemlib.cooccurrence import interaction_matrix, rows_matrix, training_rows
+
+logger = logging.getLogger(__name__)
 
 
 class ReadsItemsError(ValueError):
@@ -111,14 +118,39 @@ class CollaborativeRetriever:
                              "(histories without their last items, I2I judges left out)")  # fmt: skip
         with threadpool_limits(1, "blas"), warnings.catch_warnings():  # implicit runs its own threads
             warnings.filterwarnings("ignore", message=".*expects CSR input.*")
-            fitted, queries, held = validation_rows(catalog)
-            self.validation = {}
-            for setting in self.grid:
-                self.fit(fitted, **setting)
-                self.validation[json.dumps(setting, sort_keys=True)] = self.hit_rate(queries, held)
+            self.validation = self._grid_scores(catalog)
             best = max(self.validation, key=lambda key: (self.validation[key], -list(self.validation).index(key)))
             self.chosen = json.loads(best)
             self.fit(interactions, **self.chosen)
+
+    def _grid_scores(self, catalog: Catalog) -> dict[str, float]:
+        """Each grid setting's validation Hit@5, read from ``$ITEMLIB_CACHE/collaborative`` when this
+        reference (name, seed, grid, library version) scored this catalog's training rows before: the
+        fits are deterministic, and the study's train, evaluate and chat runs need the same choice."""
+        from importlib.metadata import version
+
+        identity = [self.name, catalog.fingerprint, getattr(self, "seed", None), getattr(self, "iterations", None),
+                    list(self.grid), version("implicit")]  # fmt: skip
+        key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
+        path = cache_root() / "collaborative" / f"{self.name}-{key}.json"
+        try:
+            return json.loads(path.read_text())["validation"]
+        except (OSError, ValueError, KeyError):
+            pass
+        fitted, queries, held = validation_rows(catalog)
+        scores = {}
+        for setting in self.grid:
+            self.fit(fitted, **setting)
+            scores[json.dumps(setting, sort_keys=True)] = self.hit_rate(queries, held)
+        partial = path.with_suffix(".partial")
+        try:  # derived data: a cache that cannot be written costs the next run a grid, nothing else
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps({"identity": identity, "validation": scores}, indent=1))
+            os.replace(partial, path)
+        except OSError as error:
+            partial.unlink(missing_ok=True)
+            logger.warning("could not cache %s's grid scores in %s (%s)", self.name, path, error)
+        return scores
 
     def hit_rate(self, queries: list[list[int]], held: np.ndarray) -> float:
         """Hit@5 of the held-out items, each query's own items masked."""

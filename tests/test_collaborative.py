@@ -77,3 +77,27 @@ def test_a_reference_is_fitted_once_per_catalog_and_process():
     other.seed = 1  # another seed is another fit
     other.index(catalog)
     assert other.model is not first.model
+
+
+def test_the_grid_s_scores_are_cached_on_disk_so_another_process_fits_only_the_choice(tmp_path, monkeypatch):
+    import itemlib.collaborative as collaborative
+
+    monkeypatch.setenv("ITEMLIB_CACHE", str(tmp_path))
+    monkeypatch.setattr(collaborative, "_FITTED", {})  # nothing fitted by earlier tests
+    catalog = two_camps()
+    first = make_retriever("itemknn")
+    first.index(catalog)
+    monkeypatch.setattr(collaborative, "_FITTED", {})  # as a new process
+    settings = []
+    fit = collaborative.ItemKNNRetriever.fit
+    monkeypatch.setattr(
+        collaborative.ItemKNNRetriever, "fit", lambda self, m, **s: settings.append(s) or fit(self, m, **s)
+    )
+    second = make_retriever("itemknn")
+    second.index(catalog)
+    assert settings == [first.chosen] and second.validation == first.validation
+    (cached,) = (tmp_path / "collaborative").glob("itemknn-*.json")
+    cached.write_text("{not json")  # a broken cache is recomputed, not trusted
+    monkeypatch.setattr(collaborative, "_FITTED", {})
+    make_retriever("itemknn").index(catalog)
+    assert len(settings) == 1 + len(first.grid) + 1
