@@ -108,6 +108,10 @@ def _popularity_weight(args: argparse.Namespace) -> int:
             print(f"  {kind:12s} {weight:<6g}")
         for name, table in blend["references"].items():
             print(f"  {name}: mean {table['mean']:.4f} at its chosen weights")
+        judgement = blend["judgement"]
+        print(f"on the same split it {'meets' if judgement['joins'] else 'does not meet'} the criterion "
+              f"({judgement['criterion']}): better on {', '.join(judgement['better on behaviour tasks']) or 'none'}, "
+              f"worse on {', '.join(judgement['worse on']) or 'none'}")  # fmt: skip
         print(f"rank with it: --model {args.model}+popularity+cf")
     return 0
 

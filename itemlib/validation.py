@@ -31,6 +31,7 @@ import pandas as pd
 from itemlib.cards import TrainingCard
 from itemlib.catalog import Catalog
 from itemlib.collaborative import COLLABORATIVE
+from itemlib.comparison import paired_comparison
 from itemlib.config import Config, option
 from itemlib.evaluation import HEADLINE_LABEL, evaluate, load_tests
 from itemlib.generate import test_record, write_jsonl
@@ -39,6 +40,7 @@ from itemlib.publish import published_dir, require_catalog, require_complete
 from itemlib.querykind import KINDS, TitleMatcher
 from itemlib.retrieval import (
     BLEND_FILE,
+    BLEND_SUFFIX,
     POPULARITY_SUFFIX,
     WEIGHT_FILE,
     CollaborativeBlend,
@@ -46,6 +48,7 @@ from itemlib.retrieval import (
     make_retriever,
     model_of,
 )
+from itemlib.taskinfo import tasks_in
 from itemlib.tasks import get_task
 from itemlib.training import TrainConfig, drawn_rows, load_training_records, resample_positives, run_fingerprint
 
@@ -292,10 +295,41 @@ def choose_blend(text: str, catalog: Catalog, validation_dir: str | Path, weight
     return choice
 
 
-def tune_blend(model_dir: str | Path, catalog: Catalog, *, prior: bool = True) -> dict:
+#: Whether the blend joins the study's comparisons on a catalog: fixed before any score was seen (#29).
+BLEND_CRITERION = (
+    "better than the text retriever it blends (tuned+popularity) beyond noise on at least one behaviour task "
+    "(UH2I, I2I, US2I, UQ2I) and worse beyond noise on none of the tasks, on the validation split that chose it"
+)
+
+
+def judge_blend(text: str, catalog: Catalog, validation_dir: str | Path, seed: int = 0) -> dict:
+    """The blend chosen for ``text`` against ``text`` alone, task by task on ``validation_dir``
+    (paired 95% intervals), and whether it meets :data:`BLEND_CRITERION`; stored in the blend's file.
+    It is judged on the split that chose it, so its margin there is a little optimistic."""
+    ours = evaluate(make_retriever(text + BLEND_SUFFIX), catalog, validation_dir, progress=False).per_query
+    theirs = evaluate(make_retriever(text), catalog, validation_dir, progress=False).per_query
+    rows = []
+    for task, group in theirs.groupby("task", sort=False):
+        blended = ours[ours.task == task].value.to_numpy()
+        comparison = paired_comparison(blended, group.value.to_numpy(), seed=seed)
+        rows.append({"task": task, "queries": len(group), "text": round(float(group.value.mean()), 4),
+                     "blend": round(float(blended.mean()), 4),
+                     **{k: round(v, 4) if isinstance(v, float) else v for k, v in comparison.items()}})  # fmt: skip
+    better = [r["task"] for r in rows if r["verdict"] == "better" and r["task"] in tasks_in("behaviour")]
+    worse = [r["task"] for r in rows if r["verdict"] == "worse"]
+    judgement = {"criterion": BLEND_CRITERION, "tasks": rows, "better on behaviour tasks": better,
+                 "worse on": worse, "joins": bool(better) and not worse}  # fmt: skip
+    path = Path(model_of(text)) / BLEND_FILE
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"judgement": judgement}, indent=1) + "\n")
+    return judgement
+
+
+def tune_blend(model_dir: str | Path, catalog: Catalog, *, prior: bool = True, seed: int = 0) -> dict:
     """Choose the blend of ``model_dir`` (with its popularity prior, by default) on the validation
-    split :func:`tune_popularity_weight` wrote (``MODEL-validation``)."""
+    split :func:`tune_popularity_weight` wrote (``MODEL-validation``) and judge it there
+    (:func:`judge_blend`); returns the choice with its judgement."""
     split = Path(f"{Path(model_dir)}-validation")
     require_complete(split, "stats.json", "choose the popularity weight first (`itemlib popularity-weight`)")
     text = str(model_dir) + (POPULARITY_SUFFIX if prior else "")
-    return choose_blend(text, catalog, split)
+    choice = choose_blend(text, catalog, split)
+    return choice | {"judgement": judge_blend(text, catalog, split, seed)}

@@ -112,6 +112,10 @@ def test_the_command_line_chooses_and_prints_the_blend(movielens_data, tmp_path,
     printed = capsys.readouterr().out
     assert f"collaborative-filtering blend of {model}+popularity" in printed
     assert f"rank with it: --model {model}+popularity+cf" in printed and (model / BLEND_FILE).exists()
+    judgement = json.loads((model / BLEND_FILE).read_text())["judgement"]  # on the same split, by the fixed criterion
+    assert [row["task"] for row in judgement["tasks"]][:2] == ["UH2I", "I2I"] and "joins" in judgement
+    assert judgement["joins"] == (bool(judgement["better on behaviour tasks"]) and not judgement["worse on"])
+    assert ("on the same split it meets the criterion" in printed) == judgement["joins"]
 
 
 def test_the_cpu_plan_ranks_the_blend_in_domain_and_on_requests_people_wrote():

@@ -253,9 +253,12 @@ def test_behaviour_claim_sets_the_tuned_model_against_the_best_recommender():
     assert claim.startswith("**Behaviour tasks against a recommender.** The tuned model with its popularity prior is")
     per_query["tuned-steam+popularity+cf"] = {"UH2I": [1.0] * 20, "I2I": [1.0] * 20, "FA2I": [1.0] * 20}
     evaluations = {"steam": evaluation("steam", per_query)}
-    claim = behaviour_claim(behaviour_table(evaluations, paired_intervals(evaluations)))  # judged on the blend
+    table = behaviour_table(evaluations, paired_intervals(evaluations))
+    claim = behaviour_claim(table, {"steam": True})  # judged on the blend: it met its validation criterion
     assert "prior and collaborative filtering over the items a request names is better than untuned" in claim
     assert "on 2 of 2 behaviour tasks." in claim and "Worse beyond noise" not in claim
+    declined = behaviour_claim(table, {"steam": False})  # it did not: judged on tuned+popularity, the blend named
+    assert "on 1 of 2 behaviour tasks." in declined and "did not meet its validation criterion on steam" in declined
 
 
 def test_out_of_domain_claim_is_judged_per_task_by_intervals_and_names_every_loss():

@@ -158,7 +158,9 @@ PROFILES = {
     #   texts once more); the Steam model is still judged out of domain on MovieLens;
     # - untuned mpnet on the generated Chat-Rec dialogues (a few minutes of long conversation queries);
     #   it still answers ReDial's requests people wrote;
-    # - the language model re-ranks 70 test dialogues per catalog, its rule chosen on 30 (not 100 and 50).
+    # - the language model re-ranks 50 test dialogues per catalog, its rule chosen on 20 (not 100 and 50;
+    #   the published pass of 25ea3ed re-ranked 70 and 30: 20 and 10 fewer pay for part of the
+    #   collaborative-filtering blend's few minutes, book/reproduce.md).
     # all-mpnet-base-v2 (110M) is a reference on MovieLens only: it embeds 17 items/s on 2 cores against
     # MiniLM's 133 (benchmarks/bench_encoders.py) on MovieLens's short texts, and 5.7/s on Steam's longest,
     # so Steam's items would add about an hour (book/reproduce.md); the gpu profile has it on both catalogs.
@@ -173,8 +175,8 @@ PROFILES = {
         ablation=None,
         out_of_domain={"steam": ()},
         general_in_chat=False,
-        llm_dialogues=70,
-        llm_validation_dialogues=30,
+        llm_dialogues=50,
+        llm_validation_dialogues=20,
     ),
     "gpu": Profile(
         "gpu",

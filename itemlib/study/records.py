@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from itemlib.cards import LOG_FILE, TrainingCard
+from itemlib.comparison import interval_text
 from itemlib.retrieval import BLEND_FILE
 from itemlib.study.arms import Arm, arms_of
 from itemlib.study.tables import metric_columns, wrappable
@@ -106,6 +107,22 @@ class TrainingRecord(Record):
                 columns[(label, kind)] = {**scores, "chosen weight": table["weights"][kind],
                                           "mean over all queries": table["mean"]}  # fmt: skip
         return pd.DataFrame(columns).rename_axis("weight")
+
+    def blend_judgement(self) -> tuple[pd.DataFrame, str]:
+        """The blend against tuned+popularity on the validation split, task by task, and a sentence
+        saying whether it met its criterion (the results page judges the behaviour claim on it only
+        where it did); an empty table and sentence when none was judged."""
+        judgement = (self.blend or {}).get("judgement")
+        if not judgement:
+            return pd.DataFrame(), ""
+        table = pd.DataFrame(judgement["tasks"]).set_index("task")
+        table["blend − text [95% CI]"] = [interval_text(r.difference, r.low, r.high) for r in table.itertuples()]
+        shown = table[["queries", "text", "blend", "blend − text [95% CI]", "verdict"]]
+        sentence = (f"Criterion, fixed before any score: {judgement['criterion']}. Better on "
+                    f"{', '.join(judgement['better on behaviour tasks']) or 'no behaviour task'}, worse on "
+                    f"{', '.join(judgement['worse on']) or 'none'}: the blend "
+                    f"{'meets it' if judgement['joins'] else 'does not meet it'} on this catalog.")  # fmt: skip
+        return shown.rename(columns={"text": "tuned+popularity", "blend": "tuned+popularity+cf"}), sentence
 
 
 def per_query_frame(per_query: Mapping[str, Mapping[str, Sequence[float]]], name: str) -> pd.DataFrame:
