@@ -127,6 +127,19 @@ class RandomRetriever:
         return np.stack(rows) if rows else np.zeros((0, self.size), np.float32)
 
 
+def weights_per_kind(weight: float | Mapping[str, float], what: str) -> dict[str, float]:
+    """``weight`` as one float per kind of query (:data:`itemlib.querykind.KINDS`): one number for
+    every kind, or a mapping that names each kind; each finite and >= 0 (``what`` names the weights
+    in the error)."""
+    weights = dict(weight) if isinstance(weight, Mapping) else dict.fromkeys(KINDS, weight)
+    if set(weights) != set(KINDS):
+        raise ValueError(f"{what} weights are given per kind of query ({', '.join(KINDS)}), got {sorted(weights)}")
+    for value in weights.values():
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise ValueError(f"a {what} weight must be a finite number >= 0, got {value}")
+    return {kind: float(weights[kind]) for kind in KINDS}
+
+
 #: ``MODEL+popularity`` (the weight chosen for MODEL) or ``MODEL+popularity=W`` names a :class:`PopularityPrior`.
 POPULARITY_SUFFIX = "+popularity"
 #: Where a model folder keeps its chosen popularity weight (and the validation scores that chose it).
@@ -146,15 +159,7 @@ class PopularityPrior:
     """
 
     def __init__(self, base: Retriever, weight: float | Mapping[str, float], name: str | None = None) -> None:
-        weights = dict(weight) if isinstance(weight, Mapping) else dict.fromkeys(KINDS, weight)
-        if set(weights) != set(KINDS):
-            raise ValueError(
-                f"popularity weights are given per kind of query ({', '.join(KINDS)}), got {sorted(weights)}"
-            )
-        for value in weights.values():
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"the popularity weight must be a finite number >= 0, got {value}")
-        self.base, self.weights = base, {kind: float(weights[kind]) for kind in KINDS}
+        self.base, self.weights = base, weights_per_kind(weight, "popularity")
         self.name = name or f"{getattr(base, 'name', 'model')}{POPULARITY_SUFFIX}"
 
     def index(self, catalog: Catalog) -> None:
@@ -219,16 +224,9 @@ class CollaborativeBlend:
     """
 
     def __init__(self, base: Retriever, reference, weight: float | Mapping[str, float], name: str | None = None):
-        weights = dict(weight) if isinstance(weight, Mapping) else dict.fromkeys(KINDS, weight)
-        if set(weights) != set(KINDS):
-            raise ValueError(f"blend weights are given per kind of query ({', '.join(KINDS)}), got {sorted(weights)}")
-        for value in weights.values():
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"a blend weight must be a finite number >= 0, got {value}")
         if not reads_items(reference):
             raise ValueError(f"{getattr(reference, 'name', reference)} is not a collaborative-filtering reference")
-        self.base, self.reference = base, reference
-        self.weights = {kind: float(weights[kind]) for kind in KINDS}
+        self.base, self.reference, self.weights = base, reference, weights_per_kind(weight, "blend")
         self.name = name or f"{getattr(base, 'name', 'model')}{BLEND_SUFFIX}"
 
     def index(self, catalog: Catalog) -> None:

@@ -193,10 +193,21 @@ def _kinds_of(catalog: Catalog, validation_dir: str | Path) -> dict[str, list[st
     }
 
 
+def _kind_of_rows(per_query: pd.DataFrame, kinds: dict[str, list[str]]) -> list[str]:
+    """The kind of each row of an evaluation's per-query table."""
+    return [kinds[task][row] for task, row in zip(per_query["task"], per_query["query"])]
+
+
 def _mean_by_kind(per_query: pd.DataFrame, kinds: dict[str, list[str]]) -> pd.Series:
     """The mean per-query headline over the validation queries of each kind."""
-    of_kind = [kinds[task][row] for task, row in zip(per_query["task"], per_query["query"])]
-    return pd.Series(per_query["value"].to_numpy()).groupby(of_kind).mean()
+    return pd.Series(per_query["value"].to_numpy()).groupby(_kind_of_rows(per_query, kinds)).mean()
+
+
+def _best_per_kind(scores: dict[str, dict[float, float]], weights: Sequence[float]) -> dict[str, float]:
+    """Per kind, the weight with the best score (ties, to six decimals: the smaller); 0 for a kind
+    the split has no queries of."""
+    return {kind: max(weights, key=lambda w: (round(scores[kind][w], 6), -w)) if kind in scores else 0.0
+            for kind in KINDS}  # fmt: skip
 
 
 def choose_popularity_weight(model: str, catalog: Catalog, validation_dir: str | Path,
@@ -216,8 +227,7 @@ def choose_popularity_weight(model: str, catalog: Catalog, validation_dir: str |
         by_kind = _mean_by_kind(per_query, kinds)
         for kind in present:
             scores[kind][weight] = float(by_kind[kind])
-    chosen = {kind: max(weights, key=lambda w: (round(scores[kind][w], 6), -w)) if kind in scores else 0.0
-              for kind in KINDS}  # fmt: skip
+    chosen = _best_per_kind(scores, weights)
     choice = {
         "weights": chosen,
         "criterion": f"per kind of query, the mean per-query {HEADLINE_LABEL} over the validation queries of that kind",
@@ -270,10 +280,9 @@ def choose_blend(text: str, catalog: Catalog, validation_dir: str | Path, weight
             for kind in present:
                 scores[kind][weight] = float(by_kind[kind])
             overall[weight] = per_query
-        chosen = {kind: max(weights, key=lambda w: (round(scores[kind][w], 6), -w)) if kind in scores else 0.0
-                  for kind in KINDS}  # fmt: skip
+        chosen = _best_per_kind(scores, weights)
         # the mean over all queries with each kind at its chosen weight: each query's value at its kind's weight
-        of_kind = [kinds[task][row] for task, row in zip(overall[weights[0]]["task"], overall[weights[0]]["query"])]
+        of_kind = _kind_of_rows(overall[weights[0]], kinds)
         values = [overall[chosen[kind]]["value"].iloc[at] for at, kind in enumerate(of_kind)]
         tables[name] = {
             "weights": chosen,

@@ -225,7 +225,7 @@ def redial_claim(redial: Mapping[str, Any], catalog: str = "movielens", seed: in
 
 #: The references a recommender would deploy for behaviour queries: the bar of the behaviour claim.
 BEHAVIOUR_BAR = ("popularity", *COLLABORATIVE)
-#: The tuned arms the behaviour table judges; the claim is judged on the last one a record has.
+#: The tuned arms the behaviour table judges (the claim: :func:`behaviour_claim` says which of them).
 BEHAVIOUR_ROLES = ("in-domain", "tuned+popularity", "tuned+popularity+cf")
 
 
@@ -522,7 +522,8 @@ def load_results(runs_dir: str | Path, catalogs: Sequence[str], seed: int = 0) -
     missing = [test for test, record in evaluations.items() if record is None]
     if missing:
         raise FileNotFoundError(f"{runs_dir}: no complete evaluate run for {', '.join(missing)}")
-    training = read_record(runs_dir, f"train-{catalogs[0]}", TrainingRecord)  # the same recipe for every catalog
+    trained = {test: read_record(runs_dir, f"train-{test}", TrainingRecord) for test in catalogs}
+    training = trained[catalogs[0]]  # the same recipe for every catalog
     if training is None:
         raise FileNotFoundError(f"{runs_dir}: no complete train-{catalogs[0]} run")
     headline = pd.DataFrame(headline_rows(evaluations))  # type: ignore[arg-type]
@@ -535,7 +536,6 @@ def load_results(runs_dir: str | Path, catalogs: Sequence[str], seed: int = 0) -
     if claim := general_model_claim(evaluations, intervals):  # type: ignore[arg-type]
         claims.append(claim)
     behaviour = behaviour_table(evaluations, intervals)  # type: ignore[arg-type]
-    trained = {test: read_record(runs_dir, f"train-{test}", TrainingRecord) for test in catalogs}
     joined = {test: bool(((record.blend or {}).get("judgement") or {}).get("joins")) if record else False
               for test, record in trained.items()}  # fmt: skip
     if claim := behaviour_claim(behaviour, joined):
