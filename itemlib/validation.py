@@ -21,8 +21,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -203,6 +204,32 @@ def _mean_by_kind(per_query: pd.DataFrame, kinds: dict[str, list[str]]) -> pd.Se
     return pd.Series(per_query["value"].to_numpy()).groupby(_kind_of_rows(per_query, kinds)).mean()
 
 
+def _grid_by_kind(
+    retriever_at: Callable[[float], object],
+    weights: Sequence[float],
+    catalog: Catalog,
+    validation_dir: str | Path,
+    kinds: dict[str, list[str]],
+) -> tuple[dict[str, dict[float, float]], dict[float, pd.DataFrame]]:
+    """Evaluate ``retriever_at(weight)`` on the validation split for each weight of the grid: the mean
+    per-query headline per kind of query present (``{kind: {weight: score}}``) and each weight's
+    per-query table, whose rows are checked to be the same queries in the same order for every weight
+    (a caller may then read one query's value across weights by position)."""
+    present = [kind for kind in KINDS if any(kind in found for found in kinds.values())]
+    scores: dict[str, dict[float, float]] = {kind: {} for kind in present}
+    per_weight: dict[float, pd.DataFrame] = {}
+    for weight in weights:
+        per_query = evaluate(retriever_at(weight), catalog, validation_dir, progress=False).per_query
+        first = next(iter(per_weight.values()), per_query)
+        if not first[["task", "query"]].equals(per_query[["task", "query"]]):
+            raise RuntimeError(f"{validation_dir}: the evaluation's rows changed order between weights")
+        by_kind = _mean_by_kind(per_query, kinds)
+        for kind in present:
+            scores[kind][weight] = float(by_kind[kind])
+        per_weight[weight] = per_query
+    return scores, per_weight
+
+
 def _best_per_kind(scores: dict[str, dict[float, float]], weights: Sequence[float]) -> dict[str, float]:
     """Per kind, the weight with the best score (ties, to six decimals: the smaller); 0 for a kind
     the split has no queries of."""
@@ -220,13 +247,7 @@ def choose_popularity_weight(model: str, catalog: Catalog, validation_dir: str |
         raise ModelError(f"{model}: the popularity weight is chosen for a model folder (a fine-tuned model)")
     base = _MemoScores(make_retriever(model))
     kinds = _kinds_of(catalog, validation_dir)
-    present = [kind for kind in KINDS if any(kind in found for found in kinds.values())]
-    scores: dict[str, dict[float, float]] = {kind: {} for kind in present}
-    for weight in weights:
-        per_query = evaluate(PopularityPrior(base, weight), catalog, validation_dir, progress=False).per_query
-        by_kind = _mean_by_kind(per_query, kinds)
-        for kind in present:
-            scores[kind][weight] = float(by_kind[kind])
+    scores, _ = _grid_by_kind(lambda weight: PopularityPrior(base, weight), weights, catalog, validation_dir, kinds)
     chosen = _best_per_kind(scores, weights)
     choice = {
         "weights": chosen,
@@ -267,19 +288,11 @@ def choose_blend(text: str, catalog: Catalog, validation_dir: str | Path, weight
         raise ValueError(f"blend references are among {', '.join(COLLABORATIVE)}, got {list(references)}")
     base = _MemoScores(make_retriever(text))
     kinds = _kinds_of(catalog, validation_dir)
-    present = [kind for kind in KINDS if any(kind in found for found in kinds.values())]
     tables: dict[str, dict] = {}
     for name in references:
         reference = _MemoItemScores(COLLABORATIVE[name]())
-        scores: dict[str, dict[float, float]] = {kind: {} for kind in present}
-        overall: dict[float, pd.DataFrame] = {}
-        for weight in weights:
-            blend = CollaborativeBlend(base, reference, weight)
-            per_query = evaluate(blend, catalog, validation_dir, progress=False).per_query
-            by_kind = _mean_by_kind(per_query, kinds)
-            for kind in present:
-                scores[kind][weight] = float(by_kind[kind])
-            overall[weight] = per_query
+        scores, overall = _grid_by_kind(partial(CollaborativeBlend, base, reference), weights, catalog,
+                                        validation_dir, kinds)  # fmt: skip
         chosen = _best_per_kind(scores, weights)
         # the mean over all queries with each kind at its chosen weight: each query's value at its kind's weight
         of_kind = _kind_of_rows(overall[weights[0]], kinds)
