@@ -1,5 +1,5 @@
 """Command line: ``itemlib generate | train | validation-split | popularity-weight | evaluate | search | chat |
-compare-recipe | study``."""
+compare-recipe | study | findings``."""
 
 from __future__ import annotations
 
@@ -192,6 +192,17 @@ def _study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _findings(args: argparse.Namespace) -> int:
+    from itemlib.study.findings import summary, write_readme
+
+    if args.write:
+        changed = write_readme(args.write, args.runs_dir)
+        print(f"{args.write}: {'rewrote' if changed else 'already says'} what {args.runs_dir} found")
+    else:
+        print(summary(args.runs_dir))
+    return 0
+
+
 def _retrieval_parser(verbs, name: str, summary: str, model_help: str, k: int, k_help: str) -> argparse.ArgumentParser:
     """A verb that ranks a catalog with one model: --model, --catalog with its table options, -k."""
     parser = verbs.add_parser(name, help=summary)
@@ -318,6 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--dry-run", action="store_true", help="say which runs would execute, in order, and stop")
     st.add_argument("--no-build", action="store_true", help="execute runs but do not build the book")
     st.set_defaults(run=_study)
+
+    fi = verbs.add_parser("findings", help="what a published pass found, from its runs' records (the README's section)")
+    fi.add_argument("--runs-dir", default="book/runs/cpu", help="the published runs (default: book/runs/cpu)")
+    fi.add_argument("--write", metavar="README", help="replace this file's findings section instead of printing it")
+    fi.set_defaults(run=_findings)
     return parser
 
 

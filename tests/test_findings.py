@@ -1,0 +1,73 @@
+"""The README's findings section is rendered from the published runs' records and says what they say."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from itemlib.cli import main
+from itemlib.provenance import ROOT
+from itemlib.study.findings import END, START, pass_sentence, rewrite, summary, verdict_table
+from itemlib.study.runner import StudyError
+
+PUBLISHED = ROOT / "book" / "runs" / "cpu"
+
+
+def test_readme_says_what_the_published_runs_found():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert rewrite(readme, summary(PUBLISHED)) == readme, (
+        "README.md's findings section is stale: run `itemlib findings --write README.md`"
+    )
+
+
+def _run(commit: str, seconds: float, test_seed: int | None = None) -> dict:
+    parameters = {"generate_config": {"test_seed": test_seed}} if test_seed is not None else {}
+    return {"provenance": {"commit": commit, "profile": "cpu", "seed": 0, "hardware": "2 cores",
+                           "finished": "2026-12-02T10:00:00+00:00", "wall_seconds": seconds,
+                           "parameters": parameters}}  # fmt: skip
+
+
+def test_pass_sentence_names_every_commit_and_adds_the_wall_times():
+    one = pass_sentence({"generate-a": _run("a" * 40, 60, test_seed=2), "train-a": _run("a" * 40, 120)})
+    assert "every run from commit `aaaaaaa`" in one and "test seed 2" in one and "add up to 3 minutes" in one
+    two = pass_sentence({"generate-a": _run("a" * 40, 60, test_seed=2), "train-a": _run("b" * 40, 120)})
+    assert "runs from commits `aaaaaaa` (generate-a), `bbbbbbb` (train-a)" in two
+
+
+def test_verdict_table_marks_a_reference_not_run_on_a_test_set():
+    row = {"better": 7, "tasks": 10, "better (Holm)": 6, "worse": 1, "reference wins on": "I2I"}
+    table = verdict_table([{"test set": "a", "reference": "untuned", **row},
+                           {"test set": "a", "reference": "mpnet", **row},
+                           {"test set": "b", "reference": "untuned", **row}])  # fmt: skip
+    assert "| a | 7/10 (6), worse on I2I | 7/10 (6), worse on I2I |" in table
+    assert "| b | 7/10 (6), worse on I2I | — |" in table and "not run on that test set" in table
+
+
+def test_rewrite_refuses_a_readme_without_the_section():
+    with pytest.raises(StudyError, match="MY.md: no findings section"):
+        rewrite("# a README\n", "text", "MY.md")
+    assert rewrite(f"head\n{START}\nold\n{END}\ntail\n", "new") == f"head\n{START}\n\nnew\n\n{END}\ntail\n"
+
+
+def test_summary_needs_a_results_run(tmp_path):
+    shutil.copytree(PUBLISHED / "train-movielens", tmp_path / "train-movielens")
+    with pytest.raises(StudyError, match="no complete results run"):
+        summary(tmp_path)
+
+
+def test_cli_writes_the_section_once(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    shutil.copytree(PUBLISHED, runs, ignore=shutil.ignore_patterns("*.ipynb"))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# itemlib\n\n{START}\n{END}\n\nmore\n", encoding="utf-8")
+    assert main(["findings", "--runs-dir", str(runs), "--write", str(readme)]) == 0
+    assert "rewrote" in capsys.readouterr().out
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("# itemlib\n\n") and text.endswith(f"{END}\n\nmore\n") and "The claims" in text
+    assert main(["findings", "--runs-dir", str(runs), "--write", str(readme)]) == 0
+    assert "already says" in capsys.readouterr().out and readme.read_text(encoding="utf-8") == text
+    assert not list(tmp_path.glob("*.partial"))
+    results = json.loads((runs / "results" / "metrics.json").read_text())
+    assert all(claim in text for claim in results["claims"])
