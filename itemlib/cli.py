@@ -193,12 +193,12 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def _findings(args: argparse.Namespace) -> int:
-    from itemlib.study.findings import summary, write_readme
+    from itemlib.study.findings import summary, write
 
-    if args.write:
-        changed = write_readme(args.write, args.runs_dir)
-        print(f"{args.write}: {'rewrote' if changed else 'already says'} what {args.runs_dir} found")
-    else:
+    for path in args.write or []:
+        changed = write(path, args.runs_dir)
+        print(f"{path}: {'rewrote' if changed else 'already says'} what {args.runs_dir} found")
+    if not args.write:
         print(summary(args.runs_dir))
     return 0
 
@@ -332,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     fi = verbs.add_parser("findings", help="what a published pass found, from its runs' records (the README's section)")
     fi.add_argument("--runs-dir", default="book/runs/cpu", help="the published runs (default: book/runs/cpu)")
-    fi.add_argument("--write", metavar="README", help="replace this file's findings section instead of printing it")
+    fi.add_argument("--write", nargs="+", metavar="FILE",
+                    help="render the findings sections of these files (README.md, book/intro.md)")  # fmt: skip
     fi.set_defaults(run=_findings)
     return parser
 

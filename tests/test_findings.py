@@ -9,17 +9,25 @@ import pytest
 
 from itemlib.cli import main
 from itemlib.provenance import ROOT
-from itemlib.study.findings import END, START, pass_sentence, rewrite, summary, verdict_table
+from itemlib.study.findings import intro_lines, markers, pass_sentence, rewrite, summary, verdict_table
 from itemlib.study.runner import StudyError
 
 PUBLISHED = ROOT / "book" / "runs" / "cpu"
+START, END = markers("findings")
 
 
-def test_readme_says_what_the_published_runs_found():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert rewrite(readme, summary(PUBLISHED)) == readme, (
-        "README.md's findings section is stale: run `itemlib findings --write README.md`"
+@pytest.mark.parametrize("page", ["README.md", "book/intro.md"])
+def test_the_readme_and_the_intro_say_what_the_published_runs_found(page):
+    text = (ROOT / page).read_text(encoding="utf-8")
+    assert rewrite(text, PUBLISHED, page) == text, (
+        f"{page}'s findings are stale: run `itemlib findings --write README.md book/intro.md`"
     )
+
+
+def test_the_intro_has_five_lines_each_linked_to_its_table():
+    lines = intro_lines(PUBLISHED)
+    assert len(lines) == 5
+    assert all(line.startswith("**") and '<a href="runs/cpu/' in line and line.endswith("</a>).") for line in lines)
 
 
 def _run(commit: str, seconds: float, test_seed: int | None = None) -> dict:
@@ -45,16 +53,20 @@ def test_verdict_table_marks_a_reference_not_run_on_a_test_set():
     assert "| b | 7/10 (6), worse on I2I | — |" in table and "not run on that test set" in table
 
 
-def test_rewrite_refuses_a_readme_without_the_section():
+def test_rewrite_refuses_a_file_without_a_section_or_with_one_left_open():
     with pytest.raises(StudyError, match="MY.md: no findings section"):
-        rewrite("# a README\n", "text", "MY.md")
-    assert rewrite(f"head\n{START}\nold\n{END}\ntail\n", "new") == f"head\n{START}\n\nnew\n\n{END}\ntail\n"
+        rewrite("# a README\n", PUBLISHED, "MY.md")
+    with pytest.raises(StudyError, match="MY.md: section 'findings' opens but never closes"):
+        rewrite(f"{START}\nold\n", PUBLISHED, "MY.md")
+    new = rewrite(f"head\n{START}\nold\n{END}\ntail\n", PUBLISHED)
+    assert new == f"head\n{START}\n\n{summary(PUBLISHED)}\n\n{END}\ntail\n"
 
 
 def test_summary_needs_a_results_run(tmp_path):
     shutil.copytree(PUBLISHED / "train-movielens", tmp_path / "train-movielens")
-    with pytest.raises(StudyError, match="no complete results run"):
-        summary(tmp_path)
+    for render in (summary, intro_lines):
+        with pytest.raises(StudyError, match="no complete results run"):
+            render(tmp_path)
 
 
 def test_cli_writes_the_section_once(tmp_path, capsys):

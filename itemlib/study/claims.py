@@ -264,14 +264,10 @@ BEHAVIOUR_ARM_NAMES = {
 }
 
 
-def behaviour_claim(table: pd.DataFrame, blend_joined: Mapping[str, bool] | None = None) -> str | None:
-    """The behaviour goal: the study's fullest tuned arm better than untuned beyond noise and not
-    worse beyond noise than the best of popularity and collaborative filtering, per behaviour task.
-    The fullest arm of a test set is the blend where it met its criterion on that catalog's
-    validation split (``blend_joined``, from the train runs' records), else the tuned model with its
-    prior; a blend that did not is reported in the tables and named here, not judged."""
-    if table.empty:
-        return None
+def behaviour_judged(table: pd.DataFrame, blend_joined: Mapping[str, bool] | None = None) -> tuple[pd.DataFrame, list]:
+    """The rows of :func:`behaviour_table` the behaviour goal is judged on, one arm per test set (the
+    blend where it met its validation criterion, else tuned+popularity), and the test sets whose blend
+    did not meet it."""
     joined = dict(blend_joined or {})
     parts, declined = [], []
     for test, group in table.groupby("test set", sort=False):
@@ -280,7 +276,18 @@ def behaviour_claim(table: pd.DataFrame, blend_joined: Mapping[str, bool] | None
             declined.append(test)
         parts.append(group[group.retriever == ("tuned+popularity+cf" if has_blend and joined.get(test)
                                                else "tuned+popularity")])  # fmt: skip
-    part = pd.concat(parts)
+    return (pd.concat(parts) if parts else table.iloc[:0]), declined
+
+
+def behaviour_claim(table: pd.DataFrame, blend_joined: Mapping[str, bool] | None = None) -> str | None:
+    """The behaviour goal: the study's fullest tuned arm better than untuned beyond noise and not
+    worse beyond noise than the best of popularity and collaborative filtering, per behaviour task.
+    The fullest arm of a test set is the blend where it met its criterion on that catalog's
+    validation split (``blend_joined``, from the train runs' records), else the tuned model with its
+    prior; a blend that did not is reported in the tables and named here, not judged."""
+    if table.empty:
+        return None
+    part, declined = behaviour_judged(table, blend_joined)
     if part.empty:
         return None
     blended = list(dict.fromkeys(part[part.retriever == "tuned+popularity+cf"]["test set"]))

@@ -6,10 +6,13 @@ hand, those figures went stale with every pass; here they are rendered from the 
 the runs under ``book/runs/<profile>/`` and written between two markers of the README, and a test
 checks that the README still says what the committed runs say.
 
+The book's introduction gets the same treatment in five lines (:func:`intro`), each linked to the
+table it comes from.
+
 Example::
 
-    itemlib findings                    # print the section for book/runs/cpu
-    itemlib findings --write README.md  # replace the README's section with it
+    itemlib findings                    # print the README's section for book/runs/cpu
+    itemlib findings --write README.md  # replace the README's section, and book/intro.md's five lines
 """
 
 from __future__ import annotations
@@ -18,14 +21,25 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from itemlib.comparison import interval_text
 from itemlib.provenance import ROOT
+from itemlib.study.claims import REDIAL_METRIC, behaviour_judged
 from itemlib.study.notebook import published_runs
+from itemlib.study.plan import CATALOG_NAMES
 from itemlib.study.runner import StudyError
 
-#: The lines that open and close the README's section; everything between them is rewritten.
-START = "<!-- findings: written by `itemlib findings --write README.md` from book/runs/cpu; do not edit by hand -->"
-END = "<!-- /findings -->"
+#: The sections a file may hold, each between an opening and a closing line: ``findings`` (the README's
+#: account, :func:`summary`) and ``findings-intro`` (the book introduction's five lines, :func:`intro`).
+#: Everything between the two lines is rewritten.
+SECTIONS = ("findings", "findings-intro")
+
+
+def markers(name: str) -> tuple[str, str]:
+    """The opening and closing lines of section ``name``."""
+    return (f"<!-- {name}: written by `itemlib findings --write` from the published runs; do not edit by hand -->",
+            f"<!-- /{name} -->")  # fmt: skip
 
 
 def _plural(count: int, noun: str) -> str:
@@ -142,26 +156,136 @@ def summary(runs_dir: str | Path = ROOT / "book" / "runs" / "cpu") -> str:
     return "\n\n".join(parts)
 
 
-def section(text: str) -> str:
-    """``text`` between the README's markers."""
-    return f"{START}\n\n{text}\n\n{END}"
+def _name(catalog: str) -> str:
+    return CATALOG_NAMES.get(catalog, catalog)
 
 
-def rewrite(readme_text: str, text: str, readme: str | Path = "README.md") -> str:
-    """``readme_text`` with its section replaced by ``text``."""
-    start, end = readme_text.find(START), readme_text.find(END)
-    if start < 0 or end < start:
-        raise StudyError(f"{readme}: no findings section (a line {START!r}, then a line {END!r})")
-    return readme_text[:start] + section(text) + readme_text[end + len(END) :]
+def _and(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def write_readme(readme: str | Path, runs_dir: str | Path) -> bool:
-    """Replace ``readme``'s section with the summary of ``runs_dir``; True when it changed."""
-    path = Path(readme)
+def _link(text: str, href: str) -> str:
+    return f'(<a href="{href}">{text}</a>).'
+
+
+def _counts_against(counts: Sequence[Mapping[str, Any]], reference: str) -> tuple[str, list[str]] | None:
+    """The words "7 of 10 MovieLens tasks and 7 of 10 Steam tasks" against ``reference``, and where it wins."""
+    rows = [row for row in counts if row["reference"] == reference]
+    if not rows:
+        return None
+    better = _and([f"{row['better']} of {row['tasks']} {_name(row['test set'])} tasks" for row in rows])
+    wins = [f"{row['reference wins on']} on {_name(row['test set'])}" for row in rows if row["worse"]]
+    return better, wins
+
+
+def intro_lines(runs_dir: str | Path = ROOT / "book" / "runs" / "cpu") -> list[str]:
+    """What the published runs found, in at most five lines for the book's introduction: against the
+    untuned model, against a larger general model, on behaviour tasks against a recommender, across
+    domains and on requests people wrote; each with the figures it rests on and a link to its table."""
+    runs = dict(published_runs(runs_dir))
+    if "results" not in runs:
+        raise StudyError(f"{runs_dir}: no complete results run (its metrics.json) to summarise")
+    results, profile = runs["results"], Path(runs_dir).name
+    page = f"runs/{profile}/results/results.html"
+    counts, lines = results["verdict_counts"], []
+    if found := _counts_against(counts, "untuned"):
+        better, wins = found
+        lines.append(f"**Against the untuned model, in-domain.** The aligned model is better beyond query noise "
+                     f"on {better}, and worse on {_and(wins) if wins else 'none'} "
+                     + _link("headline table", f"{page}#the-headline-table"))  # fmt: skip
+    general = sorted({row["reference"] for row in counts if row["reference"].startswith("untuned-")})
+    for reference in general:
+        better, wins = _counts_against(counts, reference)  # type: ignore[misc]
+        absent = [_name(t) for t in dict.fromkeys(row["test set"] for row in counts)
+                  if not any(r["reference"] == reference and r["test set"] == t for r in counts)]  # fmt: skip
+        lines.append(f"**Against a larger general model.** Better than {reference} beyond noise on {better}, worse "
+                     f"on {_and(wins) if wins else 'none'}{f' (not run on {_and(absent)})' if absent else ''} "
+                     + _link("verdicts", f"{page}#beyond-query-noise"))  # fmt: skip
+    joined = {name.removeprefix("train-"): bool(((run.get("blend") or {}).get("judgement") or {}).get("joins"))
+              for name, run in runs.items() if name.startswith("train-")}  # fmt: skip
+    judged, _ = behaviour_judged(pd.DataFrame(results["behaviour"]), joined) if results["behaviour"] else ([], [])
+    if len(judged):
+        met = judged[(judged["verdict vs untuned"] == "better") & (judged.verdict != "worse")]
+        worse = [f"{row.task} on {_name(row['test set'])} ({row['best reference'].split(' ')[0]} "
+                 f"{row['vs best reference'].rsplit(' ', 1)[0]})"
+                 for _, row in judged[judged.verdict == "worse"].iterrows()]  # fmt: skip
+        arms = _and(list(dict.fromkeys(judged.retriever)))
+        lines.append(f"**On what users did, against a recommender.** The fullest tuned arm ({arms}) is better than "
+                     f"untuned and not worse than the best of popularity, item-kNN and ALS on {len(met)} of "
+                     f"{len(judged)} behaviour tasks; worse than it on {_and(worse) if worse else 'none'} "
+                     + _link("behaviour tasks", f"{page}#behaviour-tasks-against-a-recommender"))  # fmt: skip
+    transfer = [row for row in results["paired_intervals"]
+                if row["role"] == "out-of-domain" and row["reference"] == "untuned"]  # fmt: skip
+    if transfer:
+        behaviour = {"UH2I", "I2I", "US2I", "UQ2I"}
+        groups = {"behaviour": [r for r in transfer if r["task"] in behaviour],
+                  "other": [r for r in transfer if r["task"] not in behaviour]}  # fmt: skip
+        tally = {k: f"{sum(r['verdict'] == 'better' for r in v)} of {len(v)}" for k, v in groups.items()}
+        worse = [f"{r['task']} on {_name(r['test set'])} ({interval_text(r['difference'], r['low'], r['high'])})"
+                 for r in transfer if r["verdict"] == "worse"]  # fmt: skip
+        tests = _and([_name(t) for t in dict.fromkeys(r["test set"] for r in transfer)])
+        lines.append(f"**Across domains.** The model tuned on the other catalog (tested on {tests}) is better than "
+                     f"untuned beyond noise on {tally['behaviour']} behaviour tasks and {tally['other']} others, "
+                     f"worse on {_and(worse) if worse else 'none'} "
+                     + _link("claims", f"{page}#the-paper-s-claims-point-by-point"))  # fmt: skip
+    if line := _redial_line(runs.get("chat", {}), profile):
+        lines.append(line)
+    return lines
+
+
+def intro(runs_dir: str | Path = ROOT / "book" / "runs" / "cpu") -> str:
+    """:func:`intro_lines` as a numbered list."""
+    return "\n".join(f"{number}. {line}" for number, line in enumerate(intro_lines(runs_dir), start=1))
+
+
+def _redial_line(chat: Mapping[str, Any], profile: str) -> str | None:
+    """Requests people wrote: every tuned arm and the best reference on ReDial, against untuned."""
+    redial = chat.get("redial") or {}
+    if not redial.get("table"):
+        return None
+    scores = {row["arm"]: row[REDIAL_METRIC] for row in redial["table"]}
+    judged = {row["arm"]: row for row in redial.get("intervals", []) if row["metric"] == REDIAL_METRIC}
+    kinds = {arm["label"]: arm["kind"] for arm in redial.get("arms", [])}
+    tuned = [label for label in scores if kinds.get(label) == "tuned" and label in judged]
+    references = [label for label in scores if kinds.get(label) == "reference" and label != "untuned"]
+    if not tuned or "untuned" not in scores:
+        return None
+    best = max(references, key=lambda label: scores[label])
+    said = "; ".join(f"{label} {scores[label]:.3f} ({judged[label]['verdict']}, "
+                     f"{interval_text(judged[label]['difference'], judged[label]['low'], judged[label]['high'])})"
+                     for label in tuned)  # fmt: skip
+    cases = redial.get("report", {}).get("test cases", "the")
+    metric = REDIAL_METRIC.replace("hit", "Hit")
+    return (f"**Requests people wrote (ReDial).** On {cases} recommendation turns, {metric}"
+            f" against untuned {scores['untuned']:.3f}: {said}; the best reference, {best}, {scores[best]:.3f} "
+            + _link("ReDial", f"runs/{profile}/chat/chat.html#requests-people-wrote-redial"))  # fmt: skip
+
+
+def rewrite(text: str, runs_dir: str | Path, path: str | Path = "README.md") -> str:
+    """``text`` (the contents of ``path``) with each section it holds rendered anew from ``runs_dir``."""
+    render = {"findings": summary, "findings-intro": intro}
+    found = 0
+    for name in SECTIONS:
+        start, end = markers(name)
+        begin, close = text.find(start), text.find(end)
+        if begin < 0:
+            continue
+        if close < begin:
+            raise StudyError(f"{path}: section {name!r} opens but never closes (a line {end!r})")
+        found += 1
+        text = f"{text[:begin]}{start}\n\n{render[name](runs_dir)}\n\n{end}{text[close + len(end) :]}"
+    if not found:
+        raise StudyError(f"{path}: no findings section (a line {markers(SECTIONS[0])[0]!r} and its closing line)")
+    return text
+
+
+def write(path: str | Path, runs_dir: str | Path) -> bool:
+    """Render the sections of ``path`` from ``runs_dir`` in place (atomically); True when it changed."""
+    path = Path(path)
     old = path.read_text(encoding="utf-8")
-    new = rewrite(old, summary(runs_dir), path)
+    new = rewrite(old, runs_dir, path)
     if new != old:
         partial = path.with_name(path.name + ".partial")
         partial.write_text(new, encoding="utf-8")
-        partial.replace(path)  # atomic: a reader never sees half a README
+        partial.replace(path)  # a reader never sees half a file
     return new != old
