@@ -29,6 +29,7 @@ from itemlib.study.claims import REDIAL_METRIC, behaviour_judged
 from itemlib.study.notebook import published_runs
 from itemlib.study.plan import CATALOG_NAMES
 from itemlib.study.runner import StudyError
+from itemlib.taskinfo import tasks_in
 
 #: The sections a file may hold, each between an opening and a closing line: ``findings`` (the README's
 #: account, :func:`summary`) and ``findings-intro`` (the book introduction's five lines, :func:`intro`).
@@ -44,6 +45,14 @@ def markers(name: str) -> tuple[str, str]:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _published(runs_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Every complete run's metrics under ``runs_dir``, by run name; a results run is required."""
+    runs = dict(published_runs(runs_dir))
+    if "results" not in runs:
+        raise StudyError(f"{runs_dir}: no complete results run (its metrics.json) to summarise")
+    return runs
 
 
 def pass_sentence(runs: Mapping[str, Mapping[str, Any]]) -> str:
@@ -138,9 +147,7 @@ def chat_sentence(chat: Mapping[str, Any]) -> str:
 def summary(runs_dir: str | Path = ROOT / "book" / "runs" / "cpu") -> str:
     """The README's section for the runs under ``runs_dir``: the pass, its training, the verdict table,
     then every claim of the results run and Chat-Rec's, as the book words them."""
-    runs = dict(published_runs(runs_dir))
-    if "results" not in runs:
-        raise StudyError(f"{runs_dir}: no complete results run (its metrics.json) to summarise")
+    runs = _published(runs_dir)
     results = runs["results"]
     claims = [*results["claims"], *([chat] if (chat := chat_sentence(runs.get("chat", {}))) else [])]
     parts = [
@@ -182,9 +189,7 @@ def intro_lines(runs_dir: str | Path = ROOT / "book" / "runs" / "cpu") -> list[s
     """What the published runs found, in at most five lines for the book's introduction: against the
     untuned model, against a larger general model, on behaviour tasks against a recommender, across
     domains and on requests people wrote; each with the figures it rests on and a link to its table."""
-    runs = dict(published_runs(runs_dir))
-    if "results" not in runs:
-        raise StudyError(f"{runs_dir}: no complete results run (its metrics.json) to summarise")
+    runs = _published(runs_dir)
     results, profile = runs["results"], Path(runs_dir).name
     page = f"runs/{profile}/results/results.html"
     counts, lines = results["verdict_counts"], []
@@ -217,7 +222,7 @@ def intro_lines(runs_dir: str | Path = ROOT / "book" / "runs" / "cpu") -> list[s
     transfer = [row for row in results["paired_intervals"]
                 if row["role"] == "out-of-domain" and row["reference"] == "untuned"]  # fmt: skip
     if transfer:
-        behaviour = {"UH2I", "I2I", "US2I", "UQ2I"}
+        behaviour = set(tasks_in("behaviour"))
         groups = {"behaviour": [r for r in transfer if r["task"] in behaviour],
                   "other": [r for r in transfer if r["task"] not in behaviour]}  # fmt: skip
         tally = {k: f"{sum(r['verdict'] == 'better' for r in v)} of {len(v)}" for k, v in groups.items()}
