@@ -48,14 +48,15 @@ def test_the_evaluate_page_shows_models_as_rows_so_that_many_models_fit():
                         {"task": "FA2I", "metric": "coverage@5", "value": v / 2, "base_rate": 0.1, "ceiling": 0.4}]
                 for label, v in (("untuned", 0.1), ("tuned-movielens", 0.3))}  # fmt: skip
     metrics = {label: [{"task": "FA2I", "metric": name, "k": 5, "value": 0.2, "queries": n}
-                       for name, n in (("title named", 30), ("title not named", 20), ("hit", 50))]
+                       for name, n in (("title named", 30), ("title not named", 20), ("hit", 50),
+                                       ("ceiling, title named", 30), ("ceiling, title not named", 20))]
                for label in headline}  # fmt: skip
     record = EvaluationRecord("movielens", [], headline, metrics, per_query={"untuned": {"UH2I": [0.0, 1.0]}})
     view = record.headline_view()
     assert list(view.index) == ["base rate", "ceiling", "untuned", "tuned-movielens"]
     assert list(view.columns) == [("hit@5", "UH2I"), ("coverage@5", "FA2I")]
     split = record.title_split()
-    assert list(split.index) == ["untuned", "tuned-movielens"]
+    assert list(split.index) == ["ceiling", "untuned", "tuned-movielens"]  # what a perfect ranking scores first
     assert list(split.columns) == [("FA2I", "title named (30)"), ("FA2I", "title not named (20)")]
     assert list(record.metric_tables()) == ["hit"] and len(record.per_query_table()) == 2
 

@@ -102,7 +102,14 @@ def test_faiss_and_exact_search_agree():
 
 def test_evaluate_baselines_end_to_end(movielens, movielens_data, tmp_path):
     result = evaluate(make_retriever("popularity"), movielens, movielens_data, progress=False)
-    extra = {"base_rate", "ceiling", "title named", "title not named"}
+    extra = {
+        "base_rate",
+        "ceiling",
+        "title named",
+        "title not named",
+        "ceiling, title named",
+        "ceiling, title not named",
+    }
     assert set(result.metrics.metric) == {"hit", "coverage", "recall", "ndcg", "mrr", *extra}
     assert result.metrics.value.between(0, 1).all()
     headline = result.headline.set_index("task")
@@ -114,6 +121,10 @@ def test_evaluate_baselines_end_to_end(movielens, movielens_data, tmp_path):
     for task, rows in split.groupby("task"):  # the two parts average back to the headline
         both = (rows.value * rows.queries).sum() / rows.queries.sum()
         assert both == pytest.approx(headline.loc[task, "value"])
+        ceilings = result.metrics[(result.metrics.task == task) & result.metrics.metric.str.startswith("ceiling, ")]
+        assert (ceilings.value * ceilings.queries).sum() / ceilings.queries.sum() == pytest.approx(
+            headline.loc[task, "ceiling"]
+        )
     assert result.headline.task.tolist() == [
         "UH2I",
         "I2I",

@@ -68,6 +68,7 @@ def test_runs_land_with_provenance_and_complete_runs_are_skipped(sandbox):
     shown = provenance_table(root / "book" / "runs" / "smoke", ["use"])
     assert [row["run"] for row in shown] == ["use"] and metrics["provenance"]["commit"].startswith(shown[0]["commit"])
     assert shown[0]["finished"].endswith(" UTC") and len(shown[0]["commit"]) == 12
+    assert shown[0]["wall time (min)"] == f"{metrics['provenance']['wall_seconds'] / 60:.1f}"
     assert study(root, runs) == []  # all complete
     (root / "work" / "made.txt").unlink()  # a fresh clone has the results but not the work files
     assert study(root, runs) == []  # so rebuilding the book re-runs nothing

@@ -76,17 +76,17 @@ def published_runs(runs_dir: str | Path) -> Iterator[tuple[str, dict[str, Any]]]
 def provenance_table(runs_dir: str | Path, runs: Sequence[str] | None = None) -> list[dict]:
     """One row per completed run (``runs``: only these): what the book's provenance boxes show.
 
-    The commit is cut to its first 12 hex digits and the finish time to the minute (UTC), so the
-    table fits a page; each run's ``metrics.json`` keeps the full values.
+    The commit is cut to its first 12 hex digits, the finish time to the minute (UTC) and the wall time
+    to a tenth of a minute, so the table fits a page; each run's ``metrics.json`` keeps the full values.
     """
     rows = []
     for name, metrics in published_runs(runs_dir):
         if runs is not None and name not in runs:
             continue
         info = metrics.get("provenance", {})
-        row = {
-            key: info.get(key) for key in ("run", "profile", "seed", "commit", "finished", "wall_seconds", "hardware")
-        }
+        row = {key: info.get(key) for key in ("run", "profile", "seed", "commit", "finished")}
+        seconds = info.get("wall_seconds")
+        row |= {"wall time (min)": None if seconds is None else f"{seconds / 60:.1f}", "hardware": info.get("hardware")}
         if row["commit"]:
             row["commit"] = str(row["commit"])[:12]
         if row["finished"]:

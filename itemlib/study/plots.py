@@ -9,6 +9,9 @@ import pandas as pd
 
 from itemlib.evaluation import HEADLINE_LABEL
 
+#: Inches kept beside the panels for the legend, so one panel is as wide as each of two.
+LEGEND_WIDTH = 2.0
+
 
 def interval_bars(intervals: pd.DataFrame, reference: str = "untuned", hue: str = "role",
                   hues: Sequence[str] = ("in-domain", "tuned+popularity", "tuned+popularity+cf", "out-of-domain"),
@@ -20,7 +23,9 @@ def interval_bars(intervals: pd.DataFrame, reference: str = "untuned", hue: str 
 
     part = intervals[intervals.reference == reference]
     tests = list(dict.fromkeys(part["test set"]))
-    figure, axes = plt.subplots(1, len(tests), figsize=(5.2 * len(tests), 3.6), sharey=True, squeeze=False)
+    figure, axes = plt.subplots(
+        1, len(tests), figsize=(5.2 * len(tests) + LEGEND_WIDTH, 3.6), sharey=True, squeeze=False
+    )
     present = [h for h in hues if h in set(part[hue])]
     width = 0.8 / max(len(present), 1)
     for ax, test in zip(axes.flat, tests):

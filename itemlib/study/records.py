@@ -212,17 +212,22 @@ class EvaluationRecord(Record):
 
     def title_split(self) -> pd.DataFrame:
         """Per task whose queries sometimes name the item's title (FA2I, SA2I): each model's headline
-        (a row) on the queries that name it and on those that do not, their counts in the headers."""
+        (a row) on the queries that name it and on those that do not, their counts in the headers,
+        under a ``ceiling`` row (what a perfect ranking scores on each part) where the record has one."""
+        parts = ("title named", "title not named")
         rows = [{"task": row["task"], "model": label, "queries": row["metric"], "value": row["value"],
                  "count": row["queries"]}
-                for label, metrics in self.metrics.items() for row in metrics
-                if row["metric"] in ("title named", "title not named")]  # fmt: skip
+                for label, metrics in self.metrics.items() for row in metrics if row["metric"] in parts]  # fmt: skip
         if not rows:
             return pd.DataFrame()
+        first = next(iter(self.metrics.values()))
+        rows += [{"task": row["task"], "model": "ceiling", "queries": row["metric"].removeprefix("ceiling, "),
+                  "value": row["value"], "count": row["queries"]}
+                 for row in first if row["metric"] in [f"ceiling, {part}" for part in parts]]  # fmt: skip
         table = pd.DataFrame(rows)
         table["queries"] = [f"{kind} ({count:,})" for kind, count in zip(table.queries, table["count"])]
         wide = table.pivot_table(index="model", columns=["task", "queries"], values="value", sort=False)
-        wide = wide.reindex([label for label in self.metrics if label in wide.index])
+        wide = wide.reindex([label for label in ("ceiling", *self.metrics) if label in wide.index])
         return wide.rename(index=wrappable)
 
 
