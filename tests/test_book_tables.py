@@ -3,6 +3,8 @@ check of the built pages that fails on a table wider than the page."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -83,3 +85,18 @@ def test_chat_bars_draw_when_a_model_hits_never_or_always():
     by_turns = pd.DataFrame({"catalog": "movielens", "turns": [1, 2], "model": "tuned", "hit": [0.0, 1.0],
                              "dialogues": [11, 21]})  # fmt: skip
     assert chat_turn_bars(by_turns, 5).axes
+
+
+def test_the_generate_page_shows_counts_as_integers_and_each_tasks_first_examples(movielens_data, tmp_path):
+    from itemlib.study.examples import first_examples, generation_counts
+
+    stats = json.loads((movielens_data / "stats.json").read_text())
+    counts = generation_counts(stats)
+    assert list(counts.index) == list(stats["tasks"]) and all(dtype.kind == "i" for dtype in counts.dtypes)
+    examples = first_examples(movielens_data, list(stats["tasks"]))
+    first = json.loads((movielens_data / "train" / "UH2I.jsonl").read_text().splitlines()[0])
+    assert (
+        examples.loc["UH2I", "training query"] == first["query"] and examples.loc["UH2I", "positive"] == first["pos"][0]
+    )
+    assert list(examples.columns) == ["training query", "positive", "negative", "test query"]
+    assert first_examples(tmp_path, ["UH2I"]).empty  # a directory without the task's files shows no row

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +10,7 @@ import pandas as pd
 
 from itemlib.catalog import Catalog
 from itemlib.evaluation import judge, load_tests
+from itemlib.jsonl import strict_loads
 from itemlib.retrieval import Retriever, id_ranks, search_records
 
 
@@ -33,3 +34,37 @@ def side_by_side(retrievers: Mapping[str, Retriever], catalog: Catalog, tests_di
     table = pd.DataFrame(rows)
     return table.pivot_table(index=["task", "query", "rank"], columns="model", values="item", aggfunc="first",
                              sort=False)  # fmt: skip
+
+
+#: The generation counts the generate pages show, as ``generate()`` names them and as the page heads them.
+GENERATION_COUNTS = {"train_examples": "training examples", "test_examples": "test queries",
+                     "negatives_verified": "negatives verified", "train_duplicates_removed": "duplicates removed",
+                     "train_leaked_removed": "test leaks removed"}  # fmt: skip
+
+
+def generation_counts(stats: Mapping) -> pd.DataFrame:
+    """Per task (a row), what ``generate()`` wrote and removed, from the stats it returns, as integers."""
+    table = pd.DataFrame(stats["tasks"]).T[list(GENERATION_COUNTS)]
+    return table.rename(columns=GENERATION_COUNTS).astype(int)
+
+
+def first_examples(data_dir: str | Path, tasks: Sequence[str]) -> pd.DataFrame:
+    """Per task (a row), the first training example (query, positive, first verified negative, "" when it
+    has none) and the first test query written under ``data_dir``; a task lacking either is left out."""
+    rows = []
+    for task in tasks:
+        train, test = (_first_record(Path(data_dir) / split / f"{task}.jsonl") for split in ("train", "test"))
+        if train and test:
+            rows.append({"task": task, "training query": train["query"], "positive": train["pos"][0],
+                         "negative": train["neg"][0] if train["neg"] else "", "test query": test["query"]})  # fmt: skip
+    columns = ["task", "training query", "positive", "negative", "test query"]
+    return pd.DataFrame(rows, columns=columns).set_index("task")
+
+
+def _first_record(path: Path) -> dict | None:
+    """The first record of a JSONL file, ``None`` when the file is empty or absent."""
+    if not path.exists():
+        return None
+    with path.open(encoding="utf-8") as handle:
+        line = handle.readline()
+    return strict_loads(line) if line.strip() else None
