@@ -333,7 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     fi = verbs.add_parser("findings", help="what a published pass found, from its runs' records (the README's section)")
     fi.add_argument("--runs-dir", default="book/runs/cpu", help="the published runs (default: book/runs/cpu)")
     fi.add_argument("--write", nargs="+", metavar="FILE",
-                    help="render the findings sections of these files (README.md, book/intro.md)")  # fmt: skip
+                    help="render the findings sections of these files "
+                         "(README.md, book/intro.md, book/reproduce.md)")  # fmt: skip
     fi.set_defaults(run=_findings)
     return parser
 

@@ -9,14 +9,22 @@ import pytest
 
 from itemlib.cli import main
 from itemlib.provenance import ROOT
-from itemlib.study.findings import intro_lines, markers, pass_sentence, rewrite, summary, verdict_table
+from itemlib.study.findings import (
+    general_steam,
+    intro_lines,
+    markers,
+    pass_sentence,
+    rewrite,
+    summary,
+    verdict_table,
+)
 from itemlib.study.runner import StudyError
 
 PUBLISHED = ROOT / "book" / "runs" / "cpu"
 START, END = markers("findings")
 
 
-@pytest.mark.parametrize("page", ["README.md", "book/intro.md"])
+@pytest.mark.parametrize("page", ["README.md", "book/intro.md", "book/reproduce.md"])
 def test_the_readme_and_the_intro_say_what_the_published_runs_found(page):
     text = (ROOT / page).read_text(encoding="utf-8")
     assert rewrite(text, PUBLISHED, page) == text, (
@@ -83,3 +91,35 @@ def test_cli_writes_the_section_once(tmp_path, capsys):
     assert not list(tmp_path.glob("*.partial"))
     results = json.loads((runs / "results" / "metrics.json").read_text())
     assert all(claim in text for claim in results["claims"])
+
+
+def _measurement(path, commit: str) -> None:
+    """A measurement of untuned mpnet on Steam as experiments/general_model_steam.py writes it, two tasks."""
+    rows = []
+    for task, (mine, theirs) in {"UH2I": (0.2, 0.0), "FA2I": (0.3, 0.1)}.items():
+        for role, score, difference in (("tuned-steam", mine, mine - 0.1), ("untuned", theirs, theirs - 0.1)):
+            verdict = "better" if difference > 0 else "worse" if difference < 0 else "within noise"
+            rows.append({"test set": "steam", "role": role, "task": task, "reference": "mpnet", "queries": 500,
+                         role: score, "mpnet": 0.1, "difference": difference, "low": difference - 0.01,
+                         "high": difference + 0.01, "p": 0.001, "verdict": verdict, "p (Holm)": 0.002,
+                         "verdict (Holm)": verdict})  # fmt: skip
+    counts = {role: {"better": 2 if role != "untuned" else 0, "within noise": 0, "worse": 0 if role != "untuned" else 1,
+                     "better (Holm)": 2 if role != "untuned" else 0, "worse (Holm)": 0, "tasks": 2,
+                     "reference wins on": "none" if role != "untuned" else "UH2I"}
+              for role in ("tuned-steam", "untuned")}  # fmt: skip
+    record = {"commit": "c" * 40, "published pass": commit, "test set": "x", "reference": "mpnet", "seconds": 3600.0,
+              "verdict counts (row − mpnet)": counts, "table": rows}  # fmt: skip
+    path.write_text(json.dumps(record), encoding="utf-8")
+
+
+def test_the_mpnet_measurement_on_steam_is_shown_only_beside_the_pass_it_measured(tmp_path):
+    commit = json.loads((PUBLISHED / "evaluate-steam" / "metrics.json").read_text())["provenance"]["commit"]
+    measured = tmp_path / "general_model_steam.json"
+    _measurement(measured, commit)
+    text = general_steam(PUBLISHED, measured)
+    assert "| UH2I | 0.200 | 0.000 | 0.100 | +0.100 [+0.090, +0.110] better | -0.100 [-0.110, -0.090] worse |" in text
+    assert "tuned-steam is better beyond noise on 2 of 2 tasks (2 after Holm)" in text and "60 minutes" in text
+    assert "worse on 1 (worse on UH2I)" in text
+    _measurement(measured, "d" * 40)  # made beside another pass: its figures are not this pass's
+    assert general_steam(PUBLISHED, measured).startswith("No measurement of untuned mpnet on the Steam test set")
+    assert general_steam(PUBLISHED, tmp_path / "absent.json").startswith("No measurement")

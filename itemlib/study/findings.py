@@ -7,16 +7,18 @@ the runs under ``book/runs/<profile>/`` and written between two markers of the R
 checks that the README still says what the committed runs say.
 
 The book's introduction gets the same treatment in five lines (:func:`intro`), each linked to the
-table it comes from.
+table it comes from, and the reproduce page the measurement of untuned mpnet on Steam made beside
+the pass (:func:`general_steam`, from ``experiments/general_model_steam.json``).
 
 Example::
 
     itemlib findings                    # print the README's section for book/runs/cpu
-    itemlib findings --write README.md  # replace the README's section, and book/intro.md's five lines
+    itemlib findings --write README.md book/intro.md book/reproduce.md  # rewrite their sections
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,9 +34,16 @@ from itemlib.study.runner import StudyError
 from itemlib.taskinfo import tasks_in
 
 #: The sections a file may hold, each between an opening and a closing line: ``findings`` (the README's
-#: account, :func:`summary`) and ``findings-intro`` (the book introduction's five lines, :func:`intro`).
+#: account, :func:`summary`), ``findings-intro`` (the book introduction's five lines, :func:`intro`) and
+#: ``findings-general-steam`` (the reproduce page's mpnet-on-Steam measurement, :func:`general_steam`).
 #: Everything between the two lines is rewritten.
-SECTIONS = ("findings", "findings-intro")
+SECTIONS = ("findings", "findings-intro", "findings-general-steam")
+
+#: Untuned mpnet on Steam's test set, measured beside a pass (``experiments/general_model_steam.py``): the
+#: two-hour cpu pass cannot hold embedding Steam's items with it (about an hour on 2 cores).
+GENERAL_STEAM = ROOT / "experiments" / "general_model_steam.json"
+#: Where the book shows that measurement (the reproduce page's section of that title).
+GENERAL_STEAM_ANCHOR = "reproduce.html#untuned-mpnet-on-steam-measured-beside-the-pass"
 
 
 def markers(name: str) -> tuple[str, str]:
@@ -203,8 +212,17 @@ def intro_lines(runs_dir: str | Path = ROOT / "book" / "runs" / "cpu") -> list[s
         better, wins = _counts_against(counts, reference)  # type: ignore[misc]
         absent = [_name(t) for t in dict.fromkeys(row["test set"] for row in counts)
                   if not any(r["reference"] == reference and r["test set"] == t for r in counts)]  # fmt: skip
+        beside = general_measurement(runs_dir) if absent == [_name("steam")] else None
+        if beside is not None:
+            row = beside[f"verdict counts (row − {beside['reference']})"]
+            tuned = next(role for role in row if role != "untuned")
+            steam_wins = f", worse on {row[tuned]['reference wins on']}" if row[tuned]["worse"] else ", worse on none"
+            absent_text = (f"; on {row[tuned]['better']} of {row[tuned]['tasks']} Steam tasks{steam_wins}, "
+                           f'<a href="{GENERAL_STEAM_ANCHOR}">measured beside the pass</a>')  # fmt: skip
+        else:
+            absent_text = f" (not run on {_and(absent)})" if absent else ""
         lines.append(f"**Against a larger general model.** Better than {reference} beyond noise on {better}, worse "
-                     f"on {_and(wins) if wins else 'none'}{f' (not run on {_and(absent)})' if absent else ''} "
+                     f"on {_and(wins) if wins else 'none'}{absent_text} "
                      + _link("verdicts", f"{page}#beyond-query-noise"))  # fmt: skip
     joined = {name.removeprefix("train-"): bool(((run.get("blend") or {}).get("judgement") or {}).get("joins"))
               for name, run in runs.items() if name.startswith("train-")}  # fmt: skip
@@ -266,9 +284,64 @@ def _redial_line(chat: Mapping[str, Any], profile: str) -> str | None:
             + _link("ReDial", f"runs/{profile}/chat/chat.html#requests-people-wrote-redial"))  # fmt: skip
 
 
+def general_measurement(runs_dir: str | Path, measured: str | Path = GENERAL_STEAM) -> dict[str, Any] | None:
+    """The mpnet-on-Steam measurement when it was made on the test set of the pass under ``runs_dir``
+    (its Steam evaluation's commit), else ``None`` (absent, or made beside another pass)."""
+    runs = _published(runs_dir)
+    path = Path(measured)
+    if "evaluate-steam" not in runs or not path.exists():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    return record if record["published pass"] == runs["evaluate-steam"]["provenance"]["commit"] else None
+
+
+def _judged(row: Mapping[str, Any]) -> str:
+    holm = f", Holm: {row['verdict (Holm)']}" if row["verdict (Holm)"] != row["verdict"] else ""
+    return f"{interval_text(row['difference'], row['low'], row['high'])} {row['verdict']}{holm}"
+
+
+def general_steam(runs_dir: str | Path, measured: str | Path = GENERAL_STEAM) -> str:
+    """The reproduce page's account of untuned mpnet on Steam's test set: per task, the tuned and untuned
+    MiniLM as the pass published them, mpnet, and each MiniLM's paired difference to mpnet; then the counts.
+    A measurement made beside another pass is named as such, never shown as this one's."""
+    record = general_measurement(runs_dir, measured)
+    if record is None:
+        return ("No measurement of untuned mpnet on the Steam test set of this pass: run "
+                "`python experiments/general_model_steam.py work/cpu/data/steam` after the pass (about an hour "
+                "on 2 cores), then `itemlib findings --write book/reproduce.md`.")  # fmt: skip
+    table = pd.DataFrame(record["table"])
+    tuned = next(role for role in dict.fromkeys(table.role) if role != "untuned")
+    general = record["reference"]
+    lines = [f"| task | {tuned} | untuned | untuned {general} | {tuned} − {general} | untuned − {general} |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for task, rows in table.groupby("task", sort=False):
+        mine, theirs = (rows[rows.role == role].iloc[0] for role in (tuned, "untuned"))
+        lines.append(f"| {task} | {mine[tuned]:.3f} | {theirs['untuned']:.3f} | {mine[general]:.3f} "
+                     f"| {_judged(mine)} | {_judged(theirs)} |")  # fmt: skip
+    counts = record[f"verdict counts (row − {general})"]
+
+    def said(role: str) -> str:
+        row = counts[role]
+        wins = f" (worse on {row['reference wins on']})" if row["worse"] else ""
+        return (f"{role} is better beyond noise on {row['better']} of {row['tasks']} tasks ({row['better (Holm)']} "
+                f"after Holm), within noise on {row['within noise']}, worse on {row['worse']}{wins}")  # fmt: skip
+
+    minutes = record["seconds"] / 60
+    return "\n\n".join([
+        f"Measured by `experiments/general_model_steam.py` at commit `{record['commit'][:7]}` on the Steam test "
+        f"queries of the published pass (commit `{record['published pass'][:7]}`), against the per-query scores "
+        f"that pass published for its MiniLM models; {minutes:.0f} minutes on 2 cores, almost all of it "
+        f"embedding Steam's items with {general}. Headline @5 per task; each difference with its 95% paired "
+        "bootstrap interval and verdict, and the verdict after Holm's correction over the ten tasks where it "
+        "differs.",
+        "\n".join(lines),
+        f"Against untuned {general}: {said(tuned)}; {said('untuned')}.",
+    ])  # fmt: skip
+
+
 def rewrite(text: str, runs_dir: str | Path, path: str | Path = "README.md") -> str:
     """``text`` (the contents of ``path``) with each section it holds rendered anew from ``runs_dir``."""
-    render = {"findings": summary, "findings-intro": intro}
+    render = {"findings": summary, "findings-intro": intro, "findings-general-steam": general_steam}
     found = 0
     for name in SECTIONS:
         start, end = markers(name)
