@@ -43,6 +43,11 @@ def test_the_book_check_finds_wide_tables_nan_and_exponents(tmp_path):
     problems = table_problems(page(tmp_path, raw))
     assert any("NaN" in p for p in problems) and any("'4.0e-04'" in p for p in problems)
     assert table_problems(page(tmp_path, styled(pd.DataFrame({"a": [np.nan], "b": [4e-4]})).to_html())) == []
+    weights = pd.DataFrame({"hit@5": [0.1, 0.2, 0.3]}, index=pd.Index([0.0, 0.0625, 32.0], name="weight"))
+    for raw, padded in ((weights.to_html(), "'32.0000'"), (weights.style.to_html(), "'32.000000'")):
+        assert any(padded in problem for problem in table_problems(page(tmp_path, raw)))  # pandas' float labels
+    shown = styled(weights).to_html()
+    assert table_problems(page(tmp_path, shown)) == [] and ">0.0625<" in shown and ">32<" in shown
 
 
 def test_the_evaluate_page_shows_models_as_rows_so_that_many_models_fit():

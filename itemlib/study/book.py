@@ -24,6 +24,8 @@ CHAPTERS = ("results", "diagnosis", "chat")
 #: estimated wider (a rough rule: a table near the limit deserves a narrower shape anyway).
 PAGE_PX, TABLE_CHAR_PX, TABLE_CELL_PX = 772, 9.4, 13
 EXPONENT = re.compile(r"\b\d(?:\.\d+)?e[-+]?\d+\b")
+#: A number padded with zeros past the third decimal (pandas writes a float label as "32.000000").
+LONG_DECIMALS = re.compile(r"^[-+]?\d+\.\d{3,}0$")
 
 
 def write_toc(profile_name: str, root: Path = ROOT) -> Path:
@@ -62,7 +64,7 @@ def write_toc(profile_name: str, root: Path = ROOT) -> Path:
 
 def table_problems(page: Path) -> list[str]:
     """What a reader would trip over in the tables of one built HTML page: a table wider than the page
-    (cut off, or scrolled sideways), a ``NaN`` cell, a number in exponent form."""
+    (cut off, or scrolled sideways), a ``NaN`` cell, a number in exponent form or padded with zeros."""
     from bs4 import BeautifulSoup
 
     problems = []
@@ -77,6 +79,8 @@ def table_problems(page: Path) -> list[str]:
                     problems.append(f"{page}: table {number} shows NaN (write a dash for a missing value)")
                 if match := EXPONENT.search(text):
                     problems.append(f"{page}: table {number} writes {match.group()!r} in exponent form")
+                if LONG_DECIMALS.match(text):
+                    problems.append(f"{page}: table {number} writes {text!r} (zeros past the third decimal)")
                 span = int(cell.get("colspan", 1))
                 if span == 1:
                     word = max((len(w) for w in re.split(r"\s+|(?<=-)", text)), default=0)

@@ -24,6 +24,16 @@ def number(value: float) -> str:
     return f"{value:.3f}"
 
 
+def index_label(value: object) -> str:
+    """A row or column label as the book writes it: a setting's value as short as it is exact (a weight
+    of 0.0625 or 32, not 32.000000), a count with thousands separators, anything else as text."""
+    if isinstance(value, (float, np.floating)):
+        return f"{value:g}"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return f"{value:,}"
+    return str(value)
+
+
 def wrappable(label: str) -> str:
     """``label`` with room to wrap at its "+" ("tuned-movielens + popularity"), so a row or column
     named after a tuned arm with its prior does not widen the table by a whole unbreakable word."""
@@ -40,11 +50,12 @@ def metric_columns(metric_of: pd.Series) -> pd.MultiIndex:
 
 def styled(frame: pd.DataFrame) -> Styler:
     """``frame`` as the page shows it, one style for every page: numbers as :func:`number` writes
-    them, a missing cell as a dash, text and headers escaped for HTML (item texts are data)."""
+    them, a missing cell as a dash, labels as :func:`index_label` writes them, text and headers escaped for
+    HTML (item texts are data)."""
     numeric = frame.select_dtypes("number").columns
     style = frame.style.format(number, subset=numeric, na_rep="–")
     style = style.format(escape="html", subset=frame.columns.difference(numeric), na_rep="–")
-    style = style.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
+    style = style.format_index(index_label, escape="html", axis=0).format_index(index_label, escape="html", axis=1)
     return style.set_table_attributes('class="dataframe"')  # the theme's table style, as a plain DataFrame gets
 
 
