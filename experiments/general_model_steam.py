@@ -13,7 +13,7 @@ A measurement, not a decision: nothing in the recipe depends on it, and the test
 already been published.
 
 Run: ``python experiments/general_model_steam.py TESTS_DIR`` where ``TESTS_DIR`` holds the pass's
-generated Steam data (``work/cpu/data/steam`` of the clone that ran it); about 70 minutes on 2 cores.
+generated Steam data (``work/cpu/data/steam`` of the clone that ran it); about an hour on 2 cores.
 It writes ``experiments/general_model_steam.json``.
 """
 
@@ -38,6 +38,7 @@ GENERAL = "mpnet"
 
 
 def main(tests_dir: str) -> dict:
+    commit = git_commit()  # the code that runs: read before the hour it takes, while commits may land
     profile = PROFILES["cpu"]
     published = json.loads(PUBLISHED.read_text())
     tuned = next(arm["label"] for arm in published["arms"] if arm["kind"] == "tuned" and not arm["prior"])
@@ -63,7 +64,7 @@ def main(tests_dir: str) -> dict:
     counts = {label: verdict_counts(table, label).drop(columns=["test set", "reference"]).iloc[0].to_dict()
               for label in (tuned, "untuned")}  # fmt: skip
     result = {
-        "commit": git_commit(),
+        "commit": commit,
         "published pass": published["provenance"]["commit"],
         "test set": tests_dir,
         "reference": GENERAL,
