@@ -312,7 +312,8 @@ def general_steam(runs_dir: str | Path, measured: str | Path = GENERAL_STEAM) ->
     table = pd.DataFrame(record["table"])
     tuned = next(role for role in dict.fromkeys(table.role) if role != "untuned")
     general = record["reference"]
-    lines = [f"| task | {tuned} | untuned | untuned {general} | {tuned} − {general} | untuned − {general} |",
+    lines = [f"| task | {tuned} | untuned MiniLM | untuned {general} | {tuned} − {general} "
+             f"| untuned MiniLM − {general} |",
              "|---|---|---|---|---|---|"]  # fmt: skip
     for task, rows in table.groupby("task", sort=False):
         mine, theirs = (rows[rows.role == role].iloc[0] for role in (tuned, "untuned"))
@@ -322,8 +323,9 @@ def general_steam(runs_dir: str | Path, measured: str | Path = GENERAL_STEAM) ->
 
     def said(role: str) -> str:
         row = counts[role]
-        wins = f" (worse on {row['reference wins on']})" if row["worse"] else ""
-        return (f"{role} is better beyond noise on {row['better']} of {row['tasks']} tasks ({row['better (Holm)']} "
+        wins = f": {row['reference wins on']}" if row["worse"] else ""
+        name = "untuned MiniLM" if role == "untuned" else role
+        return (f"{name} is better beyond noise on {row['better']} of {row['tasks']} tasks ({row['better (Holm)']} "
                 f"after Holm), within noise on {row['within noise']}, worse on {row['worse']}{wins}")  # fmt: skip
 
     minutes = record["seconds"] / 60
