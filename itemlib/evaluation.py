@@ -127,6 +127,15 @@ def load_tests(tests_dir: str | Path, catalog: Catalog, tasks: Sequence[str] | N
     return found
 
 
+#: The two parts of FA2I's and SA2I's queries whose headline is also reported apart (:func:`names_title`).
+TITLE_PARTS = ("title named", "title not named")
+
+
+def part_ceiling(part: str) -> str:
+    """The metric name of a title part's ceiling: what a perfect ranking scores on that part alone."""
+    return f"ceiling, {part}"
+
+
 def names_title(record: dict) -> bool:
     """Whether a test query states its item's title (a ``title`` constraint): about half of FA2I's
     and SA2I's do, as the paper's full and sparse attributes may include the title; the evaluation
@@ -208,8 +217,8 @@ def evaluate(
         named = np.array([names_title(r) for r in records])
         if named.any() and not named.all():  # FA2I, SA2I: a query that names the title is partly a title lookup
             values = per_query[-1].value.to_numpy()  # this task's headline per query, computed above
-            for metric, part in (("title named", named), ("title not named", ~named)):
-                for name, scores in ((metric, values), (f"ceiling, {metric}", best)):
+            for metric, part in zip(TITLE_PARTS, (named, ~named)):
+                for name, scores in ((metric, values), (part_ceiling(metric), best)):
                     rows.append({"task": task, "metric": name, "k": HEADLINE_K, "value": float(scores[part].mean()),
                                  "queries": int(part.sum())})  # fmt: skip
         rows.append({"task": task, "metric": "ceiling", "k": HEADLINE_K, "value": float(best.mean()),

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from itemlib.comparison import interval_text
+from itemlib.comparison import interval_text, judged_text
 from itemlib.provenance import ROOT
 from itemlib.study.claims import REDIAL_METRIC, behaviour_judged
 from itemlib.study.notebook import published_runs
@@ -212,7 +212,7 @@ def intro_lines(runs_dir: str | Path = ROOT / "book" / "runs" / "cpu") -> list[s
         better, wins = _counts_against(counts, reference)  # type: ignore[misc]
         absent = [_name(t) for t in dict.fromkeys(row["test set"] for row in counts)
                   if not any(r["reference"] == reference and r["test set"] == t for r in counts)]  # fmt: skip
-        beside = general_measurement(runs_dir) if absent == [_name("steam")] else None
+        beside = general_measurement(runs) if absent == [_name("steam")] else None
         if beside is not None:
             row = beside[f"verdict counts (row − {beside['reference']})"]
             tuned = next(role for role in row if role != "untuned")
@@ -284,10 +284,10 @@ def _redial_line(chat: Mapping[str, Any], profile: str) -> str | None:
             + _link("ReDial", f"runs/{profile}/chat/chat.html#requests-people-wrote-redial"))  # fmt: skip
 
 
-def general_measurement(runs_dir: str | Path, measured: str | Path = GENERAL_STEAM) -> dict[str, Any] | None:
-    """The mpnet-on-Steam measurement when it was made on the test set of the pass under ``runs_dir``
-    (its Steam evaluation's commit), else ``None`` (absent, or made beside another pass)."""
-    runs = _published(runs_dir)
+def general_measurement(runs: Mapping[str, Mapping[str, Any]],
+                        measured: str | Path = GENERAL_STEAM) -> dict[str, Any] | None:  # fmt: skip
+    """The mpnet-on-Steam measurement when it was made on the test set of the pass whose ``runs`` are
+    given (its Steam evaluation's commit), else ``None`` (absent, or made beside another pass)."""
     path = Path(measured)
     if "evaluate-steam" not in runs or not path.exists():
         return None
@@ -297,14 +297,14 @@ def general_measurement(runs_dir: str | Path, measured: str | Path = GENERAL_STE
 
 def _judged(row: Mapping[str, Any]) -> str:
     holm = f", Holm: {row['verdict (Holm)']}" if row["verdict (Holm)"] != row["verdict"] else ""
-    return f"{interval_text(row['difference'], row['low'], row['high'])} {row['verdict']}{holm}"
+    return f"{judged_text(row)}{holm}"
 
 
 def general_steam(runs_dir: str | Path, measured: str | Path = GENERAL_STEAM) -> str:
     """The reproduce page's account of untuned mpnet on Steam's test set: per task, the tuned and untuned
     MiniLM as the pass published them, mpnet, and each MiniLM's paired difference to mpnet; then the counts.
     A measurement made beside another pass is named as such, never shown as this one's."""
-    record = general_measurement(runs_dir, measured)
+    record = general_measurement(_published(runs_dir), measured)
     if record is None:
         return ("No measurement of untuned mpnet on the Steam test set of this pass: run "
                 "`python experiments/general_model_steam.py work/cpu/data/steam` after the pass (about an hour "

@@ -18,6 +18,7 @@ import pandas as pd
 
 from itemlib.cards import LOG_FILE, TrainingCard
 from itemlib.comparison import interval_text
+from itemlib.evaluation import TITLE_PARTS, part_ceiling
 from itemlib.retrieval import BLEND_FILE
 from itemlib.study.arms import Arm, arms_of
 from itemlib.study.tables import metric_columns, wrappable
@@ -214,16 +215,16 @@ class EvaluationRecord(Record):
         """Per task whose queries sometimes name the item's title (FA2I, SA2I): each model's headline
         (a row) on the queries that name it and on those that do not, their counts in the headers,
         under a ``ceiling`` row (what a perfect ranking scores on each part) where the record has one."""
-        parts = ("title named", "title not named")
         rows = [{"task": row["task"], "model": label, "queries": row["metric"], "value": row["value"],
                  "count": row["queries"]}
-                for label, metrics in self.metrics.items() for row in metrics if row["metric"] in parts]  # fmt: skip
+                for label, metrics in self.metrics.items() for row in metrics
+                if row["metric"] in TITLE_PARTS]  # fmt: skip
         if not rows:
             return pd.DataFrame()
-        first = next(iter(self.metrics.values()))
-        rows += [{"task": row["task"], "model": "ceiling", "queries": row["metric"].removeprefix("ceiling, "),
-                  "value": row["value"], "count": row["queries"]}
-                 for row in first if row["metric"] in [f"ceiling, {part}" for part in parts]]  # fmt: skip
+        ceilings = {part_ceiling(part): part for part in TITLE_PARTS}
+        rows += [{"task": row["task"], "model": "ceiling", "queries": ceilings[row["metric"]], "value": row["value"],
+                  "count": row["queries"]}
+                 for row in next(iter(self.metrics.values())) if row["metric"] in ceilings]  # fmt: skip
         table = pd.DataFrame(rows)
         table["queries"] = [f"{kind} ({count:,})" for kind, count in zip(table.queries, table["count"])]
         wide = table.pivot_table(index="model", columns=["task", "queries"], values="value", sort=False)
