@@ -103,11 +103,11 @@ def _popularity_weight(args: argparse.Namespace) -> int:
     print(f"rank with it: --model {args.model}+popularity")
     if args.blend:
         blend = tune_blend(args.model, catalog)
-        print(f"collaborative-filtering blend of {args.model}+popularity: {blend['reference']} ({blend['criterion']}):")
+        print(f"collaborative-filtering blend of {args.model}+popularity ({blend['criterion']}):")
         for kind, weight in blend["weights"].items():
-            print(f"  {kind:12s} {weight:<6g}")
-        for name, table in blend["references"].items():
-            print(f"  {name}: mean {table['mean']:.4f} at its chosen weights")
+            name = blend["reference"][kind]
+            score = blend["references"][name]["scores"].get(kind, {}).get(str(weight))
+            print(f"  {kind:12s} {name:8s} {weight:<6g}" + (f" (validation {score:.4f})" if score is not None else ""))
         judgement = blend["judgement"]
         print(f"on the same split it {'meets' if judgement['joins'] else 'does not meet'} the criterion "
               f"({judgement['criterion']}): better on {', '.join(judgement['better on behaviour tasks']) or 'none'}, "

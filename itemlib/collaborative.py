@@ -37,7 +37,7 @@ import scipy.sparse as sp
 
 from itemlib.catalog import Catalog
 from itemlib.config import cache_root
-from itemlib.cooccurrence import interaction_matrix, rows_matrix, training_rows
+from itemlib.cooccurrence import BASKET_PREFIX, interaction_matrix, rows_matrix, training_rows
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +74,8 @@ def validation_rows(catalog: Catalog) -> tuple[sp.csr_matrix, list[list[int]], n
     for user, ids in sorted(catalog.training_histories().items()):
         if user in rows and len(ids) >= 3:
             rows[user] = ids[:-1]
-            if f"basket:{user}" in rows:
-                rows[f"basket:{user}"] = [i for i in rows[f"basket:{user}"] if i != ids[-1]]
+            if f"{BASKET_PREFIX}{user}" in rows:
+                rows[f"{BASKET_PREFIX}{user}"] = [i for i in rows[f"{BASKET_PREFIX}{user}"] if i != ids[-1]]
             queries.append([catalog.index[i] for i in ids[:-1]])
             held.append(catalog.index[ids[-1]])
     return rows_matrix(catalog, rows), queries, np.array(held, dtype=np.int64)

@@ -11,6 +11,12 @@ test answers are the neighbours among the judges' items, while I2I training exam
 behaviour tasks' training examples and the collaborative-filtering references
 (:mod:`itemlib.collaborative`) see only the other users. Without that split an item-kNN reference
 computed from the same counts would answer I2I perfectly by construction.
+
+Another quarter, the *validation judges* (:func:`is_validation_judge`), play that part for a
+validation split (:mod:`itemlib.validation`): their co-occurrences answer the split's I2I queries,
+and the references fitted to choose a blend on that split leave them out. They stay in training
+(the text model's I2I positives count them), so the split is a little kinder to text than to
+the references on I2I, never the other way round.
 """
 
 from __future__ import annotations
@@ -31,6 +37,15 @@ def is_judge(user: str) -> bool:
     return zlib.crc32(user.encode()) % JUDGE_MODULUS == 0
 
 
+def is_validation_judge(user: str) -> bool:
+    """Whether ``user``'s items judge I2I on a validation split (never a test judge)."""
+    return zlib.crc32(user.encode()) % JUDGE_MODULUS == 1
+
+
+#: How :func:`training_rows` names a user's basket row: the prefix, then the user.
+BASKET_PREFIX = "basket:"
+
+
 def training_rows(catalog: Catalog, *, judges: bool) -> dict[str, list[str]]:
     """The judges' (or the other users') items without their last ones: histories, and baskets as
     their own rows (``basket:USER``)."""
@@ -38,7 +53,7 @@ def training_rows(catalog: Catalog, *, judges: bool) -> dict[str, list[str]]:
     for user, ids in catalog.baskets.items():
         if is_judge(user) == judges:
             last = catalog.last_items.get(user)
-            rows[f"basket:{user}"] = [i for i in ids if i != last]
+            rows[f"{BASKET_PREFIX}{user}"] = [i for i in ids if i != last]
     return rows
 
 
@@ -62,7 +77,12 @@ def rows_matrix(catalog: Catalog, users: dict[str, list[str]]) -> sp.csr_matrix:
 def item_neighbours(catalog: Catalog, top_k: int = 20, *, judges: bool = False) -> dict[int, list[int]]:
     """Item position -> positions of its top-``top_k`` co-occurring items (ties by position), counted
     over the judges' items or the other users'."""
-    matrix = interaction_matrix(catalog, judges=judges)
+    return neighbours_in(interaction_matrix(catalog, judges=judges), top_k)
+
+
+def neighbours_in(matrix: sp.csr_matrix, top_k: int = 20) -> dict[int, list[int]]:
+    """Item position -> positions of its top-``top_k`` co-occurring items in the rows of ``matrix``
+    (binary rows x items), by the similarity of the module docstring, ties by position."""
     counts = (matrix.T @ matrix).tocsr()
     degree = np.asarray(matrix.sum(axis=0)).ravel()
     neighbours: dict[int, list[int]] = {}

@@ -211,39 +211,49 @@ class CollaborativeBlend:
     item gets its row's best standardised reference score, and the row is standardised over the other
     items (a few named items, scored highest by most references, would otherwise set the scale and
     flatten what the reference says about the rest). A request that names nothing
-    is ranked by ``base`` alone. The weight is one per kind of query (:data:`itemlib.querykind.KINDS`),
-    chosen on a validation split with the reference (:func:`itemlib.validation.choose_blend`) and
+    is ranked by ``base`` alone. The weight, and the reference, are one per kind of query
+    (:data:`itemlib.querykind.KINDS`: a reference good at a history's next item need not be good at
+    an item's neighbours), chosen on a validation split (:func:`itemlib.validation.choose_blend`) and
     stored beside the model in :data:`BLEND_FILE`, so ``make_retriever("MODEL+popularity+cf")`` ranks
     with them.
 
     Args:
         base: the text retriever (an encoder, or one with its popularity prior).
-        reference: a :class:`itemlib.collaborative.CollaborativeRetriever`.
+        reference: a :class:`itemlib.collaborative.CollaborativeRetriever`, or one per kind of query.
         weight: one number for every kind of query, or one per kind.
         name: how tables name it (default: base's name with ``+cf``).
     """
 
     def __init__(self, base: Retriever, reference, weight: float | Mapping[str, float], name: str | None = None):
-        if not reads_items(reference):
-            raise ValueError(f"{getattr(reference, 'name', reference)} is not a collaborative-filtering reference")
-        self.base, self.reference, self.weights = base, reference, weights_per_kind(weight, "blend")
+        references = dict(reference) if isinstance(reference, Mapping) else dict.fromkeys(KINDS, reference)
+        if set(references) != set(KINDS):
+            raise ValueError(f"blend references are given per kind of query ({', '.join(KINDS)}), "
+                             f"got {sorted(references)}")  # fmt: skip
+        for each in references.values():
+            if not reads_items(each):
+                raise ValueError(f"{getattr(each, 'name', each)} is not a collaborative-filtering reference")
+        self.base, self.references, self.weights = base, references, weights_per_kind(weight, "blend")
         self.name = name or f"{getattr(base, 'name', 'model')}{BLEND_SUFFIX}"
 
     def index(self, catalog: Catalog) -> None:
         self.base.index(catalog)
-        self.reference.index(catalog)
+        for kind, reference in self.references.items():
+            if self.weights[kind]:  # a reference weighted 0 changes no score: not fitted
+                reference.index(catalog)
         self.matcher = TitleMatcher(catalog)
 
     def parts(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """The standardised text scores, the standardised reference scores (zeros where a query
-        names no item) and each query's kind."""
+        names no item or its kind's weight is 0) and each query's kind."""
         named = [self.matcher.named_items(q) for q in queries]
         kinds = [self.matcher.kind(q) for q in queries]
         text = standardized(self.base.score(queries))
         collaborative = np.zeros_like(text)
-        rows = [row for row, items in enumerate(named) if items]
-        if rows:
-            scores = np.array(self.reference.score_items([named[row] for row in rows]), dtype=np.float32)
+        for kind, reference in self.references.items():
+            rows = [row for row, items in enumerate(named) if items and kinds[row] == kind and self.weights[kind]]
+            if not rows:
+                continue
+            scores = np.array(reference.score_items([named[row] for row in rows]), dtype=np.float32)
             is_named = np.zeros(scores.shape, dtype=bool)
             for at, row in enumerate(rows):
                 is_named[at, named[row]] = True
@@ -292,8 +302,22 @@ def with_collaborative(spec: str, **options) -> CollaborativeBlend:
     choice = json.loads(path.read_text())
     if choice["base"] != text.removeprefix(model):
         raise ModelError(f"{path} was chosen for {model}{choice['base']}, not for {text}")
-    reference = COLLABORATIVE[choice["reference"]]()
-    return CollaborativeBlend(make_retriever(text, **options), reference, choice["weights"], name=spec)
+    return CollaborativeBlend(make_retriever(text, **options), blend_references(choice["reference"]),
+                              choice["weights"], name=spec)  # fmt: skip
+
+
+def blend_references(names: str | Mapping[str, str], make: Callable[[str], object] | None = None) -> dict[str, object]:
+    """The references a blend's file names, one per kind of query (one name for all kinds: an older
+    version's file), each made by ``make(name)`` (default: the reference of that name, unfitted); a
+    reference named for several kinds is made once (and fitted once)."""
+    names = dict.fromkeys(KINDS, names) if isinstance(names, str) else dict(names)
+    unknown = sorted(set(names.values()) - set(COLLABORATIVE))
+    if unknown:
+        raise ModelError(f"unknown collaborative-filtering reference {', '.join(unknown)}: "
+                         f"choose among {', '.join(COLLABORATIVE)}")  # fmt: skip
+    make = make or (lambda name: COLLABORATIVE[name]())
+    made = {name: make(name) for name in dict.fromkeys(names.values())}
+    return {kind: made[name] for kind, name in names.items()}
 
 
 def make_retriever(name: str, **options) -> Retriever:

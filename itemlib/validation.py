@@ -6,14 +6,21 @@ rest are examples of the same tasks, phrasings and targets that the run never sa
 validation split needs: comparing settings on them leaves the test set, with its own phrasings and
 held-out targets, untouched until the final measurement. Each example is judged as a test query of
 its task would be (:meth:`itemlib.tasks.Task.as_test`), and the split is written in the test
-format, so ``itemlib evaluate --tests`` reads it.
+format, so ``itemlib evaluate --tests`` reads it. I2I is judged as at test time, by users nothing
+chosen on the split was fitted on: a training example's answers are co-occurrences among the users
+the references are fitted on, so its answers here are the source's neighbours among the
+*validation judges* (:func:`itemlib.cooccurrence.is_validation_judge`) instead.
 
 The popularity prior's weights (:class:`itemlib.retrieval.PopularityPrior`) are chosen here too, on
 such a split and never on the test set, by one criterion fixed in advance: per kind of query
 (:mod:`itemlib.querykind`), the mean headline metric over the split's queries of that kind
 (:func:`choose_popularity_weight`). So is the collaborative-filtering blend
 (:class:`itemlib.retrieval.CollaborativeBlend`): its reference and its weight per kind of query, by
-the same criterion (:func:`choose_blend`).
+the same criterion (:func:`choose_blend`). The references it blends are fitted for that choice as
+they would be for a test query, without what the split asks (:func:`reference_rows`): without the
+validation judges, and each queried user's history cut where the query cuts it. Fitted on every
+training row they read the split's targets: on the cpu profile's Steam split item-kNN answered I2I
+at .99 (the answers were its own counts; .25 on the test draw), and the blend chose it.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from itemlib.catalog import Catalog
 from itemlib.collaborative import COLLABORATIVE
 from itemlib.comparison import paired_comparison
 from itemlib.config import Config, option
+from itemlib.cooccurrence import BASKET_PREFIX, is_validation_judge, neighbours_in, rows_matrix, training_rows
 from itemlib.evaluation import HEADLINE_LABEL, evaluate, load_tests
 from itemlib.generate import test_record, write_jsonl
 from itemlib.models import ModelError
@@ -41,16 +49,16 @@ from itemlib.publish import published_dir, require_catalog, require_complete
 from itemlib.querykind import KINDS, TitleMatcher
 from itemlib.retrieval import (
     BLEND_FILE,
-    BLEND_SUFFIX,
     POPULARITY_SUFFIX,
     WEIGHT_FILE,
     CollaborativeBlend,
     PopularityPrior,
+    blend_references,
     make_retriever,
     model_of,
 )
 from itemlib.taskinfo import tasks_in
-from itemlib.tasks import get_task
+from itemlib.tasks import NEIGHBOURS, get_task
 from itemlib.training import TrainConfig, drawn_rows, load_training_records, resample_positives, run_fingerprint
 
 #: Weights tried on the validation split, doubling from .005: from the text model alone (0) to one where
@@ -71,8 +79,10 @@ class ValidationConfig(Config):
 
 def validation_split(
     data_dir: str | Path, catalog: Catalog, trained: Sequence[str | Path], config: ValidationConfig | None = None
-) -> dict[str, list[dict]]:
-    """Up to ``config.per_task`` test-form records per task from training examples none of ``trained`` drew.
+) -> tuple[dict[str, list[dict]], dict[str, int]]:
+    """Up to ``config.per_task`` test-form records per task from training examples none of ``trained``
+    drew, and per task the count of undrawn examples left out (I2I's sources without an answer among
+    the validation judges, :func:`validation_i2i`).
 
     ``trained`` are model folders fine-tuned on ``data_dir``; an example counts as drawn by a run
     when its task and query match one that run's data loader yields.
@@ -97,11 +107,53 @@ def validation_split(
     for record in everything:
         if (record["task"], record["query"]) not in drawn:
             unseen.setdefault(record["task"], []).append(record)
+    left_out = {}
+    if "I2I" in unseen:
+        judged = validation_i2i(catalog, unseen["I2I"])
+        left_out["I2I"] = len(unseen["I2I"]) - len(judged)
+        unseen["I2I"] = judged
     split = {}
     for task, records in unseen.items():
         chosen = random.Random(f"{config.seed}:{task}:validation").sample(records, min(config.per_task, len(records)))
         split[task] = [test_record(catalog, get_task(task).as_test(record)) for record in chosen]
-    return split
+    return split, left_out
+
+
+def validation_i2i(catalog: Catalog, records: list[dict]) -> list[dict]:
+    """I2I training ``records`` answered as a validation split needs: the source's neighbours among
+    the validation judges' items (:func:`itemlib.cooccurrence.is_validation_judge`) in place of the
+    other users' (which the references are fitted on); a source with no such neighbour is left out."""
+    rows = {row: ids for row, ids in training_rows(catalog, judges=False).items()
+            if is_validation_judge(row.removeprefix(BASKET_PREFIX))}  # fmt: skip
+    neighbours = neighbours_in(rows_matrix(catalog, rows), NEIGHBOURS)
+    judged = []
+    for record in records:
+        source = record["spec"]["ids"][0]
+        answers = [catalog.items[at].id for at in neighbours.get(catalog.index[source], [])]
+        if answers:
+            judged.append(record | {"spec": record["spec"] | {"ids": [source, *answers]}})
+    return judged
+
+
+def reference_rows(catalog: Catalog, validation_dir: str | Path) -> dict[str, list[str]]:
+    """The training rows a collaborative-filtering reference is fitted on to be judged on the
+    validation split ``validation_dir``, as it is fitted for the test: no validation judge's rows
+    (their co-occurrences answer the split's I2I), and each queried user's history (and basket)
+    without the items after what the query knows (its target and later; a user queried at two cut
+    points keeps what both know)."""
+    hidden: dict[str, set[str]] = {}
+    histories = catalog.training_histories()
+    for records in load_tests(validation_dir, catalog).values():
+        for record in records:
+            user = record.get("user")
+            if user in histories and record["task"] != "I2I":
+                hidden.setdefault(user, set()).update(set(histories[user]) - set(record["mask_ids"]))
+    rows = {}
+    for row, ids in training_rows(catalog, judges=False).items():
+        user = row.removeprefix(BASKET_PREFIX)
+        if not is_validation_judge(user):
+            rows[row] = [item for item in ids if item not in hidden.get(user, ())]
+    return rows
 
 
 def _trained_on(card: TrainingCard, recipe: TrainConfig, records: list[dict], catalog: Catalog) -> bool:
@@ -125,7 +177,7 @@ def write_validation_split(
     ``out_dir/stats.json`` (published whole, as ``itemlib generate`` does); returns the count per task."""
     with published_dir(out_dir, "stats.json", "validation-split", [data_dir, *trained]) as scratch:
         config = config or ValidationConfig()
-        split = validation_split(data_dir, catalog, trained, config)
+        split, left_out = validation_split(data_dir, catalog, trained, config)
         for task, records in split.items():
             write_jsonl(scratch / "test" / f"{task}.jsonl", records)
         counts = {task: len(records) for task, records in split.items()}
@@ -138,6 +190,7 @@ def write_validation_split(
             "per_task": config.per_task,
             "seed": config.seed,
             "tasks": counts,
+            "left out": {f"{task} (no answer among the validation judges)": n for task, n in left_out.items()},
         }
         (scratch / "stats.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return counts
@@ -164,18 +217,20 @@ class _MemoScores:
 
 
 class _MemoItemScores:
-    """A collaborative-filtering reference fitted once per catalog, its scores remembered per list
-    of item lists: the weight grid re-scores the same queries."""
+    """A collaborative-filtering reference fitted once per catalog on ``rows`` (its setting chosen as
+    usual, :meth:`~itemlib.collaborative.CollaborativeRetriever.index`, then refitted on those rows),
+    its scores remembered per list of item lists: the weight grid re-scores the same queries."""
 
     reads_items = True
 
-    def __init__(self, base) -> None:
-        self.base, self.name, self.memo = base, base.name, {}
+    def __init__(self, base, rows: dict[str, list[str]]) -> None:
+        self.base, self.name, self.rows, self.memo = base, base.name, rows, {}
         self.catalog: Catalog | None = None
 
     def index(self, catalog: Catalog) -> None:
         if catalog is not self.catalog:
             self.base.index(catalog)
+            self.base.fit(rows_matrix(catalog, self.rows), **self.base.chosen)
             self.catalog, self.memo = catalog, {}
 
     def score_items(self, item_lists: Sequence[Sequence[int]]) -> np.ndarray:
@@ -210,24 +265,17 @@ def _grid_by_kind(
     catalog: Catalog,
     validation_dir: str | Path,
     kinds: dict[str, list[str]],
-) -> tuple[dict[str, dict[float, float]], dict[float, pd.DataFrame]]:
+) -> dict[str, dict[float, float]]:
     """Evaluate ``retriever_at(weight)`` on the validation split for each weight of the grid: the mean
-    per-query headline per kind of query present (``{kind: {weight: score}}``) and each weight's
-    per-query table, whose rows are checked to be the same queries in the same order for every weight
-    (a caller may then read one query's value across weights by position)."""
+    per-query headline per kind of query present (``{kind: {weight: score}}``)."""
     present = [kind for kind in KINDS if any(kind in found for found in kinds.values())]
     scores: dict[str, dict[float, float]] = {kind: {} for kind in present}
-    per_weight: dict[float, pd.DataFrame] = {}
     for weight in weights:
         per_query = evaluate(retriever_at(weight), catalog, validation_dir, progress=False).per_query
-        first = next(iter(per_weight.values()), per_query)
-        if not first[["task", "query"]].equals(per_query[["task", "query"]]):
-            raise RuntimeError(f"{validation_dir}: the evaluation's rows changed order between weights")
         by_kind = _mean_by_kind(per_query, kinds)
         for kind in present:
             scores[kind][weight] = float(by_kind[kind])
-        per_weight[weight] = per_query
-    return scores, per_weight
+    return scores
 
 
 def _best_per_kind(scores: dict[str, dict[float, float]], weights: Sequence[float]) -> dict[str, float]:
@@ -247,7 +295,7 @@ def choose_popularity_weight(model: str, catalog: Catalog, validation_dir: str |
         raise ModelError(f"{model}: the popularity weight is chosen for a model folder (a fine-tuned model)")
     base = _MemoScores(make_retriever(model))
     kinds = _kinds_of(catalog, validation_dir)
-    scores, _ = _grid_by_kind(lambda weight: PopularityPrior(base, weight), weights, catalog, validation_dir, kinds)
+    scores = _grid_by_kind(lambda weight: PopularityPrior(base, weight), weights, catalog, validation_dir, kinds)
     chosen = _best_per_kind(scores, weights)
     choice = {
         "weights": chosen,
@@ -275,11 +323,11 @@ def choose_blend(text: str, catalog: Catalog, validation_dir: str | Path, weight
                  references: Sequence[str] = tuple(COLLABORATIVE)) -> dict:  # fmt: skip
     """The collaborative-filtering blend of the text retriever ``text`` (``MODEL`` or
     ``MODEL+popularity``, MODEL a model folder), chosen on a validation split by the criterion of
-    :func:`choose_popularity_weight`, fixed in advance: for each reference, per kind of query the
-    weight with the best mean per-query headline over that kind's queries (ties: the smaller); then
-    the reference whose chosen weights give the best mean over all the split's queries (ties: the
-    first of ``references``). Written to ``MODEL/`` :data:`itemlib.retrieval.BLEND_FILE` with every
-    score, so ``make_retriever(text + "+cf")`` ranks with it."""
+    :func:`choose_popularity_weight`, fixed in advance: per kind of query, the reference and weight
+    with the best mean per-query headline over that kind's queries (ties: the smaller weight, then
+    the first of ``references``). The references are fitted on :func:`reference_rows`, as for a test
+    query. Written to ``MODEL/`` :data:`itemlib.retrieval.BLEND_FILE` with every score, so
+    ``make_retriever(text + "+cf")`` ranks with it."""
     model = model_of(text)
     if not Path(model).is_dir():
         raise ModelError(f"{model}: the blend is chosen for a model folder (a fine-tuned model)")
@@ -288,28 +336,31 @@ def choose_blend(text: str, catalog: Catalog, validation_dir: str | Path, weight
         raise ValueError(f"blend references are among {', '.join(COLLABORATIVE)}, got {list(references)}")
     base = _MemoScores(make_retriever(text))
     kinds = _kinds_of(catalog, validation_dir)
+    rows = reference_rows(catalog, validation_dir)
     tables: dict[str, dict] = {}
     for name in references:
-        reference = _MemoItemScores(COLLABORATIVE[name]())
-        scores, overall = _grid_by_kind(partial(CollaborativeBlend, base, reference), weights, catalog,
-                                        validation_dir, kinds)  # fmt: skip
-        chosen = _best_per_kind(scores, weights)
-        # the mean over all queries with each kind at its chosen weight: each query's value at its kind's weight
-        of_kind = _kind_of_rows(overall[weights[0]], kinds)
-        values = [overall[chosen[kind]]["value"].iloc[at] for at, kind in enumerate(of_kind)]
+        reference = _MemoItemScores(COLLABORATIVE[name](), rows)
+        scores = _grid_by_kind(partial(CollaborativeBlend, base, reference), weights, catalog, validation_dir, kinds)
         tables[name] = {
-            "weights": chosen,
-            "mean": round(float(np.mean(values)), 6) if values else 0.0,
             "scores": {kind: {str(w): round(v, 4) for w, v in table.items()} for kind, table in scores.items()},
-            "setting": getattr(reference.base, "chosen", None),
+            "setting": reference.base.chosen,
         }
-    best = max(references, key=lambda name: (tables[name]["mean"], -list(references).index(name)))
+    chosen: dict[str, tuple[str, float]] = {}
+    for kind in KINDS:
+        candidates = [(name, weight) for name in references for weight in weights
+                      if kind in tables[name]["scores"]]  # fmt: skip
+        # the best score; ties: the smaller weight, then the earlier reference (a kind the split lacks: weight 0)
+        chosen[kind] = max(
+            candidates,
+            key=lambda pair: (tables[pair[0]]["scores"][kind][str(pair[1])], -pair[1], -references.index(pair[0])),
+            default=(references[0], 0.0),
+        )
     choice = {
-        "reference": best,
+        "reference": {kind: name for kind, (name, _) in chosen.items()},
+        "weights": {kind: weight for kind, (_, weight) in chosen.items()},
         "base": text.removeprefix(model),
-        "weights": tables[best]["weights"],
-        "criterion": f"per kind of query, the mean per-query {HEADLINE_LABEL} over the validation queries of that "
-        "kind; then the reference with the best mean over all of them",
+        "criterion": f"per kind of query, the reference and weight with the best mean per-query {HEADLINE_LABEL} "
+        "over the validation queries of that kind, the references fitted without what the split asks",
         "validation": str(validation_dir),
         "references": tables,
     }
@@ -327,8 +378,13 @@ BLEND_CRITERION = (
 def judge_blend(text: str, catalog: Catalog, validation_dir: str | Path, seed: int = 0) -> dict:
     """The blend chosen for ``text`` against ``text`` alone, task by task on ``validation_dir``
     (paired 95% intervals), and whether it meets :data:`BLEND_CRITERION`; stored in the blend's file.
-    It is judged on the split that chose it, so its margin there is a little optimistic."""
-    ours = evaluate(make_retriever(text + BLEND_SUFFIX), catalog, validation_dir, progress=False).per_query
+    It is judged on the split that chose it, so its margin there is a little optimistic; its
+    references are fitted as they were to choose it (:func:`reference_rows`)."""
+    path = Path(model_of(text)) / BLEND_FILE
+    choice, rows = json.loads(path.read_text()), reference_rows(catalog, validation_dir)
+    references = blend_references(choice["reference"], lambda name: _MemoItemScores(COLLABORATIVE[name](), rows))
+    blend = CollaborativeBlend(make_retriever(text), references, choice["weights"])
+    ours = evaluate(blend, catalog, validation_dir, progress=False).per_query
     theirs = evaluate(make_retriever(text), catalog, validation_dir, progress=False).per_query
     rows = []
     for task, group in theirs.groupby("task", sort=False):
@@ -341,8 +397,7 @@ def judge_blend(text: str, catalog: Catalog, validation_dir: str | Path, seed: i
     worse = [r["task"] for r in rows if r["verdict"] == "worse"]
     judgement = {"criterion": BLEND_CRITERION, "tasks": rows, "better on behaviour tasks": better,
                  "worse on": worse, "joins": bool(better) and not worse}  # fmt: skip
-    path = Path(model_of(text)) / BLEND_FILE
-    path.write_text(json.dumps(json.loads(path.read_text()) | {"judgement": judgement}, indent=1) + "\n")
+    path.write_text(json.dumps(choice | {"judgement": judgement}, indent=1) + "\n")
     return judgement
 
 

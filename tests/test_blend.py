@@ -77,6 +77,22 @@ def test_without_named_items_or_weight_the_blend_ranks_as_its_text_retriever():
         CollaborativeBlend(text, make_retriever("bm25"), 1.0)
     with pytest.raises(ValueError, match="per kind of query"):
         CollaborativeBlend(text, make_retriever("als"), {"history": 1.0})
+    with pytest.raises(ValueError, match="references are given per kind of query"):
+        CollaborativeBlend(text, {"history": make_retriever("als")}, 1.0)
+
+
+def test_each_kind_of_query_is_blended_with_its_own_reference():
+    catalog = camps()
+    text = make_retriever("random")
+    itemknn, als = make_retriever("itemknn"), make_retriever("als")
+    mixed = CollaborativeBlend(text, dict(zip(KINDS, [itemknn, als, itemknn], strict=True)), 1.0)
+    mixed.index(catalog)
+    queries = ["I played Game 0, Game 1 and Game 2", "a game like Game 3"]
+    _, collaborative, kinds = mixed.parts(queries)
+    assert kinds == ["history", "item"]
+    for reference, row in ((itemknn, 0), (als, 1)):
+        alone, _ = blend(1.0, reference.name)
+        np.testing.assert_allclose(collaborative[row], alone.parts(queries)[1][row], rtol=1e-5)
 
 
 def test_the_blend_is_chosen_on_a_validation_split_and_read_back(movielens, movielens_data, tmp_path):
@@ -87,17 +103,26 @@ def test_the_blend_is_chosen_on_a_validation_split_and_read_back(movielens, movi
     tune_popularity_weight(model, movielens, movielens_data, ValidationConfig(per_task=15))
     split = tmp_path / "model-validation"
     choice = choose_blend(f"{model}+popularity", movielens, split, weights=(0.0, 1.0))
-    assert choice["reference"] in COLLABORATIVE and choice["base"] == "+popularity"
-    for table in choice["references"].values():  # the criterion fixed in advance: mean headline per kind
-        assert set(table["weights"]) == set(KINDS)
-        for kind, scores in table["scores"].items():
-            assert scores[str(table["weights"][kind])] == max(scores.values())
-    best = max(table["mean"] for table in choice["references"].values())
-    assert choice["references"][choice["reference"]]["mean"] == best
+    assert set(choice["reference"]) == set(choice["weights"]) == set(KINDS) and choice["base"] == "+popularity"
+    tables = choice["references"]
+    for kind, name in choice["reference"].items():  # the criterion fixed in advance: the best pair per kind
+        if kind in tables[name]["scores"]:
+            best = max(score for table in tables.values() for score in table["scores"][kind].values())
+            assert tables[name]["scores"][kind][str(choice["weights"][kind])] == best
     assert json.loads((model / BLEND_FILE).read_text()) == choice
     loaded = make_retriever(f"{model}+popularity+cf")
     assert isinstance(loaded, CollaborativeBlend) and loaded.weights == choice["weights"]
-    assert loaded.reference.name == choice["reference"] and model_of(loaded.name) == str(model)
+    assert {kind: r.name for kind, r in loaded.references.items()} == choice["reference"]
+    assert model_of(loaded.name) == str(model)
+    same = [kind for kind in KINDS if choice["reference"][kind] == choice["reference"][KINDS[0]]]
+    assert len({id(loaded.references[kind]) for kind in same}) == 1  # one reference, fitted once
+    older = choice | {"reference": "als"}  # an older version's file: one reference for every kind
+    (model / BLEND_FILE).write_text(json.dumps(older))
+    assert {r.name for r in make_retriever(f"{model}+popularity+cf").references.values()} == {"als"}
+    (model / BLEND_FILE).write_text(json.dumps(choice | {"reference": dict.fromkeys(KINDS, "ease")}))
+    with pytest.raises(ModelError, match="unknown collaborative-filtering reference ease"):
+        make_retriever(f"{model}+popularity+cf")
+    (model / BLEND_FILE).write_text(json.dumps(choice))
     with pytest.raises(ModelError, match="was chosen for"):
         make_retriever(f"{model}+cf")
 
@@ -127,3 +152,20 @@ def test_the_cpu_plan_ranks_the_blend_in_domain_and_on_requests_people_wrote():
         labels = [arm["label"] for arm in runs[f"evaluate-{catalog}"]["arms"]]
         assert labels[-2:] == [f"tuned-{catalog}+popularity", f"tuned-{catalog}+popularity+cf"]
     assert "tuned-movielens+popularity+cf" in [arm["label"] for arm in runs["chat"]["redial_arms"]]
+
+
+def test_the_train_page_shows_each_kind_s_reference_and_weight():
+    from itemlib.study.records import TrainingRecord
+
+    scores = {"history": {"0.0": 0.1, "1.0": 0.3}, "item": {"0.0": 0.2, "1.0": 0.25}}
+    other = {"history": {"0.0": 0.1, "1.0": 0.2}, "item": {"0.0": 0.2, "1.0": 0.4}}
+    blend = {"reference": {"history": "itemknn", "item": "als", "description": "itemknn"},
+             "weights": {"history": 1.0, "item": 1.0, "description": 0.0},
+             "references": {"itemknn": {"scores": scores}, "als": {"scores": other}}}  # fmt: skip
+    table = TrainingRecord("m", "out", {}, [], blend=blend).blend_table()
+    assert table.loc["chosen weight", ("itemknn", "history")] == 1.0
+    assert table.loc["chosen weight", ("als", "item")] == 1.0
+    assert np.isnan(table.loc["chosen weight", ("als", "history")])  # shown as a dash: not chosen for histories
+    older = blend | {"reference": "als"}  # one reference for every kind: an older version's file
+    shown = TrainingRecord("m", "out", {}, [], blend=older).blend_table()
+    assert np.isnan(shown.loc["chosen weight", ("itemknn", "item")])

@@ -109,7 +109,7 @@ def test_validation_share_is_never_trained_on_and_is_the_split(movielens, moviel
     held = stats["validation_held_out"]["NM2I"]
     assert held == int(len(lines) * 0.2) > 0 and len(records) == len(lines) - held
     out = train(movielens_data, tmp_path / "out", config, catalog=movielens)
-    split = validation_split(movielens_data, movielens, [out], ValidationConfig(per_task=1000))
+    split, _ = validation_split(movielens_data, movielens, [out], ValidationConfig(per_task=1000))
     held_queries = {json.loads(line)["query"] for line in lines[-held:]}
     assert {record["query"] for record in split["NM2I"]} == held_queries
     assert json.loads((out / "itemlib_training.json").read_text())["epoch"] == pytest.approx(1.0)

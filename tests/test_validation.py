@@ -9,11 +9,12 @@ import pytest
 
 from itemlib.catalog import CatalogError
 from itemlib.cli import main
+from itemlib.cooccurrence import BASKET_PREFIX, is_validation_judge, neighbours_in, rows_matrix, training_rows
 from itemlib.evaluation import load_tests
 from itemlib.losses import ItemInfoNCELoss
-from itemlib.tasks import TASKS
+from itemlib.tasks import NEIGHBOURS, TASKS
 from itemlib.training import TrainConfig, drawn_rows, load_training_records, train
-from itemlib.validation import ValidationConfig, validation_split
+from itemlib.validation import ValidationConfig, reference_rows, validation_split, write_validation_split
 
 from .tiny_models import tiny_bert
 
@@ -49,8 +50,14 @@ def test_split_holds_undrawn_examples_judged_like_test_queries(movielens, moviel
     model = train(movielens_data, tmp_path / "out", config)
     records, _ = load_training_records(movielens_data, config)
     drawn = {(records[r]["task"], records[r]["query"]) for r in drawn_rows(records, config)}
-    split = validation_split(movielens_data, movielens, [model], ValidationConfig(per_task=30, seed=1))
+    split, left_out = validation_split(movielens_data, movielens, [model], ValidationConfig(per_task=30, seed=1))
     assert set(split) == set(TASKS)
+    judges = {row: ids for row, ids in training_rows(movielens, judges=False).items()
+              if is_validation_judge(row.removeprefix(BASKET_PREFIX))}  # fmt: skip
+    judged = neighbours_in(rows_matrix(movielens, judges), NEIGHBOURS)
+    i2i_sources = {json.loads(line)["spec"]["ids"][0]
+                   for line in (movielens_data / "train" / "I2I.jsonl").read_text().splitlines()}  # fmt: skip
+    assert 0 <= left_out["I2I"] <= len(i2i_sources) and set(left_out) == {"I2I"}
     train_files = {
         t: [json.loads(line) for line in (movielens_data / "train" / f"{t}.jsonl").read_text().splitlines()]
         for t in TASKS
@@ -65,13 +72,13 @@ def test_split_holds_undrawn_examples_judged_like_test_queries(movielens, moviel
             if task in ("UH2I", "US2I", "UQ2I"):  # the history before the target is masked, as in test
                 history = source["spec"]["ids"]
                 assert row["mask_ids"] == history[: history.index(source["pos_ids"][0])]
-            elif task == "I2I":  # every neighbour is a positive, the source is masked
-                assert row["mask_ids"] == source["spec"]["ids"][:1] and row["pos_ids"] == source["spec"]["ids"][1:]
-                assert source["pos_ids"][0] in row["pos_ids"]
+            elif task == "I2I":  # the source is masked; its answers are its neighbours among the validation judges
+                assert row["mask_ids"] == source["spec"]["ids"][:1]
+                assert row["pos_ids"] == [movielens.items[at].id for at in judged[movielens.index[row["mask_ids"][0]]]]
             else:
                 assert row["pos_ids"] == source["pos_ids"] and row["mask_ids"] == []
     assert (
-        validation_split(movielens_data, movielens, [model], ValidationConfig(per_task=30, seed=1)) == split
+        validation_split(movielens_data, movielens, [model], ValidationConfig(per_task=30, seed=1))[0] == split
     )  # seeded
 
 
@@ -94,3 +101,27 @@ def test_cli_writes_a_split_that_evaluate_reads_and_rejects_foreign_models(movie
         validation_split(movielens_data, movielens.subset(500, 0), [model], ValidationConfig(per_task=10))
     with pytest.raises(CatalogError, match="wrong --catalog"):
         load_tests(movielens_data, movielens.subset(500, 0), ["NM2I"])
+
+
+def test_references_judged_on_a_split_are_fitted_without_what_it_asks(movielens, movielens_data, tmp_path):
+    model = train(movielens_data, tmp_path / "out", _config(tiny_bert(tmp_path / "bert")))
+    split = tmp_path / "valid"
+    write_validation_split(movielens_data, movielens, [model], split, ValidationConfig(per_task=20))
+    stats = json.loads((split / "stats.json").read_text())
+    assert list(stats["left out"]) == ["I2I (no answer among the validation judges)"]
+    rows = reference_rows(movielens, split)
+    everything = training_rows(movielens, judges=False)
+    assert rows and not any(is_validation_judge(row.removeprefix(BASKET_PREFIX)) for row in rows)
+    assert set(rows) == {row for row in everything if not is_validation_judge(row.removeprefix(BASKET_PREFIX))}
+    known: dict[str, list[set[str]]] = {}
+    for task, records in load_tests(split, movielens).items():
+        for record in records:
+            user = record.get("user")
+            if task == "I2I" or user not in rows:
+                continue
+            kept = set(rows[user]) | set(rows.get(f"{BASKET_PREFIX}{user}", []))
+            assert not kept & set(record["pos_ids"])  # the target is not fitted
+            known.setdefault(user, []).append(set(record["mask_ids"]))
+    assert len(known) > 10 and any(len(sets) > 1 for sets in known.values())
+    for user, sets in known.items():  # a user's row keeps what every one of their queries knows
+        assert set(rows[user]) == set(everything[user]) & set.intersection(*sets)

@@ -97,16 +97,18 @@ class TrainingRecord(Record):
 
     def blend_table(self) -> pd.DataFrame:
         """The collaborative-filtering blend's choice: each reference's validation score per kind of
-        query and weight, then the weight it chose per kind and its mean over all queries at them;
-        empty when none was chosen."""
+        query and weight, then the weight chosen per kind in the column of the reference chosen for
+        that kind (a dash in the other's); empty when none was chosen."""
         if not self.blend:
             return pd.DataFrame()
+        chosen = self.blend["reference"]
+        if isinstance(chosen, str):  # one reference for every kind: an older version's file
+            chosen = dict.fromkeys(self.blend["weights"], chosen)
         columns = {}
         for name, table in self.blend["references"].items():
-            label = f"{name} (chosen)" if name == self.blend["reference"] else name
             for kind, scores in table["scores"].items():
-                columns[(label, kind)] = {**scores, "chosen weight": table["weights"][kind],
-                                          "mean over all queries": table["mean"]}  # fmt: skip
+                weight = self.blend["weights"][kind] if chosen[kind] == name else None
+                columns[(name, kind)] = {**scores, "chosen weight": weight}
         return pd.DataFrame(columns).rename_axis("weight")
 
     def blend_judgement(self) -> tuple[pd.DataFrame, str]:
