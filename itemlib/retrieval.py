@@ -178,7 +178,7 @@ class PopularityPrior:
 
 
 #: ``SPEC+cf`` names a :class:`CollaborativeBlend` of the text retriever SPEC (a model folder, or one
-#: with ``+popularity``) and the collaborative-filtering reference and weights chosen for it.
+#: with ``+popularity``) and the collaborative-filtering references and weights chosen for it (one per kind).
 BLEND_SUFFIX = "+cf"
 #: Where a model folder keeps its blend's choice (and the validation scores that made it).
 BLEND_FILE = "collaborative_blend.json"
@@ -294,7 +294,7 @@ def model_of(spec: str) -> str:
 
 def with_collaborative(spec: str, **options) -> CollaborativeBlend:
     """The retriever of ``"TEXT+cf"``: TEXT (``MODEL`` or ``MODEL+popularity``) blended with the
-    reference and weights chosen for it and stored in ``MODEL/`` :data:`BLEND_FILE`."""
+    references and weights chosen for it (one per kind of query) and stored in ``MODEL/`` :data:`BLEND_FILE`."""
     text, model = spec.removesuffix(BLEND_SUFFIX), model_of(spec)
     path = Path(model) / BLEND_FILE
     if not path.exists():

@@ -28,6 +28,15 @@ def test_chat_rec_names_the_tuned_retriever_against_every_other_arm():
     assert chat.metrics()["llm"]["intervals"] == [] and chat.llm_lines() == []
 
 
+def test_the_llm_table_lists_retrievers_before_their_re_ranked_runs_on_every_catalog():
+    run_order = [("steam", "untuned"), ("steam", "LLM + untuned"), ("steam", "tuned-steam"),
+                 ("steam", "LLM + tuned-steam"), ("movielens", "untuned"), ("movielens", "LLM + untuned")]  # fmt: skip
+    chat = ChatRec(ARMS, by_turns({}), [], llm_by_turns=by_turns(dict.fromkeys(run_order, 0.1)))
+    assert chat.llm_overall.index.tolist() == [
+        ("steam", "untuned"), ("steam", "tuned-steam"), ("steam", "LLM + untuned"), ("steam", "LLM + tuned-steam"),
+        ("movielens", "untuned"), ("movielens", "LLM + untuned")]  # fmt: skip
+
+
 def test_claim_d_comes_first_with_its_interval_and_the_other_comparisons_follow():
     pairs = llm_comparisons("tuned-steam")
     assert pairs[0] == ("LLM + tuned-steam", "LLM + untuned") and ("tuned-steam", "untuned") in pairs

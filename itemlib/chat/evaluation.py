@@ -148,8 +148,12 @@ class LocalLLMEvaluation:
         return pd.DataFrame(rows)
 
 
+#: How a table names a retriever whose candidates the language model re-ranked: the prefix, then its label.
+LLM_PREFIX = "LLM + "
+
+
 def llm_label(retriever_label: str) -> str:
-    return f"LLM + {retriever_label}"
+    return f"{LLM_PREFIX}{retriever_label}"
 
 
 def evaluate_local_llm(

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from itemlib.chat import LocalRanker, evaluate_dialogues, evaluate_local_llm, generate_dialogues, llm_label, recommend
+from itemlib.chat.evaluation import LLM_PREFIX
 from itemlib.comparison import interval_text
 from itemlib.retrieval import make_retriever
 from itemlib.study.arms import Arm, arms_of, in_domain
@@ -54,7 +55,11 @@ class ChatRec:
         overall = table[table.turns == "all"].pivot_table(index=["catalog", "model"], columns="k", values="hit",
                                                           sort=False)  # fmt: skip
         overall.columns = [f"Hit@{k}" for k in overall.columns]
-        return overall
+        # per catalog, the retrievers first and the re-ranked ones after them, each in the order they were run
+        catalogs = list(dict.fromkeys(overall.index.get_level_values("catalog")))
+        place = [(catalogs.index(catalog), model.startswith(LLM_PREFIX), at)
+                 for at, (catalog, model) in enumerate(overall.index)]  # fmt: skip
+        return overall.iloc[[at for *_, at in sorted(place)]]
 
     @property
     def overall(self) -> pd.DataFrame:
