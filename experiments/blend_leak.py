@@ -11,12 +11,12 @@ and I2I's validation answers come from the validation judges (:func:`itemlib.val
 
 For each catalog, on a cpu pass's tuned model (a copy: this writes its prior and blend files):
 
-1. the leak: item-kNN and ALS scored on the pass's own validation split (``MODEL-validation``, written
-   by the old code), fitted on every training row as the old choice did and fitted without what the
-   split asks (:func:`~itemlib.validation.reference_rows`);
-2. the fixed choice: a new validation split (same seed and size as the cpu profile's), the prior's
+1. the fixed choice: a new validation split (same seed and size as the cpu profile's), the prior's
    weights and the blend chosen on it, and the blend judged against tuned+popularity by the criterion
-   fixed before any score (:data:`itemlib.validation.BLEND_CRITERION`).
+   fixed before any score (:data:`itemlib.validation.BLEND_CRITERION`);
+2. the leak: item-kNN and ALS scored on the pass's own validation split (``MODEL-validation``, written
+   by the old code) fitted on every training row, as the old choice was made, and on the new split
+   fitted without what it asks (:func:`~itemlib.validation.reference_rows`), as the new one is.
 
 Validation data only: no test query is read.
 
@@ -58,20 +58,22 @@ class _Fitted:
         return self.reference.score_items(item_lists)
 
 
-def leak(catalog, split: Path) -> dict:
-    """Each reference's mean headline per behaviour task on ``split``: fitted on every training row, and
-    fitted on :func:`reference_rows` of the split."""
+def leak(catalog, old_split: Path, new_split: Path) -> dict:
+    """Each reference's mean headline per behaviour task: on ``old_split`` fitted on every training
+    row, as the old choice was made, and on ``new_split`` fitted on its :func:`reference_rows`. The
+    two splits hold the same UH2I/US2I/UQ2I queries (same seed, same undrawn examples); their I2I
+    differs in its answers (the old split's are co-occurrences among the very rows fitted)."""
     tasks = tasks_in("behaviour")
-    rows = rows_matrix(catalog, reference_rows(catalog, split))
+    rows = rows_matrix(catalog, reference_rows(catalog, new_split))
     scores = {}
     for name, make in COLLABORATIVE.items():
         reference = make()
-        every = evaluate(reference, catalog, split, progress=False).per_query
+        every = evaluate(reference, catalog, old_split, progress=False).per_query
         reference.fit(rows, **reference.chosen)
-        without = evaluate(_Fitted(reference), catalog, split, progress=False).per_query
+        without = evaluate(_Fitted(reference), catalog, new_split, progress=False).per_query
         scores[name] = {
-            task: {"every row": round(float(every[every.task == task].value.mean()), 4),
-                   "without what the split asks": round(float(without[without.task == task].value.mean()), 4)}
+            task: {"old split, every row": round(float(every[every.task == task].value.mean()), 4),
+                   "new split, without what it asks": round(float(without[without.task == task].value.mean()), 4)}
             for task in tasks
             if (every.task == task).any()
         }  # fmt: skip
@@ -86,18 +88,19 @@ def main(models: str, data: str, catalogs: list[str]) -> dict:
         catalog = study_catalog(name, profile.max_items, profile.seed)
         model, old_split = Path(models) / name, Path(models) / f"{name}-validation"
         started = time.perf_counter()
-        leaked = leak(catalog, old_split)
         scratch = Path(models) / f"{name}-blend-leak"
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.copytree(model, scratch, ignore=shutil.ignore_patterns("checkpoints"))
         config = ValidationConfig(per_task=profile.popularity_validation, seed=profile.seed)
         prior = tune_popularity_weight(scratch, catalog, Path(data) / name, config)
         blend = tune_blend(scratch, catalog, seed=profile.seed)
-        stats = json.loads((Path(f"{scratch}-validation") / "stats.json").read_text())
+        new_split = Path(f"{scratch}-validation")
+        leaked = leak(catalog, old_split, new_split)
+        stats = json.loads((new_split / "stats.json").read_text())
         result["catalogs"][name] = {
             "model trained by": TrainingCard.read(model).commit,
             "seconds": round(time.perf_counter() - started, 1),
-            "references on the old split": leaked,
+            "references, old split and new": leaked,
             "new split": {"tasks": stats["tasks"], "left out": stats["left out"]},
             "prior weights": prior["weights"],
             "blend": {key: blend[key] for key in ("reference", "weights", "criterion")},
