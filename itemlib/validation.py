@@ -337,24 +337,24 @@ def choose_blend(text: str, catalog: Catalog, validation_dir: str | Path, weight
     base = _MemoScores(make_retriever(text))
     kinds = _kinds_of(catalog, validation_dir)
     rows = reference_rows(catalog, validation_dir)
+    scores: dict[str, dict[str, dict[float, float]]] = {}
     tables: dict[str, dict] = {}
     for name in references:
         reference = _MemoItemScores(COLLABORATIVE[name](), rows)
-        scores = _grid_by_kind(partial(CollaborativeBlend, base, reference), weights, catalog, validation_dir, kinds)
+        scores[name] = _grid_by_kind(partial(CollaborativeBlend, base, reference), weights, catalog, validation_dir,
+                                     kinds)  # fmt: skip
         tables[name] = {
-            "scores": {kind: {str(w): round(v, 4) for w, v in table.items()} for kind, table in scores.items()},
+            "scores": {kind: {str(w): round(v, 4) for w, v in table.items()} for kind, table in scores[name].items()},
             "setting": reference.base.chosen,
         }
+    best = {name: _best_per_kind(scores[name], weights) for name in references}
     chosen: dict[str, tuple[str, float]] = {}
     for kind in KINDS:
-        candidates = [(name, weight) for name in references for weight in weights
-                      if kind in tables[name]["scores"]]  # fmt: skip
-        # the best score; ties: the smaller weight, then the earlier reference (a kind the split lacks: weight 0)
-        chosen[kind] = max(
-            candidates,
-            key=lambda pair: (tables[pair[0]]["scores"][kind][str(pair[1])], -pair[1], -references.index(pair[0])),
-            default=(references[0], 0.0),
-        )
+        # each reference at its best weight; the best of them (ties: the smaller weight, then the earlier reference)
+        present = [name for name in references if kind in scores[name]]
+        name = max(present, default=references[0], key=lambda name: (
+            round(scores[name][kind][best[name][kind]], 6), -best[name][kind], -references.index(name)))  # fmt: skip
+        chosen[kind] = (name, best[name][kind])
     choice = {
         "reference": {kind: name for kind, (name, _) in chosen.items()},
         "weights": {kind: weight for kind, (_, weight) in chosen.items()},
