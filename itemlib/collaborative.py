@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import warnings
 from collections.abc import Sequence
 from typing import ClassVar
@@ -38,6 +37,7 @@ import scipy.sparse as sp
 from itemlib.catalog import Catalog
 from itemlib.config import cache_root
 from itemlib.cooccurrence import BASKET_PREFIX, interaction_matrix, rows_matrix, training_rows
+from itemlib.publish import write_text_whole
 
 logger = logging.getLogger(__name__)
 
@@ -142,13 +142,10 @@ class CollaborativeRetriever:
         for setting in self.grid:
             self.fit(fitted, **setting)
             scores[json.dumps(setting, sort_keys=True)] = self.hit_rate(queries, held)
-        partial = path.with_suffix(".partial")
         try:  # derived data: a cache that cannot be written costs the next run a grid, nothing else
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial.write_text(json.dumps({"identity": identity, "validation": scores}, indent=1))
-            os.replace(partial, path)
+            write_text_whole(path, json.dumps({"identity": identity, "validation": scores}, indent=1))
         except OSError as error:
-            partial.unlink(missing_ok=True)
             logger.warning("could not cache %s's grid scores in %s (%s)", self.name, path, error)
         return scores
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import sys
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ import numpy as np
 from itemlib.catalog import Catalog
 from itemlib.config import cache_root
 from itemlib.models import document_modules, encode_items, encode_queries, resolve
+from itemlib.publish import replace_file
 
 logger = logging.getLogger(__name__)
 
@@ -116,15 +117,17 @@ def embed_catalog(
               file=sys.stderr)  # fmt: skip
     with torch.inference_mode():
         embeddings = encode_items(model, texts, batch_size, progress)
-    partial = path.with_suffix(".partial.npy")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(partial, embeddings)
-        os.replace(partial, path)
+        replace_file(path, partial(_save_array, embeddings))
     except OSError as error:  # a full disk or a read-only cache costs the cache, not the result
-        partial.unlink(missing_ok=True)
         logger.warning("could not cache the embeddings in %s (%s); continuing without", path, error.strerror or error)
     return embeddings
+
+
+def _save_array(array: np.ndarray, path: Path) -> None:
+    with path.open("wb") as handle:  # a file object: np.save would add ".npy" to a name without it
+        np.save(handle, array)
 
 
 def _read_cached(path: Path, rows: int) -> np.ndarray | None:

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from itemlib.catalog import Catalog, CatalogError
@@ -29,6 +29,29 @@ KNOWN_OUTPUTS = {
 }
 #: Files that mark a training folder of an earlier itemlib (a model folder also holds the encoder's own files).
 TRAIN_MARKERS = ("itemlib_training.json", "checkpoints/itemlib_run.json")
+
+
+def replace_file(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Make ``path`` whole or leave it as it was: ``write`` fills a scratch file beside it (same folder,
+    so the move is a rename), which then replaces ``path``; on any error, an interruption included,
+    the scratch file is removed and the error goes on. For single files a reader opens in place (a
+    model folder's chosen weights, caches, the book's pages): a folder is published whole by
+    :func:`published_dir` instead."""
+    path = Path(path)
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    os.close(handle)
+    scratch = Path(name)
+    try:
+        write(scratch)
+        os.replace(scratch, path)
+    except BaseException:
+        scratch.unlink(missing_ok=True)
+        raise
+
+
+def write_text_whole(path: str | Path, text: str) -> None:
+    """``path.write_text(text)`` (UTF-8) by :func:`replace_file`: a reader never sees half of it."""
+    replace_file(path, lambda scratch: scratch.write_text(text, encoding="utf-8"))
 
 
 def owner(folder: Path) -> str | None:

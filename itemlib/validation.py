@@ -45,7 +45,7 @@ from itemlib.cooccurrence import BASKET_PREFIX, is_validation_judge, neighbours_
 from itemlib.evaluation import HEADLINE_LABEL, evaluate, load_tests
 from itemlib.generate import test_record, write_jsonl
 from itemlib.models import ModelError
-from itemlib.publish import published_dir, require_catalog, require_complete
+from itemlib.publish import published_dir, require_catalog, require_complete, write_text_whole
 from itemlib.querykind import KINDS, TitleMatcher
 from itemlib.retrieval import (
     BLEND_FILE,
@@ -305,7 +305,7 @@ def choose_popularity_weight(model: str, catalog: Catalog, validation_dir: str |
         "kinds": {task: {kind: round(found.count(kind) / len(found), 3) for kind in KINDS if kind in found}
                   for task, found in kinds.items() if found},
     }  # fmt: skip
-    (Path(model) / WEIGHT_FILE).write_text(json.dumps(choice, indent=1) + "\n")
+    write_text_whole(Path(model) / WEIGHT_FILE, json.dumps(choice, indent=1) + "\n")
     return choice
 
 
@@ -364,7 +364,7 @@ def choose_blend(text: str, catalog: Catalog, validation_dir: str | Path, weight
         "validation": str(validation_dir),
         "references": tables,
     }
-    (Path(model) / BLEND_FILE).write_text(json.dumps(choice, indent=1) + "\n")
+    write_text_whole(Path(model) / BLEND_FILE, json.dumps(choice, indent=1) + "\n")
     return choice
 
 
@@ -397,7 +397,7 @@ def judge_blend(text: str, catalog: Catalog, validation_dir: str | Path, seed: i
     worse = [r["task"] for r in rows if r["verdict"] == "worse"]
     judgement = {"criterion": BLEND_CRITERION, "tasks": rows, "better on behaviour tasks": better,
                  "worse on": worse, "joins": bool(better) and not worse}  # fmt: skip
-    path.write_text(json.dumps(choice | {"judgement": judgement}, indent=1) + "\n")
+    write_text_whole(path, json.dumps(choice | {"judgement": judgement}, indent=1) + "\n")
     return judgement
 
 

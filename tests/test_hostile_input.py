@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -449,16 +448,33 @@ def test_a_broken_embedding_cache_is_said_early_or_rebuilt(tmp_path, monkeypatch
     cached.write_bytes(cached.read_bytes()[:100])  # truncated by a crash or a full disk
     again = embed_catalog(model, small, cache_dir=tmp_path / "cache")
     assert np.allclose(first, again) and "is unreadable" in caplog.text
-    assert not list((tmp_path / "cache").glob("*.partial.npy"))
+    assert not [path for path in (tmp_path / "cache").iterdir() if path.name.endswith(".partial")]
 
     def full_disk(file, array):  # writes part of the file, then the disk is full
-        Path(file).write_bytes(b"\x93NUMPY")
+        file.write(b"\x93NUMPY")
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(np, "save", full_disk)
     full = embed_catalog(model, small, cache_dir=tmp_path / "full")  # the result, without its cache
     assert np.allclose(first, full) and "could not cache the embeddings" in caplog.text
-    assert not list((tmp_path / "full").glob("*"))  # no partial file left behind
+    assert not list((tmp_path / "full").iterdir())  # no partial file left behind
+
+
+def test_a_file_replaced_whole_is_old_or_new_never_half(tmp_path):
+    from itemlib.publish import replace_file, write_text_whole
+
+    chosen = tmp_path / "popularity_weight.json"
+    write_text_whole(chosen, '{"weights": 1}')
+
+    def interrupted(scratch):  # half the new file written, then Ctrl-C
+        scratch.write_text('{"weig')
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        replace_file(chosen, interrupted)
+    assert chosen.read_text() == '{"weights": 1}' and [p.name for p in tmp_path.iterdir()] == [chosen.name]
+    write_text_whole(chosen, '{"weights": 2}')
+    assert chosen.read_text() == '{"weights": 2}' and len(list(tmp_path.iterdir())) == 1
 
 
 def test_a_truncated_model_file_is_named_not_a_traceback(tmp_path, capsys):

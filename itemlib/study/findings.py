@@ -27,6 +27,7 @@ import pandas as pd
 
 from itemlib.comparison import interval_text, judged_text
 from itemlib.provenance import ROOT
+from itemlib.publish import write_text_whole
 from itemlib.study.claims import REDIAL_METRIC, behaviour_judged
 from itemlib.study.notebook import published_runs
 from itemlib.study.plan import CATALOG_NAMES
@@ -365,7 +366,5 @@ def write(path: str | Path, runs_dir: str | Path) -> bool:
     old = path.read_text(encoding="utf-8")
     new = rewrite(old, runs_dir, path)
     if new != old:
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text(new, encoding="utf-8")
-        partial.replace(path)  # a reader never sees half a file
+        write_text_whole(path, new)
     return new != old
