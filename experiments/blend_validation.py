@@ -1,5 +1,9 @@
 """Does the text+CF blend join the study? (#29, #34) Chosen and judged on validation data only.
 
+Superseded by ``experiments/blend_leak.py``: here the references were fitted on every training row,
+so on the validation split they read what it asks (item-kNN answered Steam's I2I at .99); the
+record below is kept as the decision it was.
+
 The tuned model with its popularity prior is the study's best text arm on the behaviour tasks, yet
 on Steam "most popular" still beats it on UH2I and US2I, and nothing in it reads what users did
 with the items a request names. :class:`itemlib.retrieval.CollaborativeBlend` adds a

@@ -33,10 +33,9 @@ from itemlib.comparison import paired_comparison
 from itemlib.evaluation import evaluate
 from itemlib.provenance import git_commit
 from itemlib.querykind import TitleMatcher, words
-from itemlib.retrieval import make_retriever
 from itemlib.study.profiles import PROFILES, study_catalog
 from itemlib.taskinfo import tasks_in
-from itemlib.validation import ValidationConfig, tune_blend, tune_popularity_weight
+from itemlib.validation import ValidationConfig, tune_blend, tune_popularity_weight, validation_blend
 
 
 class CasedOneWordTitles(TitleMatcher):
@@ -88,13 +87,14 @@ def main(models: str, data: str, catalogs: list[str]) -> dict:
         catalog = study_catalog(name, profile.max_items, profile.seed)
         model = Path(models) / name
         current, split = chosen_blend(model, catalog, Path(data) / name, Path(models) / f"{name}-titles-current")
-        blend = f"{Path(models) / f'{name}-titles-current'}+popularity+cf"
-        before = evaluate(make_retriever(blend), catalog, split, progress=False).per_query
+        # each blend scored as validation scores one: its references fitted without what the split asks
+        text = f"{Path(models) / f'{name}-titles-current'}+popularity"
+        before = evaluate(validation_blend(text, catalog, split), catalog, split, progress=False).per_query
         with mock.patch("itemlib.retrieval.TitleMatcher", CasedOneWordTitles), \
                 mock.patch("itemlib.validation.TitleMatcher", CasedOneWordTitles):  # fmt: skip
             variant, _ = chosen_blend(model, catalog, Path(data) / name, Path(models) / f"{name}-titles-one-word")
-            blend = f"{Path(models) / f'{name}-titles-one-word'}+popularity+cf"
-            after = evaluate(make_retriever(blend), catalog, split, progress=False).per_query  # the same split
+            text = f"{Path(models) / f'{name}-titles-one-word'}+popularity"
+            after = evaluate(validation_blend(text, catalog, split), catalog, split, progress=False).per_query
         rows = []
         for task, group in before.groupby("task", sort=False):
             ours = after[after.task == task].value.to_numpy()

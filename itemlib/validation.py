@@ -375,16 +375,24 @@ BLEND_CRITERION = (
 )
 
 
+def validation_blend(text: str, catalog: Catalog, validation_dir: str | Path) -> CollaborativeBlend:
+    """The blend chosen for ``text`` (``make_retriever(text + "+cf")``) with its references fitted on
+    :func:`reference_rows` of ``validation_dir``: how a blend is scored on a validation split. Fitted
+    on every training row, as for a test query, they would read what the split asks."""
+    choice = json.loads((Path(model_of(text)) / BLEND_FILE).read_text())
+    rows = reference_rows(catalog, validation_dir)
+    references = blend_references(choice["reference"], lambda name: _MemoItemScores(COLLABORATIVE[name](), rows))
+    return CollaborativeBlend(make_retriever(text), references, choice["weights"])
+
+
 def judge_blend(text: str, catalog: Catalog, validation_dir: str | Path, seed: int = 0) -> dict:
     """The blend chosen for ``text`` against ``text`` alone, task by task on ``validation_dir``
     (paired 95% intervals), and whether it meets :data:`BLEND_CRITERION`; stored in the blend's file.
     It is judged on the split that chose it, so its margin there is a little optimistic; its
     references are fitted as they were to choose it (:func:`reference_rows`)."""
     path = Path(model_of(text)) / BLEND_FILE
-    choice, rows = json.loads(path.read_text()), reference_rows(catalog, validation_dir)
-    references = blend_references(choice["reference"], lambda name: _MemoItemScores(COLLABORATIVE[name](), rows))
-    blend = CollaborativeBlend(make_retriever(text), references, choice["weights"])
-    ours = evaluate(blend, catalog, validation_dir, progress=False).per_query
+    choice = json.loads(path.read_text())
+    ours = evaluate(validation_blend(text, catalog, validation_dir), catalog, validation_dir, progress=False).per_query
     theirs = evaluate(make_retriever(text), catalog, validation_dir, progress=False).per_query
     rows = []
     for task, group in theirs.groupby("task", sort=False):
