@@ -24,11 +24,12 @@ tunes one, never on a test query. The grid's scores are cached per catalog
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -81,6 +82,17 @@ def validation_rows(catalog: Catalog) -> tuple[sp.csr_matrix, list[list[int]], n
     return rows_matrix(catalog, rows), queries, np.array(held, dtype=np.int64)
 
 
+@contextlib.contextmanager
+def _fitting() -> Iterator[None]:
+    """One BLAS thread (implicit runs its own threads) and no warning about the sparse format it
+    converts, while a reference fits."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*expects CSR input.*")
+        yield
+
+
 #: Fitted references of this process, by (class, catalog fingerprint, seed): a fit reads nothing
 #: but the catalog's training rows, so a second retriever of the same kind need not refit.
 _FITTED: dict[tuple, dict] = {}
@@ -108,16 +120,25 @@ class CollaborativeRetriever:
         self._fit_catalog(catalog)
         _FITTED[key] = dict(self.__dict__)
 
-    def _fit_catalog(self, catalog: Catalog) -> None:
-        from threadpoolctl import threadpool_limits
+    def fit_rows(self, catalog: Catalog, rows: dict[str, list[str]]) -> None:
+        """Fit the setting :meth:`index` chooses on ``rows`` (:func:`itemlib.cooccurrence.training_rows`
+        form) instead of every training row: how a reference is fitted to be judged on a validation
+        split (:func:`itemlib.validation.reference_rows`)."""
+        self.index(catalog)
+        matrix = rows_matrix(catalog, rows)
+        if not matrix.nnz:
+            raise ValueError(f"{self.name}: no training interactions left to fit on in catalog {catalog.name!r} "
+                             "once a validation split's users are held out")  # fmt: skip
+        with _fitting():
+            self.fit(matrix, **self.chosen)
 
+    def _fit_catalog(self, catalog: Catalog) -> None:
         self.size = len(catalog)
         interactions = interaction_matrix(catalog)
         if not interactions.nnz:
             raise ValueError(f"{self.name}: catalog {catalog.name!r} has no training interactions to fit on "
                              "(histories without their last items, I2I judges left out)")  # fmt: skip
-        with threadpool_limits(1, "blas"), warnings.catch_warnings():  # implicit runs its own threads
-            warnings.filterwarnings("ignore", message=".*expects CSR input.*")
+        with _fitting():
             self.validation = self._grid_scores(catalog)
             best = max(self.validation, key=lambda key: (self.validation[key], -list(self.validation).index(key)))
             self.chosen = json.loads(best)

@@ -217,8 +217,8 @@ class _MemoScores:
 
 
 class _MemoItemScores:
-    """A collaborative-filtering reference fitted once per catalog on ``rows`` (its setting chosen as
-    usual, :meth:`~itemlib.collaborative.CollaborativeRetriever.index`, then refitted on those rows),
+    """A collaborative-filtering reference fitted once per catalog on ``rows``
+    (:meth:`~itemlib.collaborative.CollaborativeRetriever.fit_rows`),
     its scores remembered per list of item lists: the weight grid re-scores the same queries."""
 
     reads_items = True
@@ -229,8 +229,7 @@ class _MemoItemScores:
 
     def index(self, catalog: Catalog) -> None:
         if catalog is not self.catalog:
-            self.base.index(catalog)
-            self.base.fit(rows_matrix(catalog, self.rows), **self.base.chosen)
+            self.base.fit_rows(catalog, self.rows)
             self.catalog, self.memo = catalog, {}
 
     def score_items(self, item_lists: Sequence[Sequence[int]]) -> np.ndarray:

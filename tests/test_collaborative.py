@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 from itemlib.catalog import Catalog, Field, FieldKind, Item
 from itemlib.cli import main
 from itemlib.collaborative import COLLABORATIVE, ReadsItemsError, validation_rows
-from itemlib.cooccurrence import is_judge
+from itemlib.cooccurrence import is_judge, training_rows
 from itemlib.evaluation import evaluate
 from itemlib.retrieval import make_retriever, search, search_records
 
@@ -43,6 +45,21 @@ def test_validation_holds_out_each_history_s_last_training_item():
     first = catalog.training_histories()[kept[0]]
     assert queries[0] == [catalog.index[i] for i in first[:-1]] and held[0] == catalog.index[first[-1]]
     assert fitted.sum() == sum(len(catalog.histories[u]) - 2 for u in kept)
+
+
+@pytest.mark.parametrize("name", COLLABORATIVE)
+def test_a_reference_fitted_on_some_rows_says_nothing_and_refuses_none(name):
+    catalog = two_camps()
+    reference = make_retriever(name)
+    camp = {user: ids for user, ids in training_rows(catalog, judges=False).items() if ids[0] in "01234"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reference.fit_rows(catalog, camp)  # one camp only: the other's items co-occur with nothing
+    assert not [w for w in caught if "expects CSR input" in str(w.message)]
+    scores = reference.score_items([[0, 1, 2]])[0]
+    assert set(np.argsort(-np.where(np.isin(np.arange(12), [0, 1, 2]), -np.inf, scores))[:2]) == {3, 4}
+    with pytest.raises(ValueError, match="no training interactions left to fit on"):
+        reference.fit_rows(catalog, {})
 
 
 def test_reference_refuses_text_and_answers_behaviour_tasks_only(movielens, movielens_data):
