@@ -46,12 +46,18 @@ def is_validation_judge(user: str) -> bool:
 BASKET_PREFIX = "basket:"
 
 
-def training_rows(catalog: Catalog, *, judges: bool) -> dict[str, list[str]]:
+def training_rows(catalog: Catalog, *, judges: bool, validation_judges: bool | None = None) -> dict[str, list[str]]:
     """The judges' (or the other users') items without their last ones: histories, and baskets as
-    their own rows (``basket:USER``)."""
-    rows = {u: ids for u, ids in catalog.training_histories().items() if is_judge(u) == judges}
+    their own rows (``basket:USER``); ``validation_judges`` keeps, of those users, only the validation
+    judges (True) or only the others (False)."""
+
+    def kept(user: str) -> bool:
+        in_group = validation_judges is None or is_validation_judge(user) == validation_judges
+        return is_judge(user) == judges and in_group
+
+    rows = {u: ids for u, ids in catalog.training_histories().items() if kept(u)}
     for user, ids in catalog.baskets.items():
-        if is_judge(user) == judges:
+        if kept(user):
             last = catalog.last_items.get(user)
             rows[f"{BASKET_PREFIX}{user}"] = [i for i in ids if i != last]
     return rows

@@ -306,11 +306,17 @@ def with_collaborative(spec: str, **options) -> CollaborativeBlend:
                               choice["weights"], name=spec)  # fmt: skip
 
 
+def reference_per_kind(names: str | Mapping[str, str]) -> dict[str, str]:
+    """A blend file's ``reference``: the name per kind of query (one name for every kind in an older
+    version's file)."""
+    return dict.fromkeys(KINDS, names) if isinstance(names, str) else dict(names)
+
+
 def blend_references(names: str | Mapping[str, str], make: Callable[[str], object] | None = None) -> dict[str, object]:
     """The references a blend's file names, one per kind of query (one name for all kinds: an older
     version's file), each made by ``make(name)`` (default: the reference of that name, unfitted); a
     reference named for several kinds is made once (and fitted once)."""
-    names = dict.fromkeys(KINDS, names) if isinstance(names, str) else dict(names)
+    names = reference_per_kind(names)
     unknown = sorted(set(names.values()) - set(COLLABORATIVE))
     if unknown:
         raise ModelError(f"unknown collaborative-filtering reference {', '.join(unknown)}: "

@@ -41,7 +41,7 @@ from itemlib.catalog import Catalog
 from itemlib.collaborative import COLLABORATIVE
 from itemlib.comparison import paired_comparison
 from itemlib.config import Config, option
-from itemlib.cooccurrence import BASKET_PREFIX, is_validation_judge, neighbours_in, rows_matrix, training_rows
+from itemlib.cooccurrence import BASKET_PREFIX, neighbours_in, rows_matrix, training_rows
 from itemlib.evaluation import HEADLINE_LABEL, evaluate, load_tests
 from itemlib.generate import test_record, write_jsonl
 from itemlib.models import ModelError
@@ -123,8 +123,7 @@ def validation_i2i(catalog: Catalog, records: list[dict]) -> list[dict]:
     """I2I training ``records`` answered as a validation split needs: the source's neighbours among
     the validation judges' items (:func:`itemlib.cooccurrence.is_validation_judge`) in place of the
     other users' (which the references are fitted on); a source with no such neighbour is left out."""
-    rows = {row: ids for row, ids in training_rows(catalog, judges=False).items()
-            if is_validation_judge(row.removeprefix(BASKET_PREFIX))}  # fmt: skip
+    rows = training_rows(catalog, judges=False, validation_judges=True)
     neighbours = neighbours_in(rows_matrix(catalog, rows), NEIGHBOURS)
     judged = []
     for record in records:
@@ -148,12 +147,8 @@ def reference_rows(catalog: Catalog, validation_dir: str | Path) -> dict[str, li
             user = record.get("user")
             if user in histories and record["task"] != "I2I":
                 hidden.setdefault(user, set()).update(set(histories[user]) - set(record["mask_ids"]))
-    rows = {}
-    for row, ids in training_rows(catalog, judges=False).items():
-        user = row.removeprefix(BASKET_PREFIX)
-        if not is_validation_judge(user):
-            rows[row] = [item for item in ids if item not in hidden.get(user, ())]
-    return rows
+    return {row: [item for item in ids if item not in hidden.get(row.removeprefix(BASKET_PREFIX), ())]
+            for row, ids in training_rows(catalog, judges=False, validation_judges=False).items()}  # fmt: skip
 
 
 def _trained_on(card: TrainingCard, recipe: TrainConfig, records: list[dict], catalog: Catalog) -> bool:

@@ -19,7 +19,7 @@ import pandas as pd
 from itemlib.cards import LOG_FILE, TrainingCard
 from itemlib.comparison import interval_text
 from itemlib.evaluation import TITLE_PARTS, part_ceiling
-from itemlib.retrieval import BLEND_FILE
+from itemlib.retrieval import BLEND_FILE, reference_per_kind
 from itemlib.study.arms import Arm, arms_of
 from itemlib.study.tables import metric_columns, wrappable
 
@@ -101,9 +101,7 @@ class TrainingRecord(Record):
         that kind (a dash in the other's); empty when none was chosen."""
         if not self.blend:
             return pd.DataFrame()
-        chosen = self.blend["reference"]
-        if isinstance(chosen, str):  # one reference for every kind: an older version's file
-            chosen = dict.fromkeys(self.blend["weights"], chosen)
+        chosen = reference_per_kind(self.blend["reference"])
         columns = {}
         for name, table in self.blend["references"].items():
             for kind, scores in table["scores"].items():
