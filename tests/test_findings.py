@@ -10,6 +10,7 @@ import pytest
 from itemlib.cli import main
 from itemlib.provenance import ROOT
 from itemlib.study.findings import (
+    general_measurement,
     general_steam,
     intro_lines,
     markers,
@@ -18,6 +19,7 @@ from itemlib.study.findings import (
     summary,
     verdict_table,
 )
+from itemlib.study.notebook import published_runs
 from itemlib.study.runner import StudyError
 
 PUBLISHED = ROOT / "book" / "runs" / "cpu"
@@ -121,6 +123,9 @@ def test_the_mpnet_measurement_on_steam_is_shown_only_beside_the_pass_it_measure
     assert "tuned-steam is better beyond noise on 2 of 2 tasks (2 after Holm)" in text
     assert "60 minutes of wall time" in text
     assert "untuned MiniLM is better beyond noise on 0 of 2 tasks" in text and "worse on 1: UH2I" in text
-    _measurement(measured, "d" * 40)  # made beside another pass: its figures are not this pass's
-    assert general_steam(PUBLISHED, measured).startswith("No measurement of untuned mpnet on the Steam test set")
+    _measurement(measured, "d" * 40)  # made beside another pass: shown, but never as this pass's figures
+    text = general_steam(PUBLISHED, measured)
+    assert text.startswith("**Measured beside an earlier pass, not this one.**")
+    assert f"(commit `{commit[:7]}`)" in text and "the pass of commit `ddddddd`" in text and "| UH2I | 0.200 |" in text
+    assert general_measurement(dict(published_runs(PUBLISHED)), measured) is None  # so the intro does not quote it
     assert general_steam(PUBLISHED, tmp_path / "absent.json").startswith("No measurement")

@@ -289,11 +289,16 @@ def general_measurement(runs: Mapping[str, Mapping[str, Any]],
                         measured: str | Path = GENERAL_STEAM) -> dict[str, Any] | None:  # fmt: skip
     """The mpnet-on-Steam measurement when it was made on the test set of the pass whose ``runs`` are
     given (its Steam evaluation's commit), else ``None`` (absent, or made beside another pass)."""
-    path = Path(measured)
-    if "evaluate-steam" not in runs or not path.exists():
+    record = _measurement(measured)
+    if "evaluate-steam" not in runs or record is None:
         return None
-    record = json.loads(path.read_text(encoding="utf-8"))
     return record if record["published pass"] == runs["evaluate-steam"]["provenance"]["commit"] else None
+
+
+def _measurement(measured: str | Path) -> dict[str, Any] | None:
+    """The record ``experiments/general_model_steam.py`` wrote, whichever pass it measured; None when absent."""
+    path = Path(measured)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 def _judged(row: Mapping[str, Any]) -> str:
@@ -304,12 +309,21 @@ def _judged(row: Mapping[str, Any]) -> str:
 def general_steam(runs_dir: str | Path, measured: str | Path = GENERAL_STEAM) -> str:
     """The reproduce page's account of untuned mpnet on Steam's test set: per task, the tuned and untuned
     MiniLM as the pass published them, mpnet, and each MiniLM's paired difference to mpnet; then the counts.
-    A measurement made beside another pass is named as such, never shown as this one's."""
-    record = general_measurement(_published(runs_dir), measured)
+    A measurement made beside an earlier pass is shown under a paragraph that says so (its test draw and its
+    tuned model are that pass's), never as this one's; the intro quotes only a measurement of this pass."""
+    record = _measurement(measured)
+    rerun = ("run `python experiments/general_model_steam.py work/cpu/data/steam` after the pass (about an hour "
+             "on 2 cores), then `itemlib findings --write book/reproduce.md`")  # fmt: skip
     if record is None:
-        return ("No measurement of untuned mpnet on the Steam test set of this pass: run "
-                "`python experiments/general_model_steam.py work/cpu/data/steam` after the pass (about an hour "
-                "on 2 cores), then `itemlib findings --write book/reproduce.md`.")  # fmt: skip
+        return f"No measurement of untuned mpnet on the Steam test set of this pass: {rerun}."
+    runs = _published(runs_dir)
+    earlier = [] if general_measurement(runs, measured) is not None else [
+        f"**Measured beside an earlier pass, not this one.** No measurement was made on this pass's Steam "
+        f"test set (commit `{runs['evaluate-steam']['provenance']['commit'][:7]}`); the one below was made on "
+        f"the test draw of the pass of commit `{record['published pass'][:7]}`, so its queries are that draw's "
+        "and its tuned column is that pass's model, not the figures of the results page. Its untuned columns "
+        "(MiniLM against mpnet, no training involved) still say whether a larger general model is enough, on "
+        f"another draw of the same tasks. To measure this pass, {rerun}."]  # fmt: skip
     table = pd.DataFrame(record["table"])
     tuned = next(role for role in dict.fromkeys(table.role) if role != "untuned")
     general = record["reference"]
@@ -331,6 +345,7 @@ def general_steam(runs_dir: str | Path, measured: str | Path = GENERAL_STEAM) ->
 
     minutes = record["seconds"] / 60
     return "\n\n".join([
+        *earlier,
         f"Measured by `experiments/general_model_steam.py` at commit `{record['commit'][:7]}` on the Steam test "
         f"queries of the published pass (commit `{record['published pass'][:7]}`), against the per-query scores "
         f"that pass published for its MiniLM models; {minutes:.0f} minutes of wall time on 2 cores (an upper "
