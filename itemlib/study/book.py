@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from itemlib.provenance import ROOT
+from itemlib.publish import write_text_whole
 from itemlib.study.plan import Run, catalog_title, plan
 from itemlib.study.profiles import get_profile
 from itemlib.study.runner import StudyError, is_complete
@@ -58,7 +59,7 @@ def write_toc(profile_name: str, root: Path = ROOT) -> Path:
             if title := catalog_title(run.name):  # one page per catalog: the sidebar names the catalog
                 lines.append(f"        title: {title}")
     toc = root / "_toc.yml"
-    toc.write_text("\n".join(lines) + "\n")
+    write_text_whole(toc, "\n".join(lines) + "\n")
     return toc
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from itemlib.cards import examples_seen
 from itemlib.provenance import git_commit
+from itemlib.publish import write_text_whole
 from itemlib.study.tables import number, use_book_tables
 
 
@@ -51,8 +52,7 @@ def shell(command: str) -> str:
 
 def write_metrics(path: str | Path, metrics: dict[str, Any]) -> None:
     """The run's results, as the study runner expects them at the ``metrics_path`` parameter."""
-    with open(path, "w") as handle:
-        json.dump(metrics, handle, indent=1, default=str)
+    write_text_whole(path, json.dumps(metrics, indent=1, default=str))
 
 
 def page_provenance(profile: str, seed: int) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from itemlib.cards import CARD_FILE, TrainingCard
+from itemlib.publish import write_text_whole
 from itemlib.train_config import NON_RESULT_SETTINGS, TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def claim_checkpoints(checkpoints: Path, fingerprint: str) -> str | None:
             logger.warning("%s was interrupted while it was saved: removed, resuming from the one before", folder)
             shutil.rmtree(folder)
     checkpoints.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps({"fingerprint": fingerprint}) + "\n")
+    write_text_whole(stamp, json.dumps({"fingerprint": fingerprint}) + "\n")  # half a stamp would refuse a resume
     return get_last_checkpoint(str(checkpoints))
 
 
