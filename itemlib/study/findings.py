@@ -347,7 +347,7 @@ def general_steam(runs_dir: str | Path, measured: str | Path = GENERAL_STEAM) ->
     return "\n\n".join([
         *earlier,
         f"Measured by `experiments/general_model_steam.py` at commit `{record['commit'][:7]}` on the Steam test "
-        f"queries of the published pass (commit `{record['published pass'][:7]}`), against the per-query scores "
+        f"queries of the pass of commit `{record['published pass'][:7]}`, against the per-query scores "
         f"that pass published for its MiniLM models; {minutes:.0f} minutes of wall time on 2 cores (an upper "
         f"bound where other work shared the machine), almost all of it embedding Steam's items with {general}. "
         "Headline @5 per task; each difference with its 95% paired bootstrap interval and verdict, and the "
