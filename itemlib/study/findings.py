@@ -292,15 +292,18 @@ def general_measurement(runs: Mapping[str, Mapping[str, Any]],
     """The mpnet-on-Steam measurement when it was made on the test set of the pass whose ``runs`` are
     given (its Steam evaluation's commit), else ``None`` (absent, or made beside another pass)."""
     record = _measurement(measured)
-    if "evaluate-steam" not in runs or record is None:
-        return None
-    return record if record["published pass"] == runs["evaluate-steam"]["provenance"]["commit"] else None
+    return record if record is not None and record["published pass"] == _steam_commit(runs) else None
 
 
 def _measurement(measured: str | Path) -> dict[str, Any] | None:
     """The record ``experiments/general_model_steam.py`` wrote, whichever pass it measured; None when absent."""
     path = Path(measured)
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _steam_commit(runs: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The commit of the pass's Steam evaluation, whose test set a measurement must have used; None without one."""
+    return runs["evaluate-steam"]["provenance"]["commit"] if "evaluate-steam" in runs else None
 
 
 def _judged(row: Mapping[str, Any]) -> str:
@@ -318,10 +321,10 @@ def general_steam(runs_dir: str | Path, measured: str | Path = GENERAL_STEAM) ->
              "on 2 cores), then `itemlib findings --write book/reproduce.md`")  # fmt: skip
     if record is None:
         return f"No measurement of untuned mpnet on the Steam test set of this pass: {rerun}."
-    runs = _published(runs_dir)
-    earlier = [] if general_measurement(runs, measured) is not None else [
+    this = _steam_commit(_published(runs_dir))
+    earlier = [] if record["published pass"] == this else [
         f"**Measured beside an earlier pass, not this one.** No measurement was made on this pass's Steam "
-        f"test set (commit `{runs['evaluate-steam']['provenance']['commit'][:7]}`); the one below was made on "
+        f"test set{f' (commit `{this[:7]}`)' if this else ''}; the one below was made on "
         f"the test draw of the pass of commit `{record['published pass'][:7]}`, so its queries are that draw's "
         "and its tuned column is that pass's model, not the figures of the results page. Its untuned columns "
         "(MiniLM against mpnet, no training involved) still say whether a larger general model is enough, on "
