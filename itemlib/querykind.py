@@ -1,23 +1,32 @@
-"""Which popularity weight a free-text query gets: how many of the catalog's items it names.
+"""Which popularity weight, and which collaborative-filtering blend, a free-text query gets: the
+kind of request its words make.
 
 A popularity prior helps a query about what users do next ("after Warframe; Dota 2?") and can
-hurt one that describes a particular item ("an Action game under $5"). A retriever sees only the
-words, not the task a query came from, so the prior's weight is chosen per *kind* of query, and the
-kind is read from the words by one documented rule:
+hurt one that describes a particular item ("an Action game under $5"); a collaborative-filtering
+reference reads the items a query names and knows nothing of what else it asks. A retriever sees
+only the words, not the task a query came from, so both weights are chosen per *kind* of query, and
+the kind is read from the words by one documented rule:
 
-- ``history``: the query names two or more catalog items (a user's history, with or without a
-  request: UH2I and UQ2I);
-- ``item``: it names exactly one (an item to find neighbours of, I2I; or an item described
-  with its title, as about half of FA2I and SA2I queries are);
+- ``history``: the query names two or more catalog items and asks nothing else (a user's history:
+  UH2I);
+- ``item``: it names exactly one and asks nothing else (an item to find neighbours of, I2I; or a
+  history of one item);
+- ``request``: it names one or more items *and* asks for attributes (a history with a wish, UQ2I;
+  an item described with its title, as about half of FA2I and SA2I queries are): the answer must
+  hold those attributes, which no reference of the named items knows;
 - ``description``: it names none (a summary, conditions, a misspelled name).
 
 An item is *named* when its whole title appears as consecutive words of the query (case and
 punctuation ignored, longest title first, no overlaps); titles of one word are not counted, since
 "Heat" or "Up" occur in requests that mean no film, nor titles that are also a value of a list or
 categorical field (Steam's game "Free to Play" is a genre too, and a request for free games names
-no game). The weight of each kind is chosen on a
-validation split (:func:`itemlib.validation.choose_popularity_weight`), which also reports how
-the rule sorts each task's queries.
+no game). A query *asks for attributes* when, outside the titles it names and a parenthesised note
+right after one ("Heat (1995)", "Dead Space (Action)": which item is meant, not what is wanted), it
+holds a number ("from 2009", "under $5") or a value of one of the catalog's list or categorical
+fields ("a Comedy", "with Co-op"; the catalog's noun, "games", is not counted). Counting titles
+alone would give a title with a wish the weights meant for "games like X". The weight of each kind
+is chosen on a validation split (:func:`itemlib.validation.choose_popularity_weight`), which also
+reports how the rule sorts each task's queries.
 """
 
 from __future__ import annotations
@@ -26,18 +35,36 @@ import re
 
 from itemlib.catalog import Catalog
 
-KINDS = ("history", "item", "description")
+KINDS = ("history", "item", "request", "description")
 #: Titles shorter than this many words are never counted as named.
 MIN_TITLE_WORDS = 2
+_WORD = re.compile(r"[^\W_]+")
+#: parenthesised notes after a title's last word ("Pirates! (2005)", "Mafia II (2K Games, Feral
+#: Interactive (Mac))": one level of nesting), one or more in a row
+_NOTES = re.compile(r"(?:[^\w()]*\((?:[^()]|\([^()]*\))*\))+")
 
 
 def words(text: str) -> tuple[str, ...]:
     """Lower-case runs of letters and digits: how titles and queries are compared."""
-    return tuple(re.findall(r"[^\W_]+", text.lower()))
+    return tuple(_WORD.findall(text.lower()))
+
+
+def _longest_matches(tokens: list[str], known: set[tuple[str, ...]], lengths: list[int]) -> list[tuple[int, int]]:
+    """``(start, end)`` token spans of ``known`` word sequences in ``tokens``: longest first at each
+    position, no overlaps, left to right."""
+    spans, start = [], 0
+    while start < len(tokens):
+        fits = (n for n in lengths if start + n <= len(tokens))
+        match = next((n for n in fits if tuple(tokens[start : start + n]) in known), 0)
+        if match:
+            spans.append((start, start + match))
+        start += match or 1
+    return spans
 
 
 class TitleMatcher:
-    """Finds the catalog titles a text names, and their items (see the module docstring)."""
+    """Finds the catalog titles a text names, their items, and the kind of request it makes (see
+    the module docstring)."""
 
     def __init__(self, catalog: Catalog) -> None:
         values = {words(value) for table in catalog.value_index.values() for value in table}
@@ -49,24 +76,55 @@ class TitleMatcher:
                 self.positions.setdefault(title, []).append(position)
         self.titles = set(self.positions)
         self.lengths = sorted({len(t) for t in self.titles}, reverse=True)
+        #: field values that ask for an attribute (the catalog's noun asks for nothing)
+        self.values = {value for value in values if value} - {words(catalog.noun), words(catalog.noun + "s")}
+        self.value_lengths = sorted({len(v) for v in self.values}, reverse=True)
+
+    def _title_spans(self, text: str) -> tuple[list[re.Match], list[tuple[int, int]]]:
+        """The words of ``text`` (as matches, with their offsets) and the spans of the titles it names."""
+        found = list(_WORD.finditer(text))
+        return found, _longest_matches([m.group().lower() for m in found], self.titles, self.lengths)
 
     def named(self, text: str) -> list[tuple[str, ...]]:
         """The titles ``text`` names, in order of appearance, each once."""
-        tokens, found, start = words(text), [], 0
-        while start < len(tokens):
-            match = next((n for n in self.lengths if tuple(tokens[start : start + n]) in self.titles), 0)
-            if match:
-                title = tuple(tokens[start : start + match])
-                if title not in found:
-                    found.append(title)
-            start += match or 1
-        return found
+        found, spans = self._title_spans(text)
+        titles = [tuple(m.group().lower() for m in found[start:end]) for start, end in spans]
+        return list(dict.fromkeys(titles))
 
     def named_items(self, text: str) -> list[int]:
         """Positions of the items whose titles ``text`` names, in order of appearance."""
         return [position for title in self.named(text) for position in self.positions[title]]
 
+    def asks_for_attributes(self, text: str) -> bool:
+        """Whether ``text``, outside the titles it names and the parenthesised note right after one,
+        holds a number or a value of a list or categorical field (module docstring)."""
+        found, spans = self._title_spans(text)
+        outside = [True] * len(found)
+        for start, end in spans:
+            outside[start:end] = [False] * (end - start)
+            note = _NOTES.match(text, found[end - 1].end())
+            if note:
+                close = note.end()
+                for at in range(end, len(found)):
+                    if found[at].start() < close:
+                        outside[at] = False
+        runs, run = [], []  # the words outside, in runs that no title interrupts
+        for match, keep in zip(found, outside):
+            if keep:
+                run.append(match.group().lower())
+            elif run:
+                runs, run = runs + [run], []
+        runs += [run] if run else []
+        return any(
+            any(token.isdigit() for token in run) or _longest_matches(run, self.values, self.value_lengths)
+            for run in runs
+        )
+
     def kind(self, text: str) -> str:
-        """``history``, ``item`` or ``description``: the kind of ``text`` (module docstring)."""
+        """``history``, ``item``, ``request`` or ``description``: the kind of ``text`` (module docstring)."""
         count = len(self.named(text))
-        return KINDS[0] if count >= 2 else KINDS[1] if count == 1 else KINDS[2]
+        if count == 0:
+            return "description"
+        if self.asks_for_attributes(text):
+            return "request"
+        return "history" if count >= 2 else "item"
