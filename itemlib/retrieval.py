@@ -284,7 +284,16 @@ def with_popularity(spec: str, **options) -> PopularityPrior:
                          f"or give one: {model}{POPULARITY_SUFFIX}=0.02")  # fmt: skip
     choice = json.loads(path.read_text())
     weights = choice["weights"] if "weights" in choice else choice["weight"]  # one weight: an older version's file
+    _require_current_kinds(path, weights, f"itemlib popularity-weight --model {model}")
     return PopularityPrior(make_retriever(model, **options), weights, name=spec)
+
+
+def _require_current_kinds(path: Path, per_kind, command: str) -> None:
+    """A file's choice per kind of query must name this version's kinds: one chosen under an
+    older rule (three kinds, before ``request``) is chosen again, not guessed."""
+    if isinstance(per_kind, Mapping) and set(per_kind) != set(KINDS):
+        raise ModelError(f"{path} was chosen for the kinds of query {', '.join(per_kind)} (an older rule); "
+                         f"this version reads {', '.join(KINDS)}: choose again with `{command}`")  # fmt: skip
 
 
 def model_of(spec: str) -> str:
@@ -302,6 +311,8 @@ def with_collaborative(spec: str, **options) -> CollaborativeBlend:
     choice = json.loads(path.read_text())
     if choice["base"] != text.removeprefix(model):
         raise ModelError(f"{path} was chosen for {model}{choice['base']}, not for {text}")
+    for key in ("reference", "weights"):
+        _require_current_kinds(path, choice[key], f"itemlib popularity-weight --model {model} --blend")
     return CollaborativeBlend(make_retriever(text, **options), blend_references(choice["reference"]),
                               choice["weights"], name=spec)  # fmt: skip
 

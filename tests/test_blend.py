@@ -47,7 +47,8 @@ def blend(weight: float, reference: str = "itemknn") -> tuple[CollaborativeBlend
 def test_a_title_that_is_also_a_field_value_names_nothing():
     matcher = TitleMatcher(camps())
     assert matcher.named_items("after Game 1 and Game 2, some free play games") == [1, 2]
-    assert matcher.kind("Free Play games like Quiet Lake") == "item"
+    assert matcher.named_items("Free Play games like Quiet Lake") == [matcher.positions[("quiet", "lake")][0]]
+    assert matcher.kind("Free Play games like Quiet Lake") == "request"  # the genre is a wish beside the title
 
 
 @pytest.mark.parametrize("reference", COLLABORATIVE)
@@ -85,7 +86,7 @@ def test_each_kind_of_query_is_blended_with_its_own_reference():
     catalog = camps()
     text = make_retriever("random")
     itemknn, als = make_retriever("itemknn"), make_retriever("als")
-    mixed = CollaborativeBlend(text, dict(zip(KINDS, [itemknn, als, itemknn], strict=True)), 1.0)
+    mixed = CollaborativeBlend(text, dict(zip(KINDS, [itemknn, als, als, itemknn], strict=True)), 1.0)
     mixed.index(catalog)
     queries = ["I played Game 0, Game 1 and Game 2", "a game like Game 3"]
     _, collaborative, kinds = mixed.parts(queries)

@@ -74,16 +74,21 @@ def test_the_command_line_chooses_and_prints_the_weight(movielens_data, tmp_path
     assert (tmp_path / "model-validation" / "stats.json").exists()
 
 
-def test_a_query_s_kind_is_how_many_catalog_titles_it_names(movielens):
+def test_a_query_s_kind_is_how_many_catalog_titles_it_names_and_whether_it_asks_for_more(movielens):
     matcher = TitleMatcher(movielens)
     assert matcher.kind("Toy Story; Jumanji; Grumpier Old Men") == "history"  # one-word Jumanji is not counted
     assert matcher.named("after toy story, GRUMPIER old men!") == [("toy", "story"), ("grumpier", "old", "men")]
     assert matcher.kind("Which movies go well with Toy Story?") == "item"
+    assert matcher.kind("Which movies go well with Toy Story (1995; Comedy)?") == "item"  # a note on which item
     assert matcher.kind("a comedy from the 1990s about heat") == "description"
+    # a title with a wish: a field value or a number outside the titles
+    assert matcher.kind("I watched Toy Story; Grumpier Old Men. Now a Comedy, please") == "request"
+    assert matcher.kind("after Toy Story, something from 1995") == "request"
+    assert matcher.kind("more movies like Toy Story") == "item"  # the catalog's noun asks for nothing
 
 
 def test_each_kind_of_query_gets_its_own_weight(movielens):
-    weights = {"history": 1e6, "item": 0.0, "description": 0.0}
+    weights = {"history": 1e6, "item": 0.0, "request": 0.0, "description": 0.0}
     prior = PopularityPrior(make_retriever("bm25"), weights)
     prior.index(movielens)
     assert prior.query_weights(["Toy Story; Grumpier Old Men", "Toy Story", "space robots"]).tolist() == [1e6, 0, 0]
@@ -94,3 +99,9 @@ def test_each_kind_of_query_gets_its_own_weight(movielens):
     assert top[0] == search(popularity, ["x"], [[]], 1, ranks=ranks)[0, 0] != top[1]
     with pytest.raises(ValueError, match="per kind of query"):
         PopularityPrior(make_retriever("bm25"), {"history": 1.0})
+
+
+def test_weights_chosen_under_an_older_kind_rule_are_refused_not_guessed(tmp_path):
+    (tmp_path / WEIGHT_FILE).write_text(json.dumps({"weights": {"history": 0.1, "item": 0.0, "description": 0.0}}))
+    with pytest.raises(ModelError, match="an older rule.*choose again with `itemlib popularity-weight"):
+        make_retriever(f"{tmp_path}+popularity")
