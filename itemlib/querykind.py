@@ -108,13 +108,12 @@ class TitleMatcher:
                 for at in range(end, len(found)):
                     if found[at].start() < close:
                         outside[at] = False
-        runs, run = [], []  # the words outside, in runs that no title interrupts
+        runs: list[list[str]] = [[]]  # the words outside, in runs that no title or note interrupts
         for match, keep in zip(found, outside):
             if keep:
-                run.append(match.group().lower())
-            elif run:
-                runs, run = runs + [run], []
-        runs += [run] if run else []
+                runs[-1].append(match.group().lower())
+            elif runs[-1]:
+                runs.append([])
         return any(
             any(token.isdigit() for token in run) or _longest_matches(run, self.values, self.value_lengths)
             for run in runs

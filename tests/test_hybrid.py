@@ -80,6 +80,7 @@ def test_a_query_s_kind_is_how_many_catalog_titles_it_names_and_whether_it_asks_
     assert matcher.named("after toy story, GRUMPIER old men!") == [("toy", "story"), ("grumpier", "old", "men")]
     assert matcher.kind("Which movies go well with Toy Story?") == "item"
     assert matcher.kind("Which movies go well with Toy Story (1995; Comedy)?") == "item"  # a note on which item
+    assert matcher.kind("Toy Story (1995 (US)) (Comedy) and more like it") == "item"  # notes in a row, nested
     assert matcher.kind("a comedy from the 1990s about heat") == "description"
     # a title with a wish: a field value or a number outside the titles
     assert matcher.kind("I watched Toy Story; Grumpier Old Men. Now a Comedy, please") == "request"
