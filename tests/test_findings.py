@@ -38,6 +38,8 @@ def test_the_intro_has_five_lines_each_linked_to_its_table():
     lines = intro_lines(PUBLISHED)
     assert len(lines) == 5
     assert all(line.startswith("**") and '<a href="runs/cpu/' in line and line.endswith("</a>).") for line in lines)
+    behaviour = next(line for line in lines if "against a recommender" in line)
+    assert "The fullest tuned arm (tuned+popularity+cf) is" in behaviour  # one arm on both catalogs: named once
 
 
 def _run(commit: str, seconds: float, test_seed: int | None = None) -> dict:

@@ -233,9 +233,10 @@ def intro_lines(runs_dir: str | Path = ROOT / "book" / "runs" / "cpu") -> list[s
         worse = [f"{row.task} on {_name(row['test set'])} ({row['best reference'].split(' ')[0]} "
                  f"{row['vs best reference'].rsplit(' ', 1)[0]})"
                  for _, row in judged[judged.verdict == "worse"].iterrows()]  # fmt: skip
-        # the arm judged differs by catalog (the blend only where it met its validation criterion): say which where
-        arms = _and([f"{retriever} on {_name(test)}" for test, retriever
-                     in dict.fromkeys(zip(judged["test set"], judged.retriever))])  # fmt: skip
+        # the arm judged can differ by catalog (the blend only where it met its criterion): say which where it does
+        pairs = list(dict.fromkeys(zip(judged["test set"], judged.retriever)))
+        arms = (pairs[0][1] if len({retriever for _, retriever in pairs}) == 1
+                else _and([f"{retriever} on {_name(test)}" for test, retriever in pairs]))  # fmt: skip
         lines.append(f"**On what users did, against a recommender.** The fullest tuned arm ({arms}) is better than "
                      f"untuned and not worse than the best of popularity, item-kNN and ALS on {len(met)} of "
                      f"{len(judged)} behaviour tasks; worse than it on {_and(worse) if worse else 'none'} "
