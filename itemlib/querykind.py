@@ -62,6 +62,11 @@ def _longest_matches(tokens: list[str], known: set[tuple[str, ...]], lengths: li
     return spans
 
 
+def _distinct_titles(found: list[re.Match], spans: list[tuple[int, int]]) -> list[tuple[str, ...]]:
+    """The titles at ``spans`` of the words ``found``, in order of appearance, each once."""
+    return list(dict.fromkeys(tuple(m.group().lower() for m in found[start:end]) for start, end in spans))
+
+
 class TitleMatcher:
     """Finds the catalog titles a text names, their items, and the kind of request it makes (see
     the module docstring)."""
@@ -87,9 +92,7 @@ class TitleMatcher:
 
     def named(self, text: str) -> list[tuple[str, ...]]:
         """The titles ``text`` names, in order of appearance, each once."""
-        found, spans = self._title_spans(text)
-        titles = [tuple(m.group().lower() for m in found[start:end]) for start, end in spans]
-        return list(dict.fromkeys(titles))
+        return _distinct_titles(*self._title_spans(text))
 
     def named_items(self, text: str) -> list[int]:
         """Positions of the items whose titles ``text`` names, in order of appearance."""
@@ -98,16 +101,18 @@ class TitleMatcher:
     def asks_for_attributes(self, text: str) -> bool:
         """Whether ``text``, outside the titles it names and the parenthesised note right after one,
         holds a number or a value of a list or categorical field (module docstring)."""
-        found, spans = self._title_spans(text)
+        return self._asks(text, *self._title_spans(text))
+
+    def _asks(self, text: str, found: list[re.Match], spans: list[tuple[int, int]]) -> bool:
+        """:meth:`asks_for_attributes` given the words of ``text`` and its title spans, found once."""
         outside = [True] * len(found)
         for start, end in spans:
             outside[start:end] = [False] * (end - start)
             note = _NOTES.match(text, found[end - 1].end())
-            if note:
-                close = note.end()
-                for at in range(end, len(found)):
-                    if found[at].start() < close:
-                        outside[at] = False
+            at = end
+            while note and at < len(found) and found[at].start() < note.end():
+                outside[at] = False
+                at += 1
         runs: list[list[str]] = [[]]  # the words outside, in runs that no title or note interrupts
         for match, keep in zip(found, outside):
             if keep:
@@ -121,9 +126,10 @@ class TitleMatcher:
 
     def kind(self, text: str) -> str:
         """``history``, ``item``, ``request`` or ``description``: the kind of ``text`` (module docstring)."""
-        count = len(self.named(text))
+        found, spans = self._title_spans(text)  # once: both the count and the wish read them
+        count = len(_distinct_titles(found, spans))
         if count == 0:
             return "description"
-        if self.asks_for_attributes(text):
+        if self._asks(text, found, spans):
             return "request"
         return "history" if count >= 2 else "item"
