@@ -144,8 +144,8 @@ def main(models: str, catalogs: list[str]) -> dict:
         every = np.ones(len(tasks), dtype=bool)
         pass_prior = json.loads((model / WEIGHT_FILE).read_text())["weights"]
         pass_blend = json.loads((model / BLEND_FILE).read_text())
-        check = {kind: [pass_prior[kind], pass_blend["reference"][kind] if pass_blend["weights"][kind] else REFERENCES[0],
-                        pass_blend["weights"][kind]] for kind in KINDS}  # fmt: skip
+        check = {kind: [pass_prior[kind], pass_blend["reference"][kind] if pass_blend["weights"][kind]
+                        else REFERENCES[0], pass_blend["weights"][kind]] for kind in KINDS}  # fmt: skip
         whole = {proc.__name__: {k: list(s) for k, s in chosen(proc, values, kinds, every).items()}
                  for proc in (sequential, joint)}  # fmt: skip
         fold = halves(tasks, profile.seed)
