@@ -21,9 +21,12 @@ punctuation ignored, longest title first, no overlaps); titles of one word are n
 "Heat" or "Up" occur in requests that mean no film, nor titles that are also a value of a list or
 categorical field (Steam's game "Free to Play" is a genre too, and a request for free games names
 no game). A query *asks for attributes* when, outside the titles it names and a parenthesised note
-right after one ("Heat (1995)", "Dead Space (Action)": which item is meant, not what is wanted), it
-holds a number ("from 2009", "under $5") or a value of one of the catalog's list or categorical
-fields ("a Comedy", "with Co-op"; the catalog's noun, "games", is not counted). Counting titles
+right after one ("Heat (1995)", "Dead Space (Action)", "Seven Samurai (Shichinin no samurai) (1954)":
+which item is meant, not what is wanted), it holds a number ("from 2009", "under $5") or a value of
+one of the catalog's list or categorical fields ("a Comedy", "with Co-op"; the catalog's noun,
+"games", is not counted). A value of one word of a categorical field and of no list field is a name
+(a maker, a rating) and counts only as the catalog writes it, case included: Steam's developer
+"Appeal" is asked for by "a game by Appeal", not by "what has a similar appeal?". Counting titles
 alone would give a title with a wish the weights meant for "games like X". The weight of each kind
 is chosen on a validation split (:func:`itemlib.validation.choose_popularity_weight`), which also
 reports how the rule sorts each task's queries.
@@ -33,15 +36,16 @@ from __future__ import annotations
 
 import re
 
-from itemlib.catalog import Catalog
+from itemlib.catalog import Catalog, FieldKind
 
 KINDS = ("history", "item", "request", "description")
 #: Titles shorter than this many words are never counted as named.
 MIN_TITLE_WORDS = 2
 _WORD = re.compile(r"[^\W_]+")
 #: parenthesised notes after a title's last word ("Pirates! (2005)", "Mafia II (2K Games, Feral
-#: Interactive (Mac))": one level of nesting), one or more in a row
-_NOTES = re.compile(r"(?:[^\w()]*\((?:[^()]|\([^()]*\))*\))+")
+#: Interactive (Mac))": one level of nesting), one or more in a row, after the parentheses that
+#: close the title itself ("Seven Samurai (Shichinin no samurai) (Action)")
+_NOTES = re.compile(r"\)*(?:[^\w()]*\((?:[^()]|\([^()]*\))*\))+")
 
 
 def words(text: str) -> tuple[str, ...]:
@@ -67,6 +71,16 @@ def _distinct_titles(found: list[re.Match], spans: list[tuple[int, int]]) -> lis
     return list(dict.fromkeys(tuple(m.group().lower() for m in found[start:end]) for start, end in spans))
 
 
+def _names(catalog: Catalog, ignored: set[tuple[str, ...]]) -> set[str]:
+    """The one-word values of categorical fields (a maker, a rating) that no list field holds and
+    that are not ``ignored``, as the catalog writes them (module docstring)."""
+    categorical = {spec.name for spec in catalog.fields_of(FieldKind.CATEGORICAL)}
+    listed = {words(value) for field, table in catalog.value_index.items() if field not in categorical
+              for value in table}  # fmt: skip
+    written = (_WORD.findall(value) for field in categorical for value in catalog.value_index[field])
+    return {tokens[0] for tokens in written if len(tokens) == 1 and (tokens[0].lower(),) not in listed | ignored}
+
+
 class TitleMatcher:
     """Finds the catalog titles a text names, their items, and the kind of request it makes (see
     the module docstring)."""
@@ -81,8 +95,11 @@ class TitleMatcher:
                 self.positions.setdefault(title, []).append(position)
         self.titles = set(self.positions)
         self.lengths = sorted({len(t) for t in self.titles}, reverse=True)
-        #: field values that ask for an attribute (the catalog's noun asks for nothing)
-        self.values = {value for value in values if value} - {words(catalog.noun), words(catalog.noun + "s")}
+        noun = {words(catalog.noun), words(catalog.noun + "s")}
+        #: names that ask for an attribute only as written ("Appeal", not "a similar appeal")
+        self.names = _names(catalog, noun)
+        #: field values that ask for an attribute whatever their case (the catalog's noun asks for nothing)
+        self.values = {value for value in values if value} - noun - {words(name) for name in self.names}
         self.value_lengths = sorted({len(v) for v in self.values}, reverse=True)
 
     def _title_spans(self, text: str) -> tuple[list[re.Match], list[tuple[int, int]]]:
@@ -113,14 +130,15 @@ class TitleMatcher:
             while note and at < len(found) and found[at].start() < note.end():
                 outside[at] = False
                 at += 1
-        runs: list[list[str]] = [[]]  # the words outside, in runs that no title or note interrupts
+        runs: list[list[str]] = [[]]  # the words outside, as written, in runs that no title or note interrupts
         for match, keep in zip(found, outside):
             if keep:
-                runs[-1].append(match.group().lower())
+                runs[-1].append(match.group())
             elif runs[-1]:
                 runs.append([])
         return any(
-            any(token.isdigit() for token in run) or _longest_matches(run, self.values, self.value_lengths)
+            any(token.isdigit() or token in self.names for token in run)
+            or _longest_matches([token.lower() for token in run], self.values, self.value_lengths)
             for run in runs
         )
 

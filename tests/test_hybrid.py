@@ -88,6 +88,26 @@ def test_a_query_s_kind_is_how_many_catalog_titles_it_names_and_whether_it_asks_
     assert matcher.kind("more movies like Toy Story") == "item"  # the catalog's noun asks for nothing
 
 
+def test_a_one_word_name_asks_only_when_written_as_a_name_and_a_title_s_own_parentheses_are_the_title():
+    from itemlib.catalog import Catalog, Field, FieldKind, Item
+
+    schema = [Field("genres", FieldKind.LIST), Field("developer", FieldKind.CATEGORICAL)]
+    items = [
+        Item("1", "Outcast Second Contact", {"genres": ["Action"], "developer": "Appeal"}),
+        Item("2", "Seven Samurai (Shichinin no samurai)", {"genres": ["Drama"], "developer": "Toho Studios"}),
+        Item("3", "Portal Two", {"genres": ["Puzzle"], "developer": "Valve"}),
+    ]
+    matcher = TitleMatcher(Catalog("toy", items, schema, noun="game"))
+    # a developer called Appeal is asked for by its name, not by the word
+    assert matcher.kind("Portal Two was great -- what has a similar appeal?") == "item"
+    assert matcher.kind("Portal Two, but something by Appeal") == "request"
+    assert matcher.kind("Portal Two, but an action game") == "request"  # a list value: any case
+    assert matcher.kind("Portal Two, but something by toho studios") == "request"  # a name of two words: any case
+    # the parentheses that close a title are part of it; the note after them is still a note
+    assert matcher.kind("Fans of Seven Samurai (Shichinin no samurai) (1954; Drama) watch what else?") == "item"
+    assert matcher.kind("After Seven Samurai (Shichinin no samurai), a Drama please") == "request"
+
+
 def test_each_kind_of_query_gets_its_own_weight(movielens):
     weights = {"history": 1e6, "item": 0.0, "request": 0.0, "description": 0.0}
     prior = PopularityPrior(make_retriever("bm25"), weights)
