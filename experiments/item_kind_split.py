@@ -47,10 +47,10 @@ from itemlib.cards import TrainingCard
 from itemlib.collaborative import COLLABORATIVE
 from itemlib.comparison import paired_comparison
 from itemlib.evaluation import evaluate
-from itemlib.provenance import git_commit
 from itemlib.querykind import KINDS
 from itemlib.retrieval import BLEND_FILE, WEIGHT_FILE, CollaborativeBlend, PopularityPrior, make_retriever
-from itemlib.study.profiles import PROFILES, study_catalog
+from itemlib.study.experiments import new_record, pass_catalogs, write_record
+from itemlib.study.profiles import PROFILES
 from itemlib.validation import (
     BLEND_WEIGHTS,
     WEIGHTS,
@@ -81,12 +81,9 @@ def item_scores(retriever, *, catalog, split: Path, kinds: dict[str, list[str]])
 
 def main(models: str, catalogs: list[str]) -> dict:
     profile = PROFILES["cpu"]
-    result = {"commit": git_commit(), "criterion": __doc__.split("The criterion, fixed")[1].split("\n\n")[0],
-              "catalogs": {}}  # fmt: skip
-    for name in catalogs or ["movielens", "steam"]:
+    result = new_record(__doc__)
+    for name, catalog, model, split in pass_catalogs(models, catalogs):
         started = time.perf_counter()
-        catalog = study_catalog(name, profile.max_items, profile.seed)
-        model, split = Path(models) / name, Path(models) / f"{name}-validation"
         kinds = _kinds_of(catalog, split)
         prior = json.loads((model / WEIGHT_FILE).read_text())["weights"]
         blend = json.loads((model / BLEND_FILE).read_text())
@@ -142,8 +139,7 @@ def main(models: str, catalogs: list[str]) -> dict:
     compared = [g["oracle against pass's choice"]["verdict"] for c in result["catalogs"].values()
                 for g in c["groups"].values()]  # fmt: skip
     result["worth building"] = "better" in compared and "worse" not in compared
-    out = Path(__file__).with_name("item_kind_split.json")
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    write_record(__file__, result)
     print("worth building:", result["worth building"])
     return result
 

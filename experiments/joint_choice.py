@@ -39,7 +39,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -47,11 +46,10 @@ from itemlib.cards import TrainingCard
 from itemlib.collaborative import COLLABORATIVE
 from itemlib.comparison import paired_comparison
 from itemlib.evaluation import evaluate
-from itemlib.provenance import git_commit
 from itemlib.querykind import KINDS
 from itemlib.retrieval import BLEND_FILE, WEIGHT_FILE, CollaborativeBlend, PopularityPrior, make_retriever
-from itemlib.study.profiles import PROFILES, study_catalog
-from itemlib.taskinfo import tasks_in
+from itemlib.study.experiments import new_record, pass_catalogs, write_record
+from itemlib.study.profiles import PROFILES
 from itemlib.validation import (
     BLEND_WEIGHTS,
     WEIGHTS,
@@ -59,6 +57,7 @@ from itemlib.validation import (
     _kinds_of,
     _MemoItemScores,
     _MemoScores,
+    better_and_worse,
     reference_rows,
 )
 
@@ -121,12 +120,9 @@ def out_of_sample(procedure, values, kinds: np.ndarray, fold: np.ndarray) -> tup
 
 def main(models: str, catalogs: list[str]) -> dict:
     profile = PROFILES["cpu"]
-    result = {"commit": git_commit(), "criterion": __doc__.split("The criterion, fixed")[1].split("\n\n")[0],
-              "catalogs": {}}  # fmt: skip
-    for name in catalogs or ["movielens", "steam"]:
+    result = new_record(__doc__)
+    for name, catalog, model, split in pass_catalogs(models, catalogs):
         started = time.perf_counter()
-        catalog = study_catalog(name, profile.max_items, profile.seed)
-        model, split = Path(models) / name, Path(models) / f"{name}-validation"
         base = _MemoScores(make_retriever(str(model)))
         training_rows = reference_rows(catalog, split)
         references = {ref: _MemoItemScores(COLLABORATIVE[ref](), training_rows) for ref in REFERENCES}
@@ -169,12 +165,11 @@ def main(models: str, catalogs: list[str]) -> dict:
         }
         print(name, json.dumps({k: v for k, v in result["catalogs"][name].items() if k != "chosen per half"}, indent=0),
               flush=True)  # fmt: skip
-    behaviour = set(tasks_in("behaviour"))
-    compared = [r for c in result["catalogs"].values() for r in c["joint against sequential, out of sample"]]
-    result["adopted"] = (not any(r["verdict"] == "worse" for r in compared)
-                         and any(r["verdict"] == "better" and r["task"] in behaviour for r in compared))  # fmt: skip
-    out = Path(__file__).with_name("joint_choice.json")
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    better, worse = better_and_worse(
+        r for c in result["catalogs"].values() for r in c["joint against sequential, out of sample"]
+    )
+    result["adopted"] = bool(better) and not worse
+    write_record(__file__, result)
     print("adopted:", result["adopted"])
     return result
 

@@ -41,7 +41,6 @@ from itemlib.cards import TrainingCard
 from itemlib.collaborative import COLLABORATIVE
 from itemlib.comparison import paired_comparison
 from itemlib.evaluation import evaluate
-from itemlib.provenance import git_commit
 from itemlib.querykind import TitleMatcher
 from itemlib.retrieval import (
     BLEND_FILE,
@@ -51,9 +50,16 @@ from itemlib.retrieval import (
     blend_references,
     make_retriever,
 )
-from itemlib.study.profiles import PROFILES, study_catalog
-from itemlib.taskinfo import tasks_in
-from itemlib.validation import _MemoItemScores, choose_popularity_weight, reference_rows, tune_blend, validation_blend
+from itemlib.study.experiments import new_record, pass_catalogs, write_record
+from itemlib.study.profiles import PROFILES
+from itemlib.validation import (
+    _MemoItemScores,
+    better_and_worse,
+    choose_popularity_weight,
+    reference_rows,
+    tune_blend,
+    validation_blend,
+)
 
 
 class CountRule(TitleMatcher):
@@ -96,12 +102,9 @@ def per_task(per_query) -> dict:
 
 def main(models: str, scratch_root: str, catalogs: list[str]) -> dict:
     profile = PROFILES["cpu"]
-    result = {"commit": git_commit(), "criterion": __doc__.split("The criterion, fixed")[1].split("\n\n")[0],
-              "catalogs": {}}  # fmt: skip
-    for name in catalogs or ["movielens", "steam"]:
+    result = new_record(__doc__)
+    for name, catalog, model, split in pass_catalogs(models, catalogs):
         started = time.perf_counter()
-        catalog = study_catalog(name, profile.max_items, profile.seed)
-        model, split = Path(models) / name, Path(models) / f"{name}-validation"
         scratch = Path(scratch_root) / f"{name}-request"
         for source, target in ((model, scratch), (split, Path(f"{scratch}-validation"))):
             shutil.rmtree(target, ignore_errors=True)
@@ -138,12 +141,9 @@ def main(models: str, scratch_root: str, catalogs: list[str]) -> dict:
             "new rule against count rule": rows,
         }  # fmt: skip
         print(json.dumps(result["catalogs"][name]["new rule against count rule"], indent=0), flush=True)
-    behaviour = set(tasks_in("behaviour"))
-    compared = [r for c in result["catalogs"].values() for r in c["new rule against count rule"]]
-    result["adopted"] = (not any(r["verdict"] == "worse" for r in compared)
-                         and any(r["verdict"] == "better" and r["task"] in behaviour for r in compared))  # fmt: skip
-    out = Path(__file__).with_name("request_kind.json")
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    better, worse = better_and_worse(r for c in result["catalogs"].values() for r in c["new rule against count rule"])
+    result["adopted"] = bool(better) and not worse
+    write_record(__file__, result)
     print("adopted:", result["adopted"])
     return result
 

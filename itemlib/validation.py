@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -369,6 +369,14 @@ BLEND_CRITERION = (
 )
 
 
+def better_and_worse(rows: Iterable[Mapping]) -> tuple[list[str], list[str]]:
+    """Of paired-comparison rows (``task``, ``verdict``): the behaviour tasks judged better beyond
+    noise and the tasks judged worse. The study adopts a change when the first is not empty and the
+    second is (:data:`BLEND_CRITERION`, and each experiment's criterion)."""
+    better = [r["task"] for r in rows if r["verdict"] == "better" and r["task"] in tasks_in("behaviour")]
+    return better, [r["task"] for r in rows if r["verdict"] == "worse"]
+
+
 def validation_blend(text: str, catalog: Catalog, validation_dir: str | Path) -> CollaborativeBlend:
     """The blend chosen for ``text`` (``make_retriever(text + "+cf")``) with its references fitted on
     :func:`reference_rows` of ``validation_dir``: how a blend is scored on a validation split. Fitted
@@ -395,8 +403,7 @@ def judge_blend(text: str, catalog: Catalog, validation_dir: str | Path, seed: i
         rows.append({"task": task, "queries": len(group), "text": round(float(group.value.mean()), 4),
                      "blend": round(float(blended.mean()), 4),
                      **{k: round(v, 4) if isinstance(v, float) else v for k, v in comparison.items()}})  # fmt: skip
-    better = [r["task"] for r in rows if r["verdict"] == "better" and r["task"] in tasks_in("behaviour")]
-    worse = [r["task"] for r in rows if r["verdict"] == "worse"]
+    better, worse = better_and_worse(rows)
     judgement = {"criterion": BLEND_CRITERION, "tasks": rows, "better on behaviour tasks": better,
                  "worse on": worse, "joins": bool(better) and not worse}  # fmt: skip
     write_text_whole(path, json.dumps(choice | {"judgement": judgement}, indent=1) + "\n")

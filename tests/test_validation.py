@@ -14,7 +14,13 @@ from itemlib.evaluation import load_tests
 from itemlib.losses import ItemInfoNCELoss
 from itemlib.tasks import NEIGHBOURS, TASKS
 from itemlib.training import TrainConfig, drawn_rows, load_training_records, train
-from itemlib.validation import ValidationConfig, reference_rows, validation_split, write_validation_split
+from itemlib.validation import (
+    ValidationConfig,
+    better_and_worse,
+    reference_rows,
+    validation_split,
+    write_validation_split,
+)
 
 from .tiny_models import tiny_bert
 
@@ -125,3 +131,22 @@ def test_references_judged_on_a_split_are_fitted_without_what_it_asks(movielens,
     assert len(known) > 10 and any(len(sets) > 1 for sets in known.values())
     for user, sets in known.items():  # a user's row keeps what every one of their queries knows
         assert set(rows[user]) == set(everything[user]) & set.intersection(*sets)
+
+
+def test_a_change_is_judged_by_behaviour_tasks_better_and_any_task_worse():
+    rows = [{"task": "UH2I", "verdict": "better"}, {"task": "FA2I", "verdict": "better"},
+            {"task": "I2I", "verdict": "within noise"}, {"task": "NM2I", "verdict": "worse"}]  # fmt: skip
+    assert better_and_worse(rows) == (["UH2I"], ["NM2I"])  # FA2I is no behaviour task
+    assert better_and_worse(iter(rows[1:3])) == ([], [])
+
+
+def test_an_experiment_records_the_criterion_its_docstring_fixed_and_writes_beside_itself(tmp_path):
+    from itemlib.study.experiments import new_record, write_record
+
+    doc = "What it measures.\n\nThe criterion, fixed before any score: adopted if better.\nStill it.\n\nRun: it."
+    record = new_record(doc)
+    assert record["criterion"] == " before any score: adopted if better.\nStill it." and record["catalogs"] == {}
+    with pytest.raises(ValueError, match="states its criterion"):
+        new_record("No criterion here.")
+    out = write_record(tmp_path / "some_test.py", record | {"adopted": False})
+    assert out == tmp_path / "some_test.json" and json.loads(out.read_text())["adopted"] is False
