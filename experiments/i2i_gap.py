@@ -30,6 +30,7 @@ from itemlib.comparison import paired_comparison
 from itemlib.evaluation import load_tests
 from itemlib.provenance import git_commit
 from itemlib.querykind import TitleMatcher
+from itemlib.study.experiments import write_record
 from itemlib.study.profiles import PROFILES, study_catalog
 
 RUNS = Path(__file__).parents[1] / "book" / "runs" / "cpu"
@@ -70,8 +71,7 @@ def main(tests_root: str) -> dict:
                 "by kind": rows,
             }
             print(name, task, json.dumps(result["catalogs"][name]["tasks"][task], ensure_ascii=False), flush=True)
-    out = Path(__file__).with_name("i2i_gap.json")
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    write_record(__file__, result)
     return result
 
 

@@ -102,8 +102,8 @@ def halves(tasks: np.ndarray, seed: int) -> np.ndarray:
 
 def chosen(procedure, values: dict[Setting, np.ndarray], kinds: np.ndarray, rows: np.ndarray) -> dict[str, Setting]:
     """Per kind, the setting ``procedure`` chooses on ``rows`` (a kind without rows there: no prior, no blend)."""
-    return {kind: procedure(values, rows & (kinds == kind)) if (rows & (kinds == kind)).any()
-            else (0.0, REFERENCES[0], 0.0) for kind in KINDS}  # fmt: skip
+    masks = {kind: rows & (kinds == kind) for kind in KINDS}
+    return {kind: procedure(values, mask) if mask.any() else (0.0, REFERENCES[0], 0.0) for kind, mask in masks.items()}
 
 
 def out_of_sample(procedure, values, kinds: np.ndarray, fold: np.ndarray) -> tuple[np.ndarray, list[dict]]:

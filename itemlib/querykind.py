@@ -77,8 +77,9 @@ def _names(catalog: Catalog, ignored: set[tuple[str, ...]]) -> set[str]:
     categorical = {spec.name for spec in catalog.fields_of(FieldKind.CATEGORICAL)}
     listed = {words(value) for field, table in catalog.value_index.items() if field not in categorical
               for value in table}  # fmt: skip
+    excluded = listed | ignored
     written = (_WORD.findall(value) for field in categorical for value in catalog.value_index[field])
-    return {tokens[0] for tokens in written if len(tokens) == 1 and (tokens[0].lower(),) not in listed | ignored}
+    return {tokens[0] for tokens in written if len(tokens) == 1 and (tokens[0].lower(),) not in excluded}
 
 
 class TitleMatcher:
