@@ -9,10 +9,14 @@ sees each of them once), same model (MiniLM), same trainer, one process, run one
 2. The ``cpu`` profile's recipes: the one published before (3 verified negatives, batch 8,
    filtered in-batch negatives), the adopted one (no verified negatives, batch 32, filtered), and
    plain MNRL at the adopted one's batch (query and positive, batch 32).
+3. Padding: the adopted recipe with each column embedded in one pass (padded to its longest text)
+   against chunks of texts of similar length (``chunk_rows``; the same loss and gradients up to
+   rounding and dropout draws, tests/test_training.py), with the share of computed tokens that are text.
 
 Prints examples/s and non-padding tokens/s; itemlib's times include loading the data and saving the
-model. Run: ``python benchmarks/bench_train.py [--data DIR] [--examples 320]`` (generates MovieLens
-data into a temporary directory when ``--data`` is not given).
+model. Run: ``python benchmarks/bench_train.py [--catalog steam] [--data DIR] [--examples 320]``
+(generates the catalog's data into a temporary directory when ``--data`` is not given; the study's
+data is in ``work/cpu/data/CATALOG`` after a cpu pass).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from itemlib.catalog import Catalog
-from itemlib.datasets import load_movielens
+from itemlib.datasets import load_catalog
 from itemlib.generate import generate
 from itemlib.models import load_encoder
 from itemlib.study.profiles import PROFILES
@@ -84,12 +88,33 @@ def non_padding_tokens(records: list[dict], negatives: int) -> int:
     return sum(len(ids) for ids in encoded["input_ids"])
 
 
+def padded_share(records: list[dict], batch: int, chunk_rows: int, seed: int = 0) -> float:
+    """Share of the tokens a model computes that are text, query and positive columns, batches of
+    ``batch`` drawn in a seeded random order, each column padded per chunk of ``chunk_rows``
+    (0: per column) of similar length, as :func:`itemlib.losses.embed_columns_by_length` does."""
+    import random
+
+    order = list(range(len(records)))
+    random.Random(seed).shuffle(order)
+    text = computed = 0
+    for column in ("query", "pos"):
+        texts = [records[i][column] if column == "query" else records[i][column][0] for i in order]
+        lengths = [len(ids) for ids in tokenizer()(texts, truncation=True, max_length=MAX_LENGTH)["input_ids"]]
+        for start in range(0, len(lengths), batch):
+            rows = sorted(lengths[start : start + batch])
+            size = chunk_rows or len(rows)
+            text += sum(rows)
+            computed += sum(len(rows[i : i + size]) * max(rows[i : i + size]) for i in range(0, len(rows), size))
+    return text / computed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", help="directory written by `itemlib generate` (default: generate MovieLens now)")
     parser.add_argument("--examples", type=int, default=320, help="training examples per run (a multiple of 32)")
+    parser.add_argument("--catalog", default="movielens", help="movielens or steam (its data: --data)")
     args = parser.parse_args()
-    catalog = load_movielens()
+    catalog = load_catalog(args.catalog)
     adopted = PROFILES["cpu"].training
     earlier = replace(adopted, negatives=3, batch_size=8)  # the recipe published before (method page, appendix)
     with tempfile.TemporaryDirectory() as scratch:
@@ -134,6 +159,17 @@ def main() -> None:
         print(
             f"  adopted/earlier {before / after:.2f}x the examples/s; adopted/plain at equal batch {plain / after:.2f}"
         )
+        chunks = sorted({adopted.chunk_rows, 4, 8, 16} - {0})
+        seconds = report("3. padding: the adopted recipe, each column in one pass or in chunks of similar length", [
+            (f"chunk_rows {rows}" + (" (adopted)" if rows == adopted.chunk_rows else ""), 0, adopted.batch_size,
+             functools.partial(itemlib_seconds, subset, scratch / f"chunks{rows}", replace(adopted, chunk_rows=rows),
+                               catalog))
+            for rows in [0, *chunks]
+        ])  # fmt: skip
+        for rows, took in zip(chunks, seconds[1:]):
+            print(f"  chunk_rows {rows}: {seconds[0] / took:.2f}x the examples/s of one pass per column; text is "
+                  f"{padded_share(records, adopted.batch_size, rows):.0%} of the tokens computed, against "
+                  f"{padded_share(records, adopted.batch_size, 0):.0%}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -33,6 +33,60 @@ FalseNegativeMask = Callable[[list[int]], Tensor]
 CatalogTargets = Callable[[list[int]], tuple[Tensor, Tensor]]
 
 
+def embed_columns_by_length(
+    model: nn.Module, features_list: Iterable[dict[str, Any]], chunk_rows: int = 0
+) -> list[Tensor]:
+    """One ``sentence_embedding`` tensor per column, each column's rows embedded in chunks of
+    ``chunk_rows`` texts of similar length (0: sentence-transformers' ``embed_columns``, the query
+    column in one forward pass and the passage columns merged into another).
+
+    Why: the collator pads a column to its longest text, and a few long queries (a user's history)
+    make most of a batch padding: in the cpu recipe's batches of 32 a third of the query tokens are
+    text. Sorted into chunks, each padded only to its own longest, the model computes nearly only
+    text tokens (``benchmarks/bench_train.py`` measures the gain). The embeddings are returned in
+    the rows' own order and are the same as one pass would give, so are the loss and its gradients,
+    up to rounding and the dropout masks drawn (the random draws follow the chunks' shapes).
+    """
+    from sentence_transformers.base.losses.merged_forward import embed_columns, merge_feature_batches
+
+    features_list = list(features_list)
+    if not chunk_rows:
+        return embed_columns(model, features_list)
+    queries, passages = features_list[0], features_list[1:]
+    embeddings = [_embed_sorted(model, queries, chunk_rows)]
+    merged = merge_feature_batches(passages) if len(passages) > 1 else None
+    if merged is None:
+        return embeddings + [_embed_sorted(model, features, chunk_rows) for features in passages]
+    together = _embed_sorted(model, merged, chunk_rows)
+    return embeddings + list(together.reshape(len(passages), -1, *together.shape[1:]).unbind(0))
+
+
+def _embed_sorted(model: nn.Module, features: dict[str, Any], chunk_rows: int) -> Tensor:
+    """``model``'s sentence embeddings of one column, its rows sorted by length, embedded
+    ``chunk_rows`` at a time and put back in their order. A right-padded chunk is cut to its
+    longest text (left padding is kept whole: cutting it would move the texts' positions)."""
+    mask = features["attention_mask"]
+    rows = mask.shape[0]
+    if rows <= chunk_rows:
+        return model(features)["sentence_embedding"]
+    lengths = mask.sum(dim=1)
+    order = torch.argsort(lengths, stable=True)
+    parts = []
+    for start in range(0, rows, chunk_rows):
+        index = order[start : start + chunk_rows]
+        width = int(lengths[index].max())
+        right_padded = not bool(mask[index, width:].any())
+        chunk = {}
+        for key, value in features.items():
+            if isinstance(value, Tensor) and value.ndim >= 1 and value.shape[0] == rows and key != "prompt_length":
+                value = value[index]
+                if value.ndim >= 2 and right_padded and value.shape[1] == mask.shape[1]:
+                    value = value[:, :width]
+            chunk[key] = value
+        parts.append(model(chunk)["sentence_embedding"])
+    return torch.cat(parts)[torch.argsort(order)]
+
+
 class ItemInfoNCELoss(nn.Module):
     """InfoNCE over cosine similarity / temperature of each query against its positive item and
     its K verified negatives, optionally also against the other examples' passages in the batch.
@@ -50,6 +104,8 @@ class ItemInfoNCELoss(nn.Module):
         in_batch: ``"off"``, ``"on"`` or ``"filtered"``.
         false_negatives: required for ``"filtered"``; see :data:`FalseNegativeMask`. Built by
             :func:`itemlib.training.false_negative_mask`.
+        chunk_rows: > 0 embeds each column in chunks of that many texts of similar length (less
+            padding; the same loss up to rounding and dropout draws), see :func:`embed_columns_by_length`.
 
     Inputs:
 
@@ -85,10 +141,13 @@ class ItemInfoNCELoss(nn.Module):
         temperature: float = DEFAULT_TEMPERATURE,
         in_batch: InBatch = "off",
         false_negatives: FalseNegativeMask | None = None,
+        chunk_rows: int = 0,
     ) -> None:
         super().__init__()
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
+        if chunk_rows < 0:
+            raise ValueError(f"chunk_rows must be >= 0, got {chunk_rows}")
         if in_batch not in IN_BATCH_MODES:
             raise ValueError(f"in_batch must be one of {IN_BATCH_MODES}, got {in_batch!r}")
         if in_batch == "filtered" and false_negatives is None:
@@ -97,11 +156,10 @@ class ItemInfoNCELoss(nn.Module):
         self.temperature = temperature
         self.in_batch = in_batch
         self.false_negatives = false_negatives
+        self.chunk_rows = chunk_rows
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
-        from sentence_transformers.base.losses.merged_forward import embed_columns
-
-        embeddings = embed_columns(self.model, sentence_features)
+        embeddings = embed_columns_by_length(self.model, sentence_features, self.chunk_rows)
         blocked = None
         if self.in_batch == "filtered":
             blocked = self.false_negatives([int(r) for r in labels.tolist()]).to(embeddings[0].device)  # type: ignore[misc]
@@ -132,7 +190,7 @@ class ItemInfoNCELoss(nn.Module):
 
     def get_config_dict(self) -> dict[str, Any]:
         """The settings the model card records (sentence-transformers reads this on training)."""
-        return {"temperature": self.temperature, "in_batch": self.in_batch}
+        return {"temperature": self.temperature, "in_batch": self.in_batch, "chunk_rows": self.chunk_rows}
 
     @property
     def citation(self) -> str:
@@ -155,6 +213,8 @@ class CatalogInfoNCELoss(nn.Module):
         item_embeddings: (N, d) embeddings of the catalog's items by the base model (normalised here).
         targets: see :data:`CatalogTargets`; built by :func:`itemlib.training.catalog_targets`.
         temperature: divides cosine similarities. Must be > 0.
+        chunk_rows: > 0 embeds the queries in chunks of that many of similar length, see
+            :func:`embed_columns_by_length`.
 
     Inputs:
 
@@ -186,10 +246,12 @@ class CatalogInfoNCELoss(nn.Module):
     """
 
     def __init__(self, model: nn.Module, item_embeddings: Tensor, targets: CatalogTargets,
-                 temperature: float = DEFAULT_TEMPERATURE):  # fmt: skip
+                 temperature: float = DEFAULT_TEMPERATURE, chunk_rows: int = 0):  # fmt: skip
         super().__init__()
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
+        if chunk_rows < 0:
+            raise ValueError(f"chunk_rows must be >= 0, got {chunk_rows}")
         if item_embeddings.ndim != 2 or not len(item_embeddings):
             shape = tuple(item_embeddings.shape)
             raise ValueError(f"item_embeddings must be a non-empty (N, d) matrix, got shape {shape}")
@@ -197,11 +259,10 @@ class CatalogInfoNCELoss(nn.Module):
         self.register_buffer("item_embeddings", nn.functional.normalize(item_embeddings.detach().float(), dim=-1))
         self.targets = targets
         self.temperature = temperature
+        self.chunk_rows = chunk_rows
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
-        from sentence_transformers.base.losses.merged_forward import embed_columns
-
-        queries = embed_columns(self.model, sentence_features)[0]
+        queries = embed_columns_by_length(self.model, sentence_features, self.chunk_rows)[0]
         positives, blocked = self.targets([int(r) for r in labels.tolist()])
         return self.compute_loss_from_embeddings(queries, positives.to(queries.device), blocked.to(queries.device))
 
@@ -216,7 +277,8 @@ class CatalogInfoNCELoss(nn.Module):
 
     def get_config_dict(self) -> dict[str, Any]:
         """The settings the model card records (sentence-transformers reads this on training)."""
-        return {"temperature": self.temperature, "negatives": "every catalog item the predicate rejects"}
+        return {"temperature": self.temperature, "negatives": "every catalog item the predicate rejects",
+                "chunk_rows": self.chunk_rows}  # fmt: skip
 
     @property
     def citation(self) -> str:

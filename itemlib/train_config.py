@@ -92,6 +92,12 @@ class TrainConfig(Config):
     seed: int = option(0, help="fixes initialisation, data order and resampled positives")
     save_steps: int = option(0, minimum=0, help="checkpoint every N steps (0: only the final model)")
     max_seq_length: int = option(96, minimum=1, help="tokens per text")
+    chunk_rows: int = option(
+        0,
+        minimum=0,
+        help="embed each column of a batch in chunks of N texts of similar length, each padded only to its "
+        "own longest: the same loss up to rounding and dropout draws, less padding (0: a column in one pass)",
+    )
     lora_rank: int = option(0, minimum=0, help="> 0 trains LoRA adapters, merged into the saved weights; repllama: 16")
     logging_steps: int = option(10, minimum=1, help="steps between loss records")
     progress: bool = option(True, flag="--quiet", help="no progress bar")

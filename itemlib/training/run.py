@@ -60,12 +60,13 @@ def train(
     lora_rank = config.lora_rank or (16 if PRESETS.get(config.model) and PRESETS[config.model].lora else 0)
     if frozen:  # the catalog embedded once by the base model, before its query side moves
         items = embed_catalog(model, catalog, progress=config.progress)  # type: ignore[arg-type]
-        loss = CatalogInfoNCELoss(model, torch.from_numpy(items), catalog_targets(catalog, records), config.temperature)
+        loss = CatalogInfoNCELoss(model, torch.from_numpy(items), catalog_targets(catalog, records), config.temperature,
+                                  config.chunk_rows)  # fmt: skip
     if lora_rank:
         add_lora(model, lora_rank)
     if not frozen:
         masker = false_negative_mask(catalog, records, config.negatives) if config.in_batch == "filtered" else None
-        loss = ItemInfoNCELoss(model, config.temperature, config.in_batch, masker)  # type: ignore[arg-type]
+        loss = ItemInfoNCELoss(model, config.temperature, config.in_batch, masker, config.chunk_rows)  # type: ignore[arg-type]
 
     out.mkdir(parents=True, exist_ok=True)
     claim(out, "train")
