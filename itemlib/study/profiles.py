@@ -176,7 +176,8 @@ PROFILES = {
         # leak-free blend's judgement on seed 2, experiments/blend_dev_seed2.py; the request kind of
         # query, built after seed 3's, experiments/request_kind.py; seed 4 at 547eac2, read after
         # publication by experiments/i2i_gap.py, which found two misreadings of the kind rule) and are
-        # development sets since
+        # development sets since; seed 5 was published by 31792fd and again by 7299d2c (chunked
+        # batches, for speed alone; experiments/rerun_spread.py measures how far the figures moved)
         generation=GenerateConfig(per_task=2000, test_per_task=500, negatives=15, test_seed=5),
         training=_CPU_RECIPE,
         ablation=None,
