@@ -166,10 +166,11 @@ def main() -> None:
                                catalog))
             for rows in [0, *chunks]
         ])  # fmt: skip
+        whole = padded_share(records, adopted.batch_size, 0)
         for rows, took in zip(chunks, seconds[1:]):
+            share = padded_share(records, adopted.batch_size, rows)
             print(f"  chunk_rows {rows}: {seconds[0] / took:.2f}x the examples/s of one pass per column; text is "
-                  f"{padded_share(records, adopted.batch_size, rows):.0%} of the tokens computed, against "
-                  f"{padded_share(records, adopted.batch_size, 0):.0%}")  # fmt: skip
+                  f"{share:.0%} of the tokens computed, against {whole:.0%}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -26,7 +26,9 @@ import sys
 from pathlib import Path
 
 from itemlib.comparison import paired_comparison
+from itemlib.study.claims import BEHAVIOUR_BAR
 from itemlib.study.experiments import CATALOGS, new_record, write_record
+from itemlib.taskinfo import tasks_in
 
 FIRST = "cd2b4bd"  # the commit that published the pass of 31792fd
 RUNS = Path("book/runs/cpu")
@@ -68,19 +70,15 @@ def main(commit: str = FIRST) -> None:
     print("->", out)
 
 
-BEHAVIOUR = ("UH2I", "I2I", "US2I", "UQ2I")
-REFERENCES = ("popularity", "itemknn", "als")
-
-
 def verdicts(first: dict, second: dict, arm: str) -> list[dict]:
     """Per behaviour task and pass: the fullest arm against untuned and against the reference with
-    the highest mean in that pass."""
+    the highest mean in that pass (the behaviour claim's bar)."""
     rows = []
-    for task in BEHAVIOUR:
+    for task in tasks_in("behaviour"):
         row = {"task": task}
         for name, metrics in (("first", first), ("second", second)):
             scores = metrics["per_query"]
-            best = max(REFERENCES, key=lambda ref: sum(scores[ref][task]) / len(scores[ref][task]))
+            best = max(BEHAVIOUR_BAR, key=lambda ref: sum(scores[ref][task]) / len(scores[ref][task]))
             row[name] = {
                 "untuned": paired_comparison(scores[arm][task], scores["untuned"][task])["verdict"],
                 "best reference": best,
