@@ -69,25 +69,28 @@ def stored_weights_key(name: str) -> str | None:
 
 #: The most bytes of query embeddings a process keeps (:func:`embed_queries`); the oldest go first.
 QUERY_MEMO_BYTES = 256 * 2**20
-_QUERY_MEMO: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_QUERY_MEMO: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
 
 
-def embed_queries(model, queries: Sequence[str], batch_size: int = 64, fingerprint: str | None = None) -> np.ndarray:
-    """Unit-norm embeddings of ``queries`` by ``model``'s query side. With ``fingerprint`` (a key of
-    the model's weights, e.g. :func:`stored_weights_key`, which the caller vouches for: weights that
-    change must not keep it), the same queries embedded by the same weights earlier in this process
+def embed_queries(
+    model, queries: Sequence[str], batch_size: int = 64, fingerprint: str | None = None, precision: str = "fp32"
+) -> np.ndarray:
+    """Unit-norm embeddings of ``queries`` by ``model``'s query side, in ``precision``
+    (:data:`itemlib.models.INFERENCE_PRECISIONS`). With ``fingerprint`` (a key of the model's weights,
+    e.g. :func:`stored_weights_key`, which the caller vouches for: weights that change must not keep
+    it), the same queries embedded by the same weights in the same precision earlier in this process
     are returned from memory instead of embedded again."""
     import torch
 
     if fingerprint is None:
         with torch.inference_mode():
-            return encode_queries(model, list(queries), batch_size)
-    key = (fingerprint, hashlib.sha256("\x1f".join(queries).encode()).hexdigest())
+            return encode_queries(model, list(queries), batch_size, precision=precision)
+    key = (fingerprint, precision, hashlib.sha256("\x1f".join(queries).encode()).hexdigest())
     if key in _QUERY_MEMO:
         _QUERY_MEMO.move_to_end(key)
         return _QUERY_MEMO[key]
     with torch.inference_mode():
-        embeddings = encode_queries(model, list(queries), batch_size)
+        embeddings = encode_queries(model, list(queries), batch_size, precision=precision)
     embeddings.setflags(write=False)  # shared by every caller: nobody may change it in place
     _QUERY_MEMO[key] = embeddings
     while sum(e.nbytes for e in _QUERY_MEMO.values()) > QUERY_MEMO_BYTES and len(_QUERY_MEMO) > 1:
@@ -96,14 +99,22 @@ def embed_queries(model, queries: Sequence[str], batch_size: int = 64, fingerpri
 
 
 def embed_catalog(
-    model, catalog: Catalog, *, batch_size: int = 64, cache_dir: Path | None = None, progress: bool = False
+    model,
+    catalog: Catalog,
+    *,
+    batch_size: int = 64,
+    cache_dir: Path | None = None,
+    progress: bool = False,
+    precision: str = "fp32",
 ) -> np.ndarray:
-    """The (items x dim) unit-norm embeddings of ``catalog.texts`` by ``model``'s item side, read from
-    the cache when this model has embedded these texts before, else computed and cached."""
+    """The (items x dim) unit-norm embeddings of ``catalog.texts`` by ``model``'s item side in
+    ``precision``, read from the cache when this model has embedded these texts in that precision
+    before, else computed and cached."""
     import torch
 
     texts = catalog.texts
-    key = hashlib.sha256((model_fingerprint(model) + "\x00" + "\x1f".join(texts)).encode()).hexdigest()[:24]
+    weights = model_fingerprint(model) + ("" if precision == "fp32" else f"@{precision}")  # fp32 keys as before
+    key = hashlib.sha256((weights + "\x00" + "\x1f".join(texts)).encode()).hexdigest()[:24]
     folder = cache_dir if cache_dir is not None else default_cache_dir()
     if folder.exists() and not folder.is_dir():  # said before minutes of embedding, not after
         raise ValueError(f"the embedding cache {folder} is a file, not a folder (check $ITEMLIB_CACHE)")
@@ -116,7 +127,7 @@ def embed_catalog(
         print(f"embedding the {len(texts):,} items of {catalog.name} once (cached in {folder} for later runs)",
               file=sys.stderr)  # fmt: skip
     with torch.inference_mode():
-        embeddings = encode_items(model, texts, batch_size, progress)
+        embeddings = encode_items(model, texts, batch_size, progress, precision)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         replace_file(path, partial(_save_array, embeddings))

@@ -9,6 +9,8 @@ SentenceTransformer directory loads as it is; a plain transformers model gets th
 
 from __future__ import annotations
 
+import contextlib
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +23,18 @@ from itemlib.cards import CARD_FILE
 from itemlib.split_wheels import MPNET, assembled_model
 
 QUERY, DOCUMENT = "query", "document"  # sentence-transformers' prompt names
+
+#: Numeric precisions an encoder embeds in: fp32, or bf16 autocast (matrix products in bf16, layer
+#: norms and the pooled embedding in fp32; the weights stay as they are). On 2 cores with AVX512-BF16,
+#: bf16 embedded MovieLens's items 1.42x (the cpu pass's tuned model) and 1.81x (untuned MiniLM) as
+#: fast, each item within a cosine of .99996 of fp32 (benchmarks/bench_embed.py); the study still
+#: embeds in fp32: untuned MiniLM in bf16 was worse beyond noise on MovieLens's NA2I validation
+#: queries (-.006 [-.011, -.002]), which the criterion fixed before the figures rules out.
+#: Training has its own ``TrainConfig.precision``.
+INFERENCE_PRECISIONS = ("fp32", "bf16")
+#: The environment variable that sets the precision every retriever of a process embeds in
+#: (:func:`inference_precision`); the study sets it per profile.
+PRECISION_VARIABLE = "ITEMLIB_PRECISION"
 
 
 class ModelError(ValueError):
@@ -83,6 +97,19 @@ def resolve(name: str) -> tuple[str, Preset | None]:
     )
 
 
+def inference_precision() -> str:
+    """The precision retrievers embed in: ``$ITEMLIB_PRECISION`` (:data:`INFERENCE_PRECISIONS`), else fp32."""
+    precision = os.environ.get(PRECISION_VARIABLE, "").strip() or "fp32"
+    return require_precision(precision, f"${PRECISION_VARIABLE}")
+
+
+def require_precision(precision: str, what: str = "precision") -> str:
+    """``precision`` when it is one of :data:`INFERENCE_PRECISIONS`; else a clear error naming ``what`` set it."""
+    if precision not in INFERENCE_PRECISIONS:
+        raise ModelError(f"{what} is {precision!r}: choose one of {', '.join(INFERENCE_PRECISIONS)}")
+    return precision
+
+
 def load_encoder(
     name: str,
     *,
@@ -142,24 +169,34 @@ def _append_eos(word) -> None:
         tokenizer.add_eos_token = True
 
 
-def _encode(model, texts: list[str], task: str, batch_size: int, progress: bool) -> np.ndarray:
+def _encode(model, texts: list[str], task: str, batch_size: int, progress: bool, precision: str) -> np.ndarray:
     """encode_query / encode_document: the model's prompt of that name, and its route for that task when
-    it has one (:func:`query_document_model`)."""
+    it has one (:func:`query_document_model`), in ``precision`` (:data:`INFERENCE_PRECISIONS`)."""
+    import torch
+
     encode = model.encode_query if task == QUERY else model.encode_document
-    embeddings = encode(
-        texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=progress
-    )
+    device = getattr(model, "device", torch.device("cpu")).type
+    autocast = (torch.autocast(device, dtype=torch.bfloat16) if require_precision(precision) == "bf16"
+                else contextlib.nullcontext())  # fmt: skip
+    with autocast:
+        embeddings = encode(
+            texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=progress
+        )
     return embeddings.astype(np.float32)
 
 
-def encode_queries(model, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+def encode_queries(
+    model, texts: list[str], batch_size: int = 64, progress: bool = False, precision: str = "fp32"
+) -> np.ndarray:
     """Unit-norm float32 query embeddings (with the model's query prefix)."""
-    return _encode(model, texts, QUERY, batch_size, progress)
+    return _encode(model, texts, QUERY, batch_size, progress, precision)
 
 
-def encode_items(model, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+def encode_items(
+    model, texts: list[str], batch_size: int = 64, progress: bool = False, precision: str = "fp32"
+) -> np.ndarray:
     """Unit-norm float32 item embeddings (with the model's passage prefix)."""
-    return _encode(model, texts, DOCUMENT, batch_size, progress)
+    return _encode(model, texts, DOCUMENT, batch_size, progress, precision)
 
 
 def query_document_model(query_model, document_model):

@@ -23,7 +23,7 @@ import numpy as np
 from itemlib.catalog import Catalog
 from itemlib.collaborative import COLLABORATIVE, ReadsItemsError
 from itemlib.embedding import embed_catalog, embed_queries, stored_weights_key
-from itemlib.models import ModelError, load_encoder
+from itemlib.models import ModelError, inference_precision, load_encoder, require_precision
 from itemlib.querykind import KINDS, TitleMatcher
 
 
@@ -43,7 +43,13 @@ class EncoderRetriever:
     handed in may still be trained, so its queries are always embedded afresh."""
 
     def __init__(
-        self, model: str | object, *, batch_size: int = 64, cache_dir: Path | None = None, progress: bool = False
+        self,
+        model: str | object,
+        *,
+        batch_size: int = 64,
+        cache_dir: Path | None = None,
+        progress: bool = False,
+        precision: str | None = None,
     ) -> None:
         self.model = load_encoder(model) if isinstance(model, str) else model
         self.name = model if isinstance(model, str) else type(model).__name__
@@ -51,16 +57,24 @@ class EncoderRetriever:
         self.batch_size = batch_size
         self.cache_dir = cache_dir
         self.progress = progress
+        #: fp32 or bf16 (:data:`itemlib.models.INFERENCE_PRECISIONS`); None: ``$ITEMLIB_PRECISION``, else fp32
+        self.precision = require_precision(precision) if precision is not None else inference_precision()
         self.item_embeddings: np.ndarray | None = None
 
     def index(self, catalog: Catalog) -> None:
-        """Embed the catalog once per (model weights, item texts), cached on disk (:mod:`itemlib.embedding`)."""
+        """Embed the catalog once per (model weights, precision, item texts), cached on disk
+        (:mod:`itemlib.embedding`)."""
         self.item_embeddings = embed_catalog(
-            self.model, catalog, batch_size=self.batch_size, cache_dir=self.cache_dir, progress=self.progress
+            self.model,
+            catalog,
+            batch_size=self.batch_size,
+            cache_dir=self.cache_dir,
+            progress=self.progress,
+            precision=self.precision,
         )
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
-        return embed_queries(self.model, queries, self.batch_size, self.fingerprint)
+        return embed_queries(self.model, queries, self.batch_size, self.fingerprint, self.precision)
 
     def score(self, queries: Sequence[str]) -> np.ndarray:
         assert self.item_embeddings is not None, "call index(catalog) first"

@@ -177,6 +177,31 @@ def test_tiny_encoder_retriever_caches_catalog_embeddings(movielens_data, tmp_pa
     assert np.array_equal(first, retriever.item_embeddings)
 
 
+def test_bf16_embeddings_are_unit_float32_close_to_fp32_and_cached_apart(tmp_path, monkeypatch):
+    items = [Item(str(n), f"Thing number {n}", {"tags": ["red" if n % 2 else "blue"]}) for n in range(40)]
+    catalog = Catalog("tiny", items, [Field("tags", FieldKind.LIST)])
+    model = load_encoder(tiny_bert(tmp_path / "bert"))
+    exact = EncoderRetriever(model, cache_dir=tmp_path / "cache")
+    assert exact.precision == "fp32"  # the default, without $ITEMLIB_PRECISION
+    monkeypatch.setenv("ITEMLIB_PRECISION", "bf16")
+    low = EncoderRetriever(model, cache_dir=tmp_path / "cache")
+    assert low.precision == "bf16"
+    exact.index(catalog)
+    low.index(catalog)
+    assert low.item_embeddings.dtype == np.float32
+    assert np.allclose(np.linalg.norm(low.item_embeddings, axis=1), 1, atol=1e-5)
+    assert np.min(np.sum(low.item_embeddings * exact.item_embeddings, axis=1)) > 0.99
+    assert not np.array_equal(low.item_embeddings, exact.item_embeddings)
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 2  # one per precision: neither reads the other's
+    queries = ["red things"]
+    assert np.sum(low.embed_queries(queries) * exact.embed_queries(queries)) > 0.99
+    monkeypatch.setenv("ITEMLIB_PRECISION", "fp8")
+    with pytest.raises(ModelError, match=r"\$ITEMLIB_PRECISION is 'fp8': choose one of fp32, bf16"):
+        EncoderRetriever(model)
+    with pytest.raises(ModelError, match="precision is 'half'"):
+        EncoderRetriever(model, precision="half")
+
+
 def test_evaluation_errors(movielens, movielens_data, tmp_path):
     with pytest.raises(CatalogError, match="no such folder"):
         load_tests(tmp_path / "missing", movielens)

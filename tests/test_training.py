@@ -210,6 +210,14 @@ def test_tiny_bert_trains_and_loss_falls(movielens_data, tmp_path):
     assert '"temperature": 0.05' in readme and '"in_batch": "off"' in readme and "lei2024aligning" in readme
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="bf16 on a GPU is the trainer's own case")
+def test_bf16_training_runs_on_a_cpu_with_fp32_weights(movielens_data, tmp_path):
+    """transformers refuses bf16 without a GPU unless told to use the CPU: --precision bf16 tells it."""
+    out = train(movielens_data, tmp_path / "out", _config(tiny_bert(tmp_path / "bert"), max_steps=2, precision="bf16"))
+    weights = load_file(str(out / "model.safetensors"))
+    assert {tensor.dtype for tensor in weights.values()} == {torch.float32}  # autocast: the weights stay fp32
+
+
 def test_the_gpu_mpnet_recipe_fine_tunes_an_mpnet_encoder(movielens, movielens_data, tmp_path):
     """The gpu-mpnet profile's recipe as published, on a tiny MPNet (all-mpnet-base-v2's architecture):
     a lent GPU runs it with `itemlib study --profile gpu-mpnet`."""

@@ -28,7 +28,10 @@ def _precision(config: TrainConfig) -> dict[str, bool]:
         if torch.cuda.is_available():
             return {"bf16": torch.cuda.is_bf16_supported(), "fp16": not torch.cuda.is_bf16_supported()}
         return {"bf16": False, "fp16": False}
-    return {"bf16": config.precision == "bf16", "fp16": config.precision == "fp16"}
+    chosen = {"bf16": config.precision == "bf16", "fp16": config.precision == "fp16"}
+    if config.precision == "bf16" and not torch.cuda.is_available():
+        chosen["use_cpu"] = True  # bf16 autocast on the CPU (transformers asks for it by name)
+    return chosen
 
 
 def add_lora(model, rank: int) -> None:
