@@ -80,18 +80,24 @@ class Evaluation:
             (out / "metrics.json").write_text(json.dumps(payload, indent=1) + "\n")
 
 
-def load_tests(tests_dir: str | Path, catalog: Catalog, tasks: Sequence[str] | None = None) -> dict[str, list[dict]]:
+def load_tests(
+    tests_dir: str | Path, catalog: Catalog, tasks: Sequence[str] | None = None, *, folder: str = "test"
+) -> dict[str, list[dict]]:
     """Test records per task; every id is checked against the catalog (file and line named).
 
     ``tests_dir`` is a folder written by ``itemlib generate`` or ``itemlib validation-split`` (or
-    its ``test/`` folder); one without its completion record ``stats.json`` is refused.
+    its ``test/`` folder); one without its completion record ``stats.json`` is refused. ``folder``
+    names the subfolder read: ``validation`` reads the test-shaped validation queries ``itemlib
+    generate --validation-per-task`` wrote (none: an empty result).
     """
     directory = Path(tests_dir)
-    if directory.name == "test" and not (directory / "test").is_dir():
+    if directory.name == folder and not (directory / folder).is_dir():
         directory = directory.parent
     stats = require_complete(directory, "stats.json", "run `itemlib generate` (or `itemlib validation-split`) again")
     require_catalog(directory, stats, catalog)
-    test_dir = directory / "test"
+    test_dir = directory / folder
+    if folder != "test" and not test_dir.is_dir():
+        return {}
     names = [task_info(t).name for t in (tasks or TASK_NAMES)]
     found: dict[str, list[dict]] = {}
     for name in names:
@@ -122,7 +128,7 @@ def load_tests(tests_dir: str | Path, catalog: Catalog, tasks: Sequence[str] | N
                 )
             records.append(record)
         found[name] = records
-    if not found:
+    if not found and folder == "test":
         raise CatalogError(f"{test_dir}: no test files (<TASK>.jsonl) found")
     return found
 

@@ -6,6 +6,7 @@ Output directory layout::
     train/<TASK>.jsonl  {"task", "query", "pos": [text], "neg": [text, ...], "pos_ids", "neg_ids",
                          "core", "spec", "user"}          (FlagEmbedding's format plus ids)
     test/<TASK>.jsonl   {"task", "query", "core", "pos_ids", "spec", "mask_ids", "n_relevant", "user"}
+    validation/<TASK>.jsonl  the test format, user-history tasks only, when ``validation_per_task`` asks
     stats.json          counts per task, removed duplicates and leaks, the catalog's load report
 
 For constraint tasks (FA2I, SA2I, VC2I, NA2I) every item satisfying ``spec`` is relevant;
@@ -31,7 +32,7 @@ from itemlib.negatives import sample_negatives
 from itemlib.publish import published_dir
 from itemlib.relevance import relevant_mask
 from itemlib.taskinfo import TASK_NAMES, canonical_task, task_info
-from itemlib.tasks import Context, Example, get_task
+from itemlib.tasks import BehaviourTask, Context, Example, get_task
 from itemlib.writers import OfflineWriter, Writer
 
 
@@ -50,6 +51,12 @@ class GenerateConfig(Config):
         None, minimum=0, help="training examples per behaviour task (UH2I, I2I, US2I, UQ2I; default: per-task)"
     )
     test_per_task: int = option(500, minimum=0, help="held-out test queries per task")
+    validation_per_task: int = option(
+        0,
+        minimum=0,
+        help="validation queries per user-history task (UH2I, US2I, UQ2I) drawn as the test draws its own: a "
+        "validation judge's next item after their history (validation/<TASK>.jsonl; never trained on)",
+    )
     negatives: int = option(7, minimum=0, help="verified negatives per training example")
     tasks: list[str] | None = option(
         None, choices=TASK_NAMES, canonical=canonical_task, metavar="TASK", help="subset of tasks (default: all ten)"
@@ -99,10 +106,15 @@ def build_task(
     test_per_task: int,
     negatives: int,
     test_seed: int | None = None,
-) -> tuple[list[dict], list[dict], dict]:
-    """Test and training records of one task, and its statistics. The test queries are drawn with
-    ``test_seed`` (default ``seed``); training examples whose core a test query has are removed
-    whatever seeds drew them."""
+    validation_per_task: int = 0,
+) -> tuple[list[dict], list[dict], dict, list[dict]]:
+    """Training and test records of one task, its statistics, and its validation records. The test
+    queries are drawn with ``test_seed`` (default ``seed``); training examples whose core a test
+    query has are removed whatever seeds drew them. A user-history task draws up to
+    ``validation_per_task`` validation queries shaped like its test queries
+    (:meth:`~itemlib.tasks.BehaviourTask.validation_targets`) with a random stream of their own, so
+    the training and test files are the same with or without them; a validation query whose core a
+    test query has, or whose query a training example has, is left out and counted."""
     catalog = context.catalog
     task = get_task(task_name)
     drawn = seed if test_seed is None else test_seed
@@ -150,6 +162,8 @@ def build_task(
             }
         )
     test_records = [test_record(catalog, example) for example in test]
+    validation, validation_removed = _validation(context, task, validation_per_task, seed, raw_train, test_cores,
+                                                 seen_queries)  # fmt: skip
     stats = {
         "headline": task.info.headline,
         "train_examples": len(train_records),
@@ -160,7 +174,37 @@ def build_task(
         "train_leaked_removed": leaked,
         "test_duplicates_removed": len(raw_test) - len(test),
     }
-    return train_records, test_records, stats
+    if validation_per_task and isinstance(task, BehaviourTask):
+        stats |= {"validation_examples": len(validation), "validation_removed": validation_removed}
+    return train_records, test_records, stats, [test_record(catalog, example) for example in validation]
+
+
+def _validation(
+    context: Context,
+    task,
+    count: int,
+    seed: int,
+    raw_train: list[Example],
+    test_cores: set[str],
+    train_queries: set[str],
+) -> tuple[list[Example], int]:
+    """Up to ``count`` test-shaped validation examples of a user-history task (none for the others),
+    and how many were left out: a core a test query has, a query a training example (or an earlier
+    validation one) has."""
+    if not count or not isinstance(task, BehaviourTask):
+        return [], 0
+    rng = random.Random(f"{seed}:{task.name}:validation")
+    taken = {(example.user, example.pos_ids[0]) for example in raw_train}
+    pairs = task.validation_targets(context, count, rng, taken)
+    kept: list[Example] = []
+    seen = set(train_queries)
+    for example in task.build_at(context, pairs, "train", rng, masked=True):
+        key = normalise_core(example.query)
+        if normalise_core(example.core) in test_cores or key in seen:
+            continue
+        seen.add(key)
+        kept.append(example)
+    return kept, len(pairs) - len(kept)
 
 
 def write_jsonl(path: Path, records: Sequence[dict]) -> None:
@@ -197,13 +241,16 @@ def generate(
         for name in tqdm(names, desc=f"generating {catalog.name}", unit="task", disable=not progress):
             reason = get_task(name).unavailable(context)
             if reason is None:
-                train, test, stats = build_task(
+                train, test, stats, validation = build_task(
                     context, name, seed=config.seed, per_task=config.training_examples(name),
                     test_per_task=config.test_per_task, negatives=config.negatives, test_seed=config.test_seed,
+                    validation_per_task=config.validation_per_task,
                 )  # fmt: skip
                 if train or test:
                     write_jsonl(scratch / "train" / f"{name}.jsonl", train)
                     write_jsonl(scratch / "test" / f"{name}.jsonl", test)
+                    if validation:
+                        write_jsonl(scratch / "validation" / f"{name}.jsonl", validation)
                     per_task_stats[name] = stats
                     continue
                 reason = "no item of the catalog gave an example"
@@ -218,6 +265,7 @@ def generate(
             "per_task": config.per_task,
             "behaviour_per_task": config.behaviour_per_task,
             "test_per_task": config.test_per_task,
+            "validation_per_task": config.validation_per_task,
             "negatives": config.negatives,
             "writer": type(context.writer).__name__,
             "tasks": per_task_stats,

@@ -8,7 +8,9 @@ template stripped (the slot values only): the leakage rule compares cores of tra
 Behaviour tasks (UH2I, US2I, UQ2I) never target a user's last item in training: it is the test
 target, and co-occurrence and popularity are computed without it. Their training examples cut each
 user's history at several points, and come only from users who are not I2I judges
-(:func:`itemlib.cooccurrence.is_judge`), whose co-occurrences are I2I's test answers.
+(:func:`itemlib.cooccurrence.is_judge`), whose co-occurrences are I2I's test answers. Their
+validation queries (:meth:`BehaviourTask.validation_targets`) are drawn as the test's are: the next
+item after a user's history, the user's last training item, from the validation judges.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from functools import cached_property
 from typing import ClassVar
 
 from itemlib.catalog import Catalog, FieldKind, Item
-from itemlib.cooccurrence import is_judge, item_neighbours
+from itemlib.cooccurrence import is_judge, is_validation_judge, item_neighbours
 from itemlib.sampling import (
     Clause,
     lexicalise_request,
@@ -148,15 +150,38 @@ class BehaviourTask(Task):
                 break
         return pairs[:count]
 
+    def validation_targets(
+        self, context: Context, count: int, rng: random.Random, taken: set[tuple[str, str]]
+    ) -> list[tuple[str, int]]:
+        """(user, position) pairs of a validation draw shaped like the test draw: each validation
+        judge's (:func:`itemlib.cooccurrence.is_validation_judge`) last training item, the next item
+        after their history as the test's target is, where the training draw did not already target
+        that (user, item) pair (``taken``); at most ``count``, users in a shuffled order."""
+        users = [u for u in context.training_users if is_validation_judge(u)]
+        rng.shuffle(users)
+        pairs = []
+        for user in users:
+            history = context.catalog.histories[user]
+            if (user, history[-2]) not in taken:
+                pairs.append((user, len(history) - 2))
+        return pairs[:count]
+
     def build(self, context: Context, split: str, count: int, rng: random.Random) -> list[Example]:
+        return self.build_at(context, self.targets(context, split, count, rng), split, rng)
+
+    def build_at(
+        self, context: Context, pairs: list[tuple[str, int]], split: str, rng: random.Random, masked: bool = False
+    ) -> list[Example]:
+        """An example per (user, position) pair, phrased from ``split``'s templates; a test example (or,
+        with ``masked``, a validation one) masks the history before its target, as evaluation needs."""
         catalog = context.catalog
         examples = []
-        for user, position in self.targets(context, split, count, rng):
+        for user, position in pairs:
             history = catalog.histories[user]
             example = self.example(context, split, rng, history[:position], history[position])
             example.user = user
             example.spec.setdefault("ids", list(history))
-            if split == "test":
+            if split == "test" or masked:
                 example.mask_ids = list(history[:position])
             examples.append(example)
         return examples

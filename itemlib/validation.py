@@ -81,8 +81,10 @@ def validation_split(
     data_dir: str | Path, catalog: Catalog, trained: Sequence[str | Path], config: ValidationConfig | None = None
 ) -> tuple[dict[str, list[dict]], dict[str, int]]:
     """Up to ``config.per_task`` test-form records per task from training examples none of ``trained``
-    drew, and per task the count of undrawn examples left out (I2I's sources without an answer among
-    the validation judges, :func:`validation_i2i`).
+    drew, then every test-shaped validation query the data holds (``validation/``, user-history
+    tasks: a validation judge's next item, drawn as the test draws its own), and per task the count
+    of undrawn examples left out (I2I's sources without an answer among the validation judges,
+    :func:`validation_i2i`).
 
     ``trained`` are model folders fine-tuned on ``data_dir``; an example counts as drawn by a run
     when its task and query match one that run's data loader yields.
@@ -116,6 +118,9 @@ def validation_split(
     for task, records in unseen.items():
         chosen = random.Random(f"{config.seed}:{task}:validation").sample(records, min(config.per_task, len(records)))
         split[task] = [test_record(catalog, get_task(task).as_test(record)) for record in chosen]
+    # the test-shaped validation queries `itemlib generate --validation-per-task` wrote: no run trains on them
+    for task, records in load_tests(data_dir, catalog, folder="validation").items():
+        split[task] = split.get(task, []) + records
     return split, left_out
 
 
@@ -185,6 +190,9 @@ def write_validation_split(
             "per_task": config.per_task,
             "seed": config.seed,
             "tasks": counts,
+            "test-shaped": {
+                task: len(records) for task, records in load_tests(data_dir, catalog, folder="validation").items()
+            },  # fmt: skip
             "left out": {f"{task} (no answer among the validation judges)": n for task, n in left_out.items()},
         }
         (scratch / "stats.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")

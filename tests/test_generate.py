@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from itemlib.catalog import Catalog, Field, FieldKind, Item, title_words
-from itemlib.cooccurrence import is_judge, item_neighbours
+from itemlib.cooccurrence import is_judge, is_validation_judge, item_neighbours
 from itemlib.datasets import load_steam
+from itemlib.evaluation import load_tests
 from itemlib.generate import generate, normalise_core
 from itemlib.relevance import constraint_mask, near_miss_mask, relevant_mask
 from itemlib.tasks import TASKS, Context
@@ -158,6 +159,36 @@ def test_same_seed_same_bytes_other_seed_other_bytes(movielens, movielens_data, 
     other = tmp_path / "other"
     generate(movielens, other, seed=4, progress=False, tasks=["FA2I"], **SMALL)
     assert (other / "train" / "FA2I.jsonl").read_bytes() != (movielens_data / "train" / "FA2I.jsonl").read_bytes()
+
+
+def test_test_shaped_validation_queries_are_drawn_apart_and_change_nothing_else(movielens, movielens_data, tmp_path):
+    """Validation judges' next items, phrased from training templates, masked as test queries are; the
+    training and test files are the bytes they are without them."""
+    tasks = [*BEHAVIOUR, "FA2I"]
+    stats = generate(movielens, tmp_path, seed=3, progress=False, tasks=tasks, validation_per_task=25, **SMALL)
+    for task in tasks:
+        for split in ("train", "test"):
+            assert (tmp_path / split / f"{task}.jsonl").read_bytes() == (
+                movielens_data / split / f"{task}.jsonl"
+            ).read_bytes(), (task, split)
+    assert not (tmp_path / "validation" / "FA2I.jsonl").exists() and "validation_examples" not in stats["tasks"]["FA2I"]
+    for task in BEHAVIOUR:
+        records = read(tmp_path / "validation" / f"{task}.jsonl")
+        assert 0 < len(records) == stats["tasks"][task]["validation_examples"] <= 25, task
+        training = read(tmp_path / "train" / f"{task}.jsonl")
+        taken = {(r["user"], r["pos_ids"][0]) for r in training}
+        test_cores = {normalise_core(r["core"]) for r in read(tmp_path / "test" / f"{task}.jsonl")}
+        queries = {normalise_core(r["query"]) for r in training}
+        for record in records:
+            history = movielens.histories[record["user"]]
+            assert is_validation_judge(record["user"]) and not is_judge(record["user"])
+            # the next item after the history, masked as a test query's is
+            assert record["pos_ids"] == [history[-2]] and record["mask_ids"] == history[:-2]
+            assert (record["user"], history[-2]) not in taken and normalise_core(record["query"]) not in queries
+            assert normalise_core(record["core"]) not in test_cores
+        assert len({r["user"] for r in records}) == len(records)
+    assert load_tests(tmp_path, movielens, folder="validation").keys() == set(BEHAVIOUR)
+    assert load_tests(movielens_data, movielens, folder="validation") == {}  # data generated without them
 
 
 def test_steam_generates_all_ten_tasks(steam_dir, tmp_path):

@@ -11,6 +11,7 @@ from itemlib.catalog import CatalogError
 from itemlib.cli import main
 from itemlib.cooccurrence import BASKET_PREFIX, is_validation_judge, neighbours_in, rows_matrix, training_rows
 from itemlib.evaluation import load_tests
+from itemlib.generate import generate
 from itemlib.losses import ItemInfoNCELoss
 from itemlib.tasks import NEIGHBOURS, TASKS
 from itemlib.training import TrainConfig, drawn_rows, load_training_records, train
@@ -22,6 +23,7 @@ from itemlib.validation import (
     write_validation_split,
 )
 
+from .conftest import SMALL
 from .tiny_models import tiny_bert
 
 
@@ -86,6 +88,24 @@ def test_split_holds_undrawn_examples_judged_like_test_queries(movielens, moviel
     assert (
         validation_split(movielens_data, movielens, [model], ValidationConfig(per_task=30, seed=1))[0] == split
     )  # seeded
+
+
+def test_split_adds_every_test_shaped_validation_query_the_data_holds(movielens, tmp_path):
+    data = tmp_path / "data"
+    generate(movielens, data, seed=3, progress=False, validation_per_task=12, **SMALL)
+    model = train(data, tmp_path / "out", _config(tiny_bert(tmp_path / "bert")))
+    shaped = load_tests(data, movielens, folder="validation")
+    assert set(shaped) == {"UH2I", "US2I", "UQ2I"}
+    out = tmp_path / "valid"
+    counts = write_validation_split(data, movielens, [model], out, ValidationConfig(per_task=20, seed=1))
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["test-shaped"] == {task: len(records) for task, records in shaped.items()}
+    split = load_tests(out, movielens)
+    for task in TASKS:
+        assert counts[task] == 20 + len(shaped.get(task, [])), task
+        assert [r["query"] for r in split[task][20:]] == [r["query"] for r in shaped.get(task, [])]
+    hidden = reference_rows(movielens, out)  # their users are validation judges: in no row the references fit
+    assert not {r["user"] for records in shaped.values() for r in records} & set(hidden)
 
 
 def test_cli_writes_a_split_that_evaluate_reads_and_rejects_foreign_models(movielens, movielens_data, tmp_path, capsys):
