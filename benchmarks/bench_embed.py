@@ -33,13 +33,13 @@ import torch
 from itemlib.comparison import interval_text, paired_comparison
 from itemlib.datasets import load_catalog
 from itemlib.evaluation import evaluate
-from itemlib.models import encode_items, encode_queries, load_encoder
+from itemlib.models import encode_items, load_encoder
 from itemlib.retrieval import EncoderRetriever
 
 
 class Embedded(EncoderRetriever):
     """An encoder retriever over item embeddings computed beforehand, so that only the encoding is
-    timed; its queries are embedded in the same precision."""
+    timed; its queries are embedded in the same precision (a model object: never remembered)."""
 
     def __init__(self, name: str, model, items: np.ndarray, precision: str) -> None:
         super().__init__(model, precision=precision)
@@ -47,10 +47,6 @@ class Embedded(EncoderRetriever):
 
     def index(self, catalog) -> None:
         """Nothing to do: the items were embedded (and timed) before."""
-
-    def embed_queries(self, queries) -> np.ndarray:
-        with torch.inference_mode():
-            return encode_queries(self.model, list(queries), self.batch_size, precision=self.precision)
 
 
 def int8(model):

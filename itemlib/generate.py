@@ -162,8 +162,12 @@ def build_task(
             }
         )
     test_records = [test_record(catalog, example) for example in test]
-    validation, validation_removed = _validation(context, task, validation_per_task, seed, raw_train, test_cores,
-                                                 seen_queries)  # fmt: skip
+    shaped = bool(validation_per_task) and isinstance(task, BehaviourTask)
+    validation, validation_removed = (
+        _validation(context, task, validation_per_task, seed, raw_train, test_cores, seen_queries)
+        if shaped
+        else ([], 0)
+    )
     stats = {
         "headline": task.info.headline,
         "train_examples": len(train_records),
@@ -174,25 +178,22 @@ def build_task(
         "train_leaked_removed": leaked,
         "test_duplicates_removed": len(raw_test) - len(test),
     }
-    if validation_per_task and isinstance(task, BehaviourTask):
+    if shaped:
         stats |= {"validation_examples": len(validation), "validation_removed": validation_removed}
     return train_records, test_records, stats, [test_record(catalog, example) for example in validation]
 
 
 def _validation(
     context: Context,
-    task,
+    task: BehaviourTask,
     count: int,
     seed: int,
     raw_train: list[Example],
     test_cores: set[str],
     train_queries: set[str],
 ) -> tuple[list[Example], int]:
-    """Up to ``count`` test-shaped validation examples of a user-history task (none for the others),
-    and how many were left out: a core a test query has, a query a training example (or an earlier
-    validation one) has."""
-    if not count or not isinstance(task, BehaviourTask):
-        return [], 0
+    """Up to ``count`` test-shaped validation examples of a user-history task, and how many were left
+    out: a core a test query has, a query a training example (or an earlier validation one) has."""
     rng = random.Random(f"{seed}:{task.name}:validation")
     taken = {(example.user, example.pos_ids[0]) for example in raw_train}
     pairs = task.validation_targets(context, count, rng, taken)

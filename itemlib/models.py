@@ -33,7 +33,7 @@ QUERY, DOCUMENT = "query", "document"  # sentence-transformers' prompt names
 #: Training has its own ``TrainConfig.precision``.
 INFERENCE_PRECISIONS = ("fp32", "bf16")
 #: The environment variable that sets the precision every retriever of a process embeds in
-#: (:func:`inference_precision`); the study sets it per profile.
+#: (:func:`inference_precision`), unless the retriever is given one.
 PRECISION_VARIABLE = "ITEMLIB_PRECISION"
 
 
