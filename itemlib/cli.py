@@ -240,7 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(tr, TrainConfig)
     tr.set_defaults(run=_train)
 
-    va = verbs.add_parser("validation-split", help="a validation set from training examples that given runs never drew")
+    va = verbs.add_parser(
+        "validation-split",
+        help="a validation set: training examples that given runs never drew, and the data's test-shaped queries",
+    )
     va.add_argument("--data", required=True, help="directory written by `itemlib generate` that the runs trained on")
     va.add_argument("--catalog", required=True, help="the catalog the data was generated from")
     add_arguments(va, TableConfig)

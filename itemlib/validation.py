@@ -315,7 +315,8 @@ def tune_popularity_weight(
     model_dir: str | Path, catalog: Catalog, data_dir: str | Path, config: ValidationConfig | None = None
 ) -> dict:
     """Write a validation split of ``data_dir`` for the model trained on it (``MODEL-validation``:
-    examples the run never drew) and choose the weight on it."""
+    examples the run never drew, and the test-shaped validation queries the data holds) and choose
+    the weight on it."""
     split = f"{Path(model_dir)}-validation"
     write_validation_split(data_dir, catalog, [model_dir], split, config)
     return choose_popularity_weight(str(model_dir), catalog, split)

@@ -27,6 +27,22 @@ def test_styled_tables_show_a_dash_for_missing_cells_and_escape_text():
     assert "–" in html and "<0.001" in html.replace("&lt;", "<")
 
 
+def test_a_chosen_weight_under_its_scores_is_written_exactly_not_to_three_decimals():
+    from itemlib.study.records import TrainingRecord
+
+    choice = {"weights": {"item": 0.0625, "history": 0.0},
+              "scores": {"item": {"0.0": 0.25104, "0.0625": 0.31871}, "history": {"0.0": 0.2026, "0.0625": 0.1763}},
+              "kinds": {"I2I": {"item": 1.0}}}  # fmt: skip
+    scores, _ = TrainingRecord("m", "out", {}, [], popularity_weight=choice).weight_tables()
+    html = styled(scores).to_html()
+    assert ">0.0625</td>" in html and ">0.319</td>" in html  # the setting exact, the scores to three decimals
+    blend = {"reference": dict.fromkeys(["history", "item", "request", "description"], "itemknn"),
+             "weights": {"history": 0.0, "item": 0.0625, "request": 0.0, "description": 0.0},
+             "references": {"itemknn": {"scores": {"item": {"0.0": 0.2, "0.0625": 0.31871}}}}}  # fmt: skip
+    html = styled(TrainingRecord("m", "out", {}, [], blend=blend).blend_table()).to_html()
+    assert ">0.0625</td>" in html and ">0.319</td>" in html and ">0.062</td>" not in html
+
+
 def page(tmp_path, table: str):
     path = tmp_path / "page.html"
     path.write_text(f"<html><body><article>{table}</article></body></html>")

@@ -21,7 +21,7 @@ from itemlib.comparison import interval_text
 from itemlib.evaluation import TITLE_PARTS, part_ceiling
 from itemlib.retrieval import BLEND_FILE, reference_per_kind
 from itemlib.study.arms import Arm, arms_of
-from itemlib.study.tables import metric_columns, wrappable
+from itemlib.study.tables import SETTING_ROWS, metric_columns, wrappable
 
 R = TypeVar("R", bound="Record")
 
@@ -93,6 +93,7 @@ class TrainingRecord(Record):
             return pd.DataFrame(), pd.DataFrame()
         scores = pd.DataFrame(choice["scores"]).rename_axis("weight")
         scores.loc["chosen"] = pd.Series(choice["weights"])
+        scores.attrs[SETTING_ROWS] = ["chosen"]
         return scores, pd.DataFrame(choice["kinds"]).T.fillna(0.0).rename_axis("task")
 
     def blend_table(self) -> pd.DataFrame:
@@ -107,7 +108,9 @@ class TrainingRecord(Record):
             for kind, scores in table["scores"].items():
                 weight = self.blend["weights"][kind] if chosen[kind] == name else None
                 columns[(name, kind)] = {**scores, "chosen weight": weight}
-        return pd.DataFrame(columns).rename_axis("weight")
+        table = pd.DataFrame(columns).rename_axis("weight")
+        table.attrs[SETTING_ROWS] = ["chosen weight"]
+        return table
 
     def blend_judgement(self) -> tuple[pd.DataFrame, str]:
         """The blend against tuned+popularity on the validation split, task by task, and a sentence

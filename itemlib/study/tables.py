@@ -48,12 +48,20 @@ def metric_columns(metric_of: pd.Series) -> pd.MultiIndex:
     return pd.MultiIndex.from_tuples(pairs, names=["metric", "task"])
 
 
+#: ``DataFrame.attrs`` key naming the rows of a table that hold settings, not scores (a chosen weight
+#: under its scores): :func:`styled` writes them as labels, so a weight of .0625 is not rounded to .062.
+SETTING_ROWS = "setting rows"
+
+
 def styled(frame: pd.DataFrame) -> Styler:
     """``frame`` as the page shows it, one style for every page: numbers as :func:`number` writes
-    them, a missing cell as a dash, labels as :func:`index_label` writes them, text and headers escaped for
-    HTML (item texts are data)."""
+    them, a missing cell as a dash, labels (and the rows ``frame.attrs[SETTING_ROWS]`` names) as
+    :func:`index_label` writes them, text and headers escaped for HTML (item texts are data)."""
     numeric = frame.select_dtypes("number").columns
     style = frame.style.format(number, subset=numeric, na_rep="–")
+    settings = [row for row in frame.attrs.get(SETTING_ROWS, ()) if row in frame.index]
+    if settings and len(numeric):
+        style = style.format(index_label, subset=pd.IndexSlice[settings, numeric], na_rep="–")
     style = style.format(escape="html", subset=frame.columns.difference(numeric), na_rep="–")
     style = style.format_index(index_label, escape="html", axis=0).format_index(index_label, escape="html", axis=1)
     return style.set_table_attributes('class="dataframe"')  # the theme's table style, as a plain DataFrame gets
