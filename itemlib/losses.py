@@ -28,6 +28,10 @@ PAPER_CITATION = """
 #: act as its negative. Column order: the B positives, then each example's K negatives.
 FalseNegativeMask = Callable[[list[int]], Tensor]
 
+#: ``rows`` (dataset indices of the batch) -> float (B, B * (1 + K)) subtracted from the logits (in the
+#: same column order): log q of each passage for the queries a sampling-bias correction applies to.
+LogitCorrection = Callable[[list[int]], Tensor]
+
 #: ``rows`` (dataset indices of the batch) -> (positive catalog positions (B,), bool (B, N) True where
 #: the catalog item must not be the query's negative: its task's predicate accepts it, positive aside).
 CatalogTargets = Callable[[list[int]], tuple[Tensor, Tensor]]
@@ -106,6 +110,9 @@ class ItemInfoNCELoss(nn.Module):
             :func:`itemlib.training.false_negative_mask`.
         chunk_rows: > 0 embeds each column in chunks of that many texts of similar length (less
             padding; the same loss up to rounding and dropout draws), see :func:`embed_columns_by_length`.
+        correction: optional, see :data:`LogitCorrection`: the logQ correction of sampled softmax
+            (Yi et al.), subtracted from the logits of the queries it applies to. Built by
+            :func:`itemlib.training.sampling_correction`.
 
     Inputs:
 
@@ -123,6 +130,8 @@ class ItemInfoNCELoss(nn.Module):
           arXiv:1807.03748 (InfoNCE).
         - Lei et al., "Aligning Language Models for Versatile Text-based Item Retrieval",
           arXiv:2402.18899, section 3 (verified negatives, no in-batch negatives).
+        - Yi et al., "Sampling-Bias-Corrected Neural Modeling for Large Corpus Item Recommendations",
+          RecSys 2019 (the logQ correction of in-batch negatives).
 
     Example::
 
@@ -142,6 +151,7 @@ class ItemInfoNCELoss(nn.Module):
         in_batch: InBatch = "off",
         false_negatives: FalseNegativeMask | None = None,
         chunk_rows: int = 0,
+        correction: LogitCorrection | None = None,
     ) -> None:
         super().__init__()
         if not temperature > 0:
@@ -157,23 +167,30 @@ class ItemInfoNCELoss(nn.Module):
         self.in_batch = in_batch
         self.false_negatives = false_negatives
         self.chunk_rows = chunk_rows
+        self.correction = correction
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
         embeddings = embed_columns_by_length(self.model, sentence_features, self.chunk_rows)
-        blocked = None
-        if self.in_batch == "filtered":
-            blocked = self.false_negatives([int(r) for r in labels.tolist()]).to(embeddings[0].device)  # type: ignore[misc]
-        return self.compute_loss_from_embeddings(embeddings, blocked)
+        rows = [int(r) for r in labels.tolist()]
+        device = embeddings[0].device
+        blocked = self.false_negatives(rows).to(device) if self.in_batch == "filtered" else None  # type: ignore[misc]
+        offsets = self.correction(rows).to(device) if self.correction is not None else None
+        return self.compute_loss_from_embeddings(embeddings, blocked, offsets)
 
-    def compute_loss_from_embeddings(self, embeddings: list[Tensor], blocked: Tensor | None = None) -> Tensor:
+    def compute_loss_from_embeddings(
+        self, embeddings: list[Tensor], blocked: Tensor | None = None, offsets: Tensor | None = None
+    ) -> Tensor:
         """``embeddings`` = [queries (B, d), positives (B, d), negatives_1 (B, d), ...];
-        ``blocked`` (B, B * (1 + K)) marks passages that must not be negatives (``"filtered"``)."""
+        ``blocked`` (B, B * (1 + K)) marks passages that must not be negatives (``"filtered"``);
+        ``offsets`` (same shape) are subtracted from the logits (:data:`LogitCorrection`)."""
         queries, positives, negatives = embeddings[0], embeddings[1], embeddings[2:]
         batch, k = queries.size(0), len(negatives)
         # columns: the B positives, then example 0's K negatives, example 1's K negatives, ...
         columns = [positives] + ([torch.stack(negatives, dim=1).reshape(batch * k, -1)] if k else [])
         candidates = nn.functional.normalize(torch.cat(columns, dim=0), dim=-1)
         logits = nn.functional.normalize(queries, dim=-1) @ candidates.T / self.temperature
+        if offsets is not None:
+            logits = logits - offsets.to(logits.dtype)
         rows = torch.arange(batch, device=queries.device)
         own = torch.zeros_like(logits, dtype=torch.bool)
         own[rows, rows] = True
@@ -190,7 +207,8 @@ class ItemInfoNCELoss(nn.Module):
 
     def get_config_dict(self) -> dict[str, Any]:
         """The settings the model card records (sentence-transformers reads this on training)."""
-        return {"temperature": self.temperature, "in_batch": self.in_batch, "chunk_rows": self.chunk_rows}
+        return {"temperature": self.temperature, "in_batch": self.in_batch, "chunk_rows": self.chunk_rows,
+                "sampling_correction": self.correction is not None}  # fmt: skip
 
     @property
     def citation(self) -> str:

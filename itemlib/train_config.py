@@ -24,6 +24,9 @@ ItemTower = Literal["trained", "frozen"]
 ITEM_TOWERS: tuple[str, ...] = get_args(ItemTower)
 #: Settings that do not change what a training run computes, so a checkpoint survives changing them.
 NON_RESULT_SETTINGS = ("progress", "logging_steps", "dataloader_workers", "save_steps")
+#: Settings added after models were published: at their default they change nothing a run computes, so
+#: they enter a run's fingerprint only when set, and the published models still match their data.
+LATER_SETTINGS = ("sampling_correction",)
 #: Numeric precisions of training: "auto" is bf16/fp16 on a GPU and fp32 on a CPU.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: Divides cosine similarities in both losses: the default of TrainConfig, ItemInfoNCELoss and CatalogInfoNCELoss.
@@ -59,6 +62,14 @@ class TrainConfig(Config):
         metavar="TASK",
         help="draw TASK's positives from every item its query accepts, not the item it was phrased from "
         "(needs the catalog)",
+    )
+    sampling_correction: list[str] | None = option(
+        None,
+        choices=TASK_NAMES,
+        canonical=canonical_task,
+        metavar="TASK",
+        help="logQ correction for TASK's queries: the log of each in-batch item's share of the training positives "
+        "is subtracted from its logit, so that an item is not pushed away for being a frequent answer",
     )
     negatives: int = option(7, minimum=0, maximum=15, help="verified negatives per example")
     in_batch: str = option(

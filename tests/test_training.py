@@ -27,6 +27,8 @@ from itemlib.training import (
     false_negative_mask,
     load_training_records,
     resample_positives,
+    run_fingerprint,
+    sampling_correction,
     train,
 )
 
@@ -72,6 +74,52 @@ def test_loss_equals_reference_on_hand_made_batch(mode, k):
     loss = ItemInfoNCELoss(torch.nn.Identity(), temperature=0.05, in_batch=mode, false_negatives=lambda rows: blocked)
     value = loss.compute_loss_from_embeddings([q, p, *negs], blocked if mode == "filtered" else None)
     assert float(value) == pytest.approx(reference_loss(q, p, negs, 0.05, mode, blocked), rel=1e-5, abs=1e-6)
+
+
+def test_the_sampling_correction_subtracts_log_q_from_the_rows_it_applies_to():
+    """logQ correction: each logit minus its passage's log q, for the corrected rows only; a popular
+    positive then costs its query less than it did, a rare one more."""
+    torch.manual_seed(1)
+    batch, dim = 4, 6
+    q, p = torch.randn(batch, dim), torch.randn(batch, dim)
+    offsets = torch.zeros(batch, batch)
+    offsets[:2] = torch.log(torch.tensor([0.4, 0.01, 0.01, 0.01]))  # rows 0 and 1 corrected; item 0 popular
+    loss = ItemInfoNCELoss(torch.nn.Identity(), temperature=0.05, in_batch="on")
+    logits = torch.nn.functional.normalize(q, dim=-1) @ torch.nn.functional.normalize(p, dim=-1).T / 0.05
+    expected = torch.nn.functional.cross_entropy(logits - offsets, torch.arange(batch))
+    assert float(loss.compute_loss_from_embeddings([q, p], None, offsets)) == pytest.approx(float(expected), rel=1e-6)
+    assert float(loss.compute_loss_from_embeddings([q, p], None, torch.zeros(batch, batch))) == pytest.approx(
+        float(torch.nn.functional.cross_entropy(logits, torch.arange(batch))), rel=1e-6
+    )
+
+
+def test_sampling_correction_is_log_of_each_items_share_of_positives_for_the_named_tasks(movielens_data):
+    records, _ = load_training_records(movielens_data, TrainConfig(tasks=["UH2I", "FA2I"], negatives=2))
+    rows = [r for r in range(len(records)) if records[r]["task"] == "UH2I"][:3] + [
+        r for r in range(len(records)) if records[r]["task"] == "FA2I"
+    ][:2]
+    offsets = sampling_correction(records, ["UH2I"], 2)(rows)
+    assert offsets.shape == (5, 5 * 3)
+    assert not offsets[3:].any()  # FA2I rows: no correction
+    counts = {}
+    for record in records:
+        counts[record["pos_ids"][0]] = counts.get(record["pos_ids"][0], 0) + 1
+    total = len(records) + len(counts)
+    first = records[rows[0]]["pos_ids"][0]
+    assert float(offsets[0, 0]) == pytest.approx(np.log((counts[first] + 1) / total), rel=1e-6)
+    negative = records[rows[1]]["neg_ids"][0]  # column of row 1's first verified negative
+    assert float(offsets[0, 5 + 2]) == pytest.approx(np.log((counts.get(negative, 0) + 1) / total), rel=1e-6)
+    assert (offsets[:3] < 0).all()
+
+
+def test_a_setting_added_later_leaves_the_fingerprints_of_runs_without_it_unchanged(movielens_data):
+    config = TrainConfig(negatives=2)
+    records, _ = load_training_records(movielens_data, config)
+    assert run_fingerprint(dataclasses.replace(config, sampling_correction=None), records) == run_fingerprint(
+        config, records
+    )
+    corrected = dataclasses.replace(config, sampling_correction=["UH2I"])
+    assert run_fingerprint(corrected, records) != run_fingerprint(config, records)
 
 
 def test_loss_rejects_bad_arguments():
@@ -208,6 +256,16 @@ def test_tiny_bert_trains_and_loss_falls(movielens_data, tmp_path):
     assert "itemlib fine-tuning" in readme
     # sentence-transformers writes the loss settings and citation from the loss itself
     assert '"temperature": 0.05' in readme and '"in_batch": "off"' in readme and "lei2024aligning" in readme
+
+
+def test_a_run_with_the_sampling_correction_trains_and_records_it(movielens_data, tmp_path):
+    config = _config(tiny_bert(tmp_path / "bert"), max_steps=2, in_batch="on", sampling_correction=["uh2i", "I2I"])
+    out = train(movielens_data, tmp_path / "out", config)
+    card = json.loads((out / "itemlib_training.json").read_text())
+    assert card["hyperparameters"]["sampling_correction"] == ["UH2I", "I2I"]
+    assert '"sampling_correction": true' in (out / "README.md").read_text()
+    with pytest.raises(ValueError):
+        TrainConfig(sampling_correction=["XX2I"]).validate()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="bf16 on a GPU is the trainer's own case")

@@ -25,6 +25,7 @@ from itemlib.training.data import (
     false_negative_mask,
     load_training_records,
     resample_positives,
+    sampling_correction,
 )
 from itemlib.training.resume import claim_checkpoints, run_fingerprint
 from itemlib.training.run import train
@@ -41,5 +42,6 @@ __all__ = [
     "load_training_records",
     "resample_positives",
     "run_fingerprint",
+    "sampling_correction",
     "train",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import torch
 
 from itemlib.catalog import Catalog, CatalogError
 from itemlib.jsonl import is_text_list, jsonl_lines, strict_loads
-from itemlib.losses import CatalogTargets
+from itemlib.losses import CatalogTargets, LogitCorrection
 from itemlib.publish import require_complete
 from itemlib.relevance import relevant_mask, spec_problem
 from itemlib.taskinfo import TASK_NAMES, task_info
@@ -157,6 +158,30 @@ def false_negative_mask(catalog: Catalog, records: Sequence[dict], negatives: in
         return torch.from_numpy(blocked)
 
     return mask
+
+
+def sampling_correction(records: Sequence[dict], tasks: Sequence[str], negatives: int) -> LogitCorrection:
+    """For ``sampling_correction``: log q of each in-batch passage for the rows of ``tasks`` (0 for
+    the other rows), q an item's share of the run's training positives (plus one, so a verified
+    negative that is never a positive has a finite q).
+
+    Why: with in-batch negatives an item is a negative about as often as it is some example's
+    positive, so a frequent answer (a popular game, the next item of many histories) is pushed
+    away from every other query, and the model learns log p(item | query) − log q(item): what the
+    query says *beyond* popularity. Subtracting log q from the logits during training (Yi et al.,
+    2019) makes it learn log p(item | query), popularity included, for the tasks named; the other
+    tasks keep the correction off, so a title lookup is not drawn to popular items."""
+    counts = Counter(record["pos_ids"][0] for record in records)
+    total = len(records) + len(counts)
+    chosen = set(tasks)
+
+    def correction(rows: list[int]) -> torch.Tensor:
+        items = [records[r]["pos_ids"][0] for r in rows] + [i for r in rows for i in records[r]["neg_ids"][:negatives]]
+        log_q = torch.tensor([math.log((counts.get(item, 0) + 1) / total) for item in items])
+        applies = torch.tensor([records[r]["task"] in chosen for r in rows], dtype=log_q.dtype)
+        return applies[:, None] * log_q[None, :]
+
+    return correction
 
 
 def catalog_targets(catalog: Catalog, records: Sequence[dict]) -> CatalogTargets:

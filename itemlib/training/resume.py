@@ -13,7 +13,7 @@ from pathlib import Path
 
 from itemlib.cards import CARD_FILE, TrainingCard
 from itemlib.publish import write_text_whole
-from itemlib.train_config import NON_RESULT_SETTINGS, TrainConfig
+from itemlib.train_config import LATER_SETTINGS, NON_RESULT_SETTINGS, TrainConfig
 
 logger = logging.getLogger(__name__)
 #: transformers' ``TRAINER_STATE_NAME``: the file a trainer writes last into a checkpoint.
@@ -23,7 +23,9 @@ TRAINER_STATE = "trainer_state.json"
 def run_fingerprint(config: TrainConfig, records: Sequence[dict]) -> str:
     """Hash of the settings and the training examples: a checkpoint is resumed only by the run it
     belongs to, never by one with other data or settings (which would silently return the old model)."""
-    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in NON_RESULT_SETTINGS}
+    defaults = dataclasses.asdict(TrainConfig())
+    settings = {k: v for k, v in dataclasses.asdict(config).items()
+                if k not in NON_RESULT_SETTINGS and not (k in LATER_SETTINGS and v == defaults[k])}  # fmt: skip
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for record in records:
         digest.update(json.dumps([record["query"], record["pos"], record["neg"]]).encode())

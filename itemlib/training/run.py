@@ -22,6 +22,7 @@ from itemlib.training.data import (
     false_negative_mask,
     load_training_records,
     resample_positives,
+    sampling_correction,
 )
 from itemlib.training.resume import already_trained, claim_checkpoints, run_fingerprint
 from itemlib.training.trainer import add_lora, make_trainer, merge_lora
@@ -66,7 +67,10 @@ def train(
         add_lora(model, lora_rank)
     if not frozen:
         masker = false_negative_mask(catalog, records, config.negatives) if config.in_batch == "filtered" else None
-        loss = ItemInfoNCELoss(model, config.temperature, config.in_batch, masker, config.chunk_rows)  # type: ignore[arg-type]
+        correction = (sampling_correction(records, config.sampling_correction, config.negatives)
+                      if config.sampling_correction else None)  # fmt: skip
+        loss = ItemInfoNCELoss(model, config.temperature, config.in_batch, masker, config.chunk_rows,  # type: ignore[arg-type]
+                               correction)  # fmt: skip
 
     out.mkdir(parents=True, exist_ok=True)
     claim(out, "train")
