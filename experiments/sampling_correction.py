@@ -81,12 +81,10 @@ def main(models: str, data: str, catalogs: list[str]) -> dict:
         own = load_tests(f"{model}-validation", catalog)
         same = {task: [r["query"] for r in records] == [r["query"] for r in own.get(task, [])]
                 for task, records in load_tests(split, catalog).items()}  # fmt: skip
-        scored = {
-            label: evaluate(make_retriever(spec), catalog, split, progress=False).per_query
-            for label, spec in {"published": str(published), "corrected": str(model),
-                                "published+popularity": f"{published}+popularity",
-                                "corrected+popularity": f"{model}+popularity"}.items()  # fmt: skip
-        }
+        arms = {"published": str(published), "corrected": str(model)}
+        arms |= {f"{label}+popularity": f"{spec}+popularity" for label, spec in arms.items()}
+        scored = {label: evaluate(make_retriever(spec), catalog, split, progress=False).per_query
+                  for label, spec in arms.items()}  # fmt: skip
         with_prior = compare(scored["corrected+popularity"], scored["published+popularity"], profile.seed)
         better = [r["task"] for r in with_prior if r["verdict"] == "better" and r["task"] in tasks_in("behaviour")]
         worse = [r["task"] for r in with_prior if r["verdict"] == "worse"]
