@@ -145,10 +145,15 @@ class TitleMatcher:
 
     def kind(self, text: str) -> str:
         """``history``, ``item``, ``request`` or ``description``: the kind of ``text`` (module docstring)."""
-        found, spans = self._title_spans(text)  # once: both the count and the wish read them
-        count = len(_distinct_titles(found, spans))
-        if count == 0:
-            return "description"
+        return self.read(text)[1]
+
+    def read(self, text: str) -> tuple[list[int], str]:
+        """:meth:`named_items` and :meth:`kind` of ``text``, its titles found once (a blend needs both)."""
+        found, spans = self._title_spans(text)  # once: the items, their count and the wish read them
+        titles = _distinct_titles(found, spans)
+        items = [position for title in titles for position in self.positions[title]]
+        if not titles:
+            return items, "description"
         if self._asks(text, found, spans):
-            return "request"
-        return "history" if count >= 2 else "item"
+            return items, "request"
+        return items, "history" if len(titles) >= 2 else "item"

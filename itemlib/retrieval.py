@@ -259,8 +259,8 @@ class CollaborativeBlend:
     def parts(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """The standardised text scores, the standardised reference scores (zeros where a query
         names no item or its kind's weight is 0) and each query's kind."""
-        named = [self.matcher.named_items(q) for q in queries]
-        kinds = [self.matcher.kind(q) for q in queries]
+        readings = [self.matcher.read(q) for q in queries]  # each query's titles found once
+        named, kinds = [items for items, _ in readings], [kind for _, kind in readings]
         text = standardized(self.base.score(queries))
         collaborative = np.zeros_like(text)
         for kind, reference in self.references.items():

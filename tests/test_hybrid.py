@@ -86,6 +86,8 @@ def test_a_query_s_kind_is_how_many_catalog_titles_it_names_and_whether_it_asks_
     assert matcher.kind("I watched Toy Story; Grumpier Old Men. Now a Comedy, please") == "request"
     assert matcher.kind("after Toy Story, something from 1995") == "request"
     assert matcher.kind("more movies like Toy Story") == "item"  # the catalog's noun asks for nothing
+    for text in ("Toy Story; Grumpier Old Men", "after Toy Story, something from 1995", "a comedy", "Toy Story"):
+        assert matcher.read(text) == (matcher.named_items(text), matcher.kind(text))  # one reading gives both
 
 
 def test_a_one_word_name_asks_only_when_written_as_a_name_and_a_title_s_own_parentheses_are_the_title():
