@@ -37,7 +37,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from itemlib.comparison import paired_comparison
+from itemlib.comparison import compare_per_task
 from itemlib.evaluation import evaluate, load_tests
 from itemlib.provenance import git_commit
 from itemlib.retrieval import make_retriever
@@ -47,18 +47,8 @@ from itemlib.training import train
 from itemlib.validation import ValidationConfig, tune_popularity_weight
 
 SUFFIX = "-logq"
-
-
-def compare(ours, theirs, seed: int) -> list[dict]:
-    """Per task: queries, both means and the paired comparison ours − theirs."""
-    rows = []
-    for task, group in theirs.groupby("task", sort=False):
-        values = ours[ours.task == task].value.to_numpy()
-        comparison = paired_comparison(values, group.value.to_numpy(), seed=seed)
-        rows.append({"task": task, "queries": len(group), "published": round(float(group.value.mean()), 4),
-                     "corrected": round(float(values.mean()), 4),
-                     **{k: round(v, 4) if isinstance(v, float) else v for k, v in comparison.items()}})  # fmt: skip
-    return rows
+#: How the tables name the candidate and the published recipe.
+LABELS = ("corrected", "published")
 
 
 def main(models: str, data: str, catalogs: list[str]) -> dict:
@@ -85,7 +75,8 @@ def main(models: str, data: str, catalogs: list[str]) -> dict:
         arms |= {f"{label}+popularity": f"{spec}+popularity" for label, spec in arms.items()}
         scored = {label: evaluate(make_retriever(spec), catalog, split, progress=False).per_query
                   for label, spec in arms.items()}  # fmt: skip
-        with_prior = compare(scored["corrected+popularity"], scored["published+popularity"], profile.seed)
+        with_prior = compare_per_task(scored["corrected+popularity"], scored["published+popularity"], LABELS,
+                                      profile.seed)  # fmt: skip
         better = [r["task"] for r in with_prior if r["verdict"] == "better" and r["task"] in tasks_in("behaviour")]
         worse = [r["task"] for r in with_prior if r["verdict"] == "worse"]
         published_prior = json.loads((published / "popularity_weight.json").read_text())["weights"]
@@ -94,7 +85,7 @@ def main(models: str, data: str, catalogs: list[str]) -> dict:
             "same validation queries": same,
             "prior weights": {"published": published_prior, "corrected": prior["weights"]},
             "tuned+popularity": with_prior,
-            "tuned alone": compare(scored["corrected"], scored["published"], profile.seed),
+            "tuned alone": compare_per_task(scored["corrected"], scored["published"], LABELS, profile.seed),
             "better on behaviour tasks": better,
             "worse on": worse,
             "meets criterion on this catalog": bool(better) and not worse,

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 
@@ -66,6 +67,22 @@ def paired_comparison(
     its ``verdict``, for one table row."""
     difference = paired_difference(first, second, seed=seed, resamples=resamples)
     return difference | {"verdict": verdict(difference["low"], difference["high"])}
+
+
+def compare_per_task(
+    ours: pd.DataFrame, theirs: pd.DataFrame, labels: tuple[str, str], seed: int = 0
+) -> list[dict[str, Any]]:
+    """Per task of two evaluations' per-query tables (columns task and value, the same queries in the
+    same order): the task, its queries, both means (under ``labels``: ours, theirs) and the paired
+    comparison ours − theirs, rounded to four decimals: one row of a validation table each."""
+    rows = []
+    for task, group in theirs.groupby("task", sort=False):
+        values = ours[ours.task == task].value.to_numpy()
+        comparison = paired_comparison(values, group.value.to_numpy(), seed=seed)
+        rows.append({"task": task, "queries": len(group), labels[1]: round(float(group.value.mean()), 4),
+                     labels[0]: round(float(values.mean()), 4),
+                     **{k: round(v, 4) if isinstance(v, float) else v for k, v in comparison.items()}})  # fmt: skip
+    return rows
 
 
 def interval_text(difference: float, low: float, high: float) -> str:

@@ -28,7 +28,7 @@ from itemlib.metrics import METRICS_AT_DEPTH, METRICS_AT_K, Judgements, ceiling
 from itemlib.publish import published_dir, require_catalog, require_complete
 from itemlib.relevance import relevant_mask, spec_problem
 from itemlib.retrieval import Retriever, id_ranks, reads_items, search_records
-from itemlib.taskinfo import TASK_NAMES, canonical_task, task_info
+from itemlib.taskinfo import TASK_NAMES, task_info, task_option
 
 #: Every metric is reported at these cut-offs; the deepest is the retrieval depth.
 KS = (1, 5, 10, 20)
@@ -44,9 +44,7 @@ BACKENDS = ("exact", "faiss")
 class EvaluateConfig(Config):
     """How a retriever is scored on a test set."""
 
-    tasks: list[str] | None = option(
-        None, choices=TASK_NAMES, canonical=canonical_task, metavar="TASK", help="tasks to score (default: all found)"
-    )
+    tasks: list[str] | None = task_option("tasks to score (default: all found)")
     backend: str = option("exact", choices=BACKENDS, help="exact masked top-K, or faiss for very large catalogs")
     progress: bool = option(True, flag="--quiet", help="no progress bar")
 

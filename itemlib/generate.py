@@ -31,7 +31,7 @@ from itemlib.config import Config, option
 from itemlib.negatives import sample_negatives
 from itemlib.publish import published_dir
 from itemlib.relevance import relevant_mask
-from itemlib.taskinfo import TASK_NAMES, canonical_task, task_info
+from itemlib.taskinfo import TASK_NAMES, task_info, task_option
 from itemlib.tasks import BehaviourTask, Context, Example, get_task
 from itemlib.writers import OfflineWriter, Writer
 
@@ -58,9 +58,7 @@ class GenerateConfig(Config):
         "validation judge's next item after their history (validation/<TASK>.jsonl; never trained on)",
     )
     negatives: int = option(7, minimum=0, help="verified negatives per training example")
-    tasks: list[str] | None = option(
-        None, choices=TASK_NAMES, canonical=canonical_task, metavar="TASK", help="subset of tasks (default: all ten)"
-    )
+    tasks: list[str] | None = task_option("subset of tasks (default: all ten)")
 
     def training_examples(self, task: str) -> int:
         """Training examples drawn for ``task``: ``behaviour_per_task`` for a behaviour task when set."""

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from itemlib.config import option
+
 Headline = Literal["hit", "coverage"]
 Group = Literal["behaviour", "attribute"]
 
@@ -85,6 +87,11 @@ def task_info(name: str) -> TaskInfo:
 def canonical_task(name: str) -> str:
     """The code of the task called ``name`` in any case ("nm2i" -> "NM2I"); unknown names are a ``ValueError``."""
     return task_info(name).name
+
+
+def task_option(help: str, metavar: str = "TASK"):  # noqa: A002 (option's own name for it)
+    """A config option naming tasks (any case, checked against the ten), unset by default."""
+    return option(None, choices=TASK_NAMES, canonical=canonical_task, metavar=metavar, help=help)
 
 
 def tasks_in(group: Group) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Literal, get_args
 from itemlib.cards import TrainingCard
 from itemlib.config import Config, option
 from itemlib.models import POOLINGS
-from itemlib.taskinfo import TASK_NAMES, canonical_task
+from itemlib.taskinfo import task_option
 
 InBatch = Literal["off", "on", "filtered"]
 #: In-batch negatives: none (the paper), all other examples' passages, or those the query's predicate rejects.
@@ -44,32 +44,17 @@ class TrainConfig(Config):
 
     model: str = option("minilm", help="encoder preset (minilm, bert, bge, e5, repllama), path or Hub id")
     pooling: str | None = option(None, choices=POOLINGS, help="default: the preset's, else mean")
-    tasks: list[str] | None = option(
-        None, choices=TASK_NAMES, canonical=canonical_task, metavar="TASK", help="tasks to train on (default: all ten)"
-    )
+    tasks: list[str] | None = task_option("tasks to train on (default: all ten)")
     max_per_task: int | None = option(None, minimum=1, help="cap on the training examples taken from each task")
-    oversample: dict[str, int] | None = option(
-        None,
-        choices=TASK_NAMES,
-        canonical=canonical_task,
-        metavar="TASK=N",
-        help="repeat each example of TASK N times, so a run of --max-steps draws that task N times as often",
+    oversample: dict[str, int] | None = task_option(
+        "repeat each example of TASK N times, so a run of --max-steps draws that task N times as often", "TASK=N"
     )
-    resample_positives: list[str] | None = option(
-        None,
-        choices=TASK_NAMES,
-        canonical=canonical_task,
-        metavar="TASK",
-        help="draw TASK's positives from every item its query accepts, not the item it was phrased from "
-        "(needs the catalog)",
+    resample_positives: list[str] | None = task_option(
+        "draw TASK's positives from every item its query accepts, not the item it was phrased from (needs the catalog)"
     )
-    sampling_correction: list[str] | None = option(
-        None,
-        choices=TASK_NAMES,
-        canonical=canonical_task,
-        metavar="TASK",
-        help="logQ correction for TASK's queries: the log of each in-batch item's share of the training positives "
-        "is subtracted from its logit, so that an item is not pushed away for being a frequent answer",
+    sampling_correction: list[str] | None = task_option(
+        "logQ correction for TASK's queries: the log of each in-batch item's share of the training positives "
+        "is subtracted from its logit, so that an item is not pushed away for being a frequent answer"
     )
     negatives: int = option(7, minimum=0, maximum=15, help="verified negatives per example")
     in_batch: str = option(

@@ -39,7 +39,7 @@ import pandas as pd
 from itemlib.cards import TrainingCard
 from itemlib.catalog import Catalog
 from itemlib.collaborative import COLLABORATIVE
-from itemlib.comparison import paired_comparison
+from itemlib.comparison import compare_per_task
 from itemlib.config import Config, option
 from itemlib.cooccurrence import BASKET_PREFIX, neighbours_in, rows_matrix, training_rows
 from itemlib.evaluation import HEADLINE_LABEL, evaluate, load_tests
@@ -405,13 +405,7 @@ def judge_blend(text: str, catalog: Catalog, validation_dir: str | Path, seed: i
     choice = json.loads(path.read_text())
     ours = evaluate(validation_blend(text, catalog, validation_dir), catalog, validation_dir, progress=False).per_query
     theirs = evaluate(make_retriever(text), catalog, validation_dir, progress=False).per_query
-    rows = []
-    for task, group in theirs.groupby("task", sort=False):
-        blended = ours[ours.task == task].value.to_numpy()
-        comparison = paired_comparison(blended, group.value.to_numpy(), seed=seed)
-        rows.append({"task": task, "queries": len(group), "text": round(float(group.value.mean()), 4),
-                     "blend": round(float(blended.mean()), 4),
-                     **{k: round(v, 4) if isinstance(v, float) else v for k, v in comparison.items()}})  # fmt: skip
+    rows = compare_per_task(ours, theirs, ("blend", "text"), seed)
     better, worse = better_and_worse(rows)
     judgement = {"criterion": BLEND_CRITERION, "tasks": rows, "better on behaviour tasks": better,
                  "worse on": worse, "joins": bool(better) and not worse}  # fmt: skip
