@@ -165,6 +165,19 @@ def test_paired_difference_interval():
         paired_difference([1, 0, 1], [1, 0])
 
 
+def test_a_per_task_comparison_pairs_each_task_s_queries_in_order():
+    import pandas as pd
+
+    from itemlib.comparison import compare_per_task
+
+    theirs = pd.DataFrame({"task": ["UH2I"] * 30 + ["NM2I"] * 4, "value": [0.0] * 30 + [1, 0, 1, 0]})
+    ours = pd.DataFrame({"task": ["UH2I"] * 30 + ["NM2I"] * 4, "value": [1.0] * 30 + [1, 0, 1, 0]})
+    rows = compare_per_task(ours, theirs, ("new", "old"))
+    assert [(r["task"], r["queries"], r["old"], r["new"], r["verdict"]) for r in rows] == [
+        ("UH2I", 30, 0.0, 1.0, "better"), ("NM2I", 4, 0.5, 0.5, "within noise")]  # fmt: skip
+    assert rows[0]["difference"] == 1.0 and rows[1]["low"] == rows[1]["high"] == 0.0
+
+
 def test_tiny_encoder_retriever_caches_catalog_embeddings(movielens_data, tmp_path):
     items = [Item(str(n), f"Thing number {n}", {"tags": ["red" if n % 2 else "blue"]}) for n in range(40)]
     catalog = Catalog("tiny", items, [Field("tags", FieldKind.LIST)])
