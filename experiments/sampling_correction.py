@@ -44,7 +44,7 @@ from itemlib.retrieval import make_retriever
 from itemlib.study.profiles import PROFILES, study_catalog
 from itemlib.taskinfo import tasks_in
 from itemlib.training import train
-from itemlib.validation import ValidationConfig, tune_popularity_weight
+from itemlib.validation import ValidationConfig, better_and_worse, tune_popularity_weight
 
 SUFFIX = "-logq"
 #: How the tables name the candidate and the published recipe.
@@ -77,8 +77,7 @@ def main(models: str, data: str, catalogs: list[str]) -> dict:
                   for label, spec in arms.items()}  # fmt: skip
         with_prior = compare_per_task(scored["corrected+popularity"], scored["published+popularity"], LABELS,
                                       profile.seed)  # fmt: skip
-        better = [r["task"] for r in with_prior if r["verdict"] == "better" and r["task"] in tasks_in("behaviour")]
-        worse = [r["task"] for r in with_prior if r["verdict"] == "worse"]
+        better, worse = better_and_worse(with_prior)
         published_prior = json.loads((published / "popularity_weight.json").read_text())["weights"]
         result["catalogs"][name] = {
             "training seconds": round(trained, 1),

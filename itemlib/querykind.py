@@ -114,7 +114,11 @@ class TitleMatcher:
 
     def named_items(self, text: str) -> list[int]:
         """Positions of the items whose titles ``text`` names, in order of appearance."""
-        return [position for title in self.named(text) for position in self.positions[title]]
+        return self._items(self.named(text))
+
+    def _items(self, titles: list[tuple[str, ...]]) -> list[int]:
+        """Positions of the items with ``titles``, in their order (a remake after its original)."""
+        return [position for title in titles for position in self.positions[title]]
 
     def asks_for_attributes(self, text: str) -> bool:
         """Whether ``text``, outside the titles it names and the parenthesised note right after one,
@@ -151,7 +155,7 @@ class TitleMatcher:
         """:meth:`named_items` and :meth:`kind` of ``text``, its titles found once (a blend needs both)."""
         found, spans = self._title_spans(text)  # once: the items, their count and the wish read them
         titles = _distinct_titles(found, spans)
-        items = [position for title in titles for position in self.positions[title]]
+        items = self._items(titles)
         if not titles:
             return items, "description"
         if self._asks(text, found, spans):

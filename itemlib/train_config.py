@@ -103,6 +103,11 @@ class TrainConfig(Config):
         for name, times in (self.oversample or {}).items():
             if isinstance(times, bool) or not isinstance(times, int) or times < 1:
                 raise ValueError(f"oversample counts must be whole numbers >= 1, got {name}={times!r}")
+        if self.item_tower == "frozen" and self.sampling_correction:
+            raise ValueError(
+                "sampling_correction corrects the in-batch passages of ItemInfoNCELoss; item_tower='frozen' scores "
+                "every catalog item instead, where it would be ignored"
+            )
         if self.item_tower == "frozen" and (self.negatives or self.in_batch != "off"):
             raise ValueError(
                 "item_tower='frozen' scores every catalog item the predicate rejects: set negatives=0 and "

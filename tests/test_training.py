@@ -266,6 +266,8 @@ def test_a_run_with_the_sampling_correction_trains_and_records_it(movielens_data
     assert '"sampling_correction": true' in (out / "README.md").read_text()
     with pytest.raises(ValueError):
         TrainConfig(sampling_correction=["XX2I"]).validate()
+    with pytest.raises(ValueError, match="would be ignored"):  # the frozen item side's loss has no in-batch passages
+        TrainConfig(sampling_correction=["UH2I"], item_tower="frozen", negatives=0)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="bf16 on a GPU is the trainer's own case")
