@@ -13,10 +13,11 @@ behaviour tasks' training examples and the collaborative-filtering references
 computed from the same counts would answer I2I perfectly by construction.
 
 Another quarter, the *validation judges* (:func:`is_validation_judge`), play that part for a
-validation split (:mod:`itemlib.validation`): their co-occurrences answer the split's I2I queries,
-and the references fitted to choose a blend on that split leave them out. They stay in training
-(the text model's I2I positives count them), so the split is a little kinder to text than to
-the references on I2I, never the other way round.
+validation split (:mod:`itemlib.validation`): their co-occurrences answer the split's I2I queries
+(:func:`validation_neighbours`), whose sources, like the test's, are never trained on, and the
+references fitted to choose a blend on that split leave them out. They stay in training (the text
+model's I2I positives of other sources count them), so the split is a little kinder to text than
+to the references on I2I, never the other way round.
 """
 
 from __future__ import annotations
@@ -84,6 +85,12 @@ def item_neighbours(catalog: Catalog, top_k: int = 20, *, judges: bool = False) 
     """Item position -> positions of its top-``top_k`` co-occurring items (ties by position), counted
     over the judges' items or the other users'."""
     return neighbours_in(interaction_matrix(catalog, judges=judges), top_k)
+
+
+def validation_neighbours(catalog: Catalog, top_k: int = 20) -> dict[int, list[int]]:
+    """Item position -> its top-``top_k`` neighbours among the validation judges' items: what a
+    validation split's I2I query is answered by, as the judges' answer a test query."""
+    return neighbours_in(rows_matrix(catalog, training_rows(catalog, judges=False, validation_judges=True)), top_k)
 
 
 def neighbours_in(matrix: sp.csr_matrix, top_k: int = 20) -> dict[int, list[int]]:

@@ -6,7 +6,7 @@ Output directory layout::
     train/<TASK>.jsonl  {"task", "query", "pos": [text], "neg": [text, ...], "pos_ids", "neg_ids",
                          "core", "spec", "user"}          (FlagEmbedding's format plus ids)
     test/<TASK>.jsonl   {"task", "query", "core", "pos_ids", "spec", "mask_ids", "n_relevant", "user"}
-    validation/<TASK>.jsonl  the test format, user-history tasks only, when ``validation_per_task`` asks
+    validation/<TASK>.jsonl  the test format, user-history tasks and I2I only, when ``validation_per_task`` asks
     stats.json          counts per task, removed duplicates and leaks, the catalog's load report
 
 For constraint tasks (FA2I, SA2I, VC2I, NA2I) every item satisfying ``spec`` is relevant;
@@ -32,7 +32,7 @@ from itemlib.negatives import sample_negatives
 from itemlib.publish import published_dir
 from itemlib.relevance import relevant_mask
 from itemlib.taskinfo import TASK_NAMES, task_info, task_option
-from itemlib.tasks import BehaviourTask, Context, Example, get_task
+from itemlib.tasks import Context, Example, Task, get_task
 from itemlib.writers import OfflineWriter, Writer
 
 
@@ -54,8 +54,9 @@ class GenerateConfig(Config):
     validation_per_task: int = option(
         0,
         minimum=0,
-        help="validation queries per user-history task (UH2I, US2I, UQ2I) drawn as the test draws its own: a "
-        "validation judge's next item after their history (validation/<TASK>.jsonl; never trained on)",
+        help="validation queries per user-history task (UH2I, US2I, UQ2I) and I2I drawn as the test draws its "
+        "own: a validation judge's next item after their history, a held-out source's neighbours among the "
+        "validation judges (validation/<TASK>.jsonl; never trained on)",
     )
     negatives: int = option(7, minimum=0, help="verified negatives per training example")
     tasks: list[str] | None = task_option("subset of tasks (default: all ten)")
@@ -108,9 +109,9 @@ def build_task(
 ) -> tuple[list[dict], list[dict], dict, list[dict]]:
     """Training and test records of one task, its statistics, and its validation records. The test
     queries are drawn with ``test_seed`` (default ``seed``); training examples whose core a test
-    query has are removed whatever seeds drew them. A user-history task draws up to
+    query has are removed whatever seeds drew them. A user-history task, and I2I, draws up to
     ``validation_per_task`` validation queries shaped like its test queries
-    (:meth:`~itemlib.tasks.BehaviourTask.validation_targets`) with a random stream of their own, so
+    (:meth:`~itemlib.tasks.Task.validation_examples`) with a random stream of their own, so
     the training and test files are the same with or without them; a validation query whose core a
     test query has, or whose query a training example has, is left out and counted."""
     catalog = context.catalog
@@ -160,7 +161,7 @@ def build_task(
             }
         )
     test_records = [test_record(catalog, example) for example in test]
-    shaped = bool(validation_per_task) and isinstance(task, BehaviourTask)
+    shaped = bool(validation_per_task) and task.draws_validation
     validation, validation_removed = (
         _validation(context, task, validation_per_task, seed, raw_train, test_cores, seen_queries)
         if shaped
@@ -183,27 +184,26 @@ def build_task(
 
 def _validation(
     context: Context,
-    task: BehaviourTask,
+    task: Task,
     count: int,
     seed: int,
     raw_train: list[Example],
     test_cores: set[str],
     train_queries: set[str],
 ) -> tuple[list[Example], int]:
-    """Up to ``count`` test-shaped validation examples of a user-history task, and how many were left
-    out: a core a test query has, a query a training example (or an earlier validation one) has."""
+    """Up to ``count`` test-shaped validation examples of a task that draws them, and how many were
+    left out: a core a test query has, a query a training example (or an earlier validation one) has."""
     rng = random.Random(f"{seed}:{task.name}:validation")
-    taken = {(example.user, example.pos_ids[0]) for example in raw_train}
-    pairs = task.validation_targets(context, count, rng, taken)
+    drawn = task.validation_examples(context, count, rng, raw_train)
     kept: list[Example] = []
     seen = set(train_queries)
-    for example in task.build_at(context, pairs, "train", rng, masked=True):
+    for example in drawn:
         key = normalise_core(example.query)
         if normalise_core(example.core) in test_cores or key in seen:
             continue
         seen.add(key)
         kept.append(example)
-    return kept, len(pairs) - len(kept)
+    return kept, len(drawn) - len(kept)
 
 
 def write_jsonl(path: Path, records: Sequence[dict]) -> None:

@@ -10,7 +10,9 @@ target, and co-occurrence and popularity are computed without it. Their training
 user's history at several points, and come only from users who are not I2I judges
 (:func:`itemlib.cooccurrence.is_judge`), whose co-occurrences are I2I's test answers. Their
 validation queries (:meth:`BehaviourTask.validation_targets`) are drawn as the test's are: the next
-item after a user's history, the user's last training item, from the validation judges.
+item after a user's history, the user's last training item, from the validation judges. I2I's
+(:meth:`I2I.validation_examples`) are too: a fixed quarter of the items, never training sources,
+answered by their neighbours among the validation judges.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from functools import cached_property
 from typing import ClassVar
 
 from itemlib.catalog import Catalog, FieldKind, Item
-from itemlib.cooccurrence import is_judge, is_validation_judge, item_neighbours
+from itemlib.cooccurrence import is_judge, is_validation_judge, item_neighbours, validation_neighbours
 from itemlib.sampling import (
     Clause,
     lexicalise_request,
@@ -74,6 +76,11 @@ class Context:
         return item_neighbours(self.catalog, NEIGHBOURS, judges=True)
 
     @cached_property
+    def validation_neighbours(self) -> dict[int, list[int]]:
+        """Neighbours among the validation judges: I2I's validation answers."""
+        return validation_neighbours(self.catalog, NEIGHBOURS)
+
+    @cached_property
     def users(self) -> list[str]:
         """Users with 3 or more items: each one's last item is a behaviour test target."""
         return sorted(u for u, h in self.catalog.histories.items() if len(h) >= 3)
@@ -97,6 +104,8 @@ class Task:
     """Base of the ten task generators: a name (its metadata lives in :mod:`itemlib.taskinfo`) and a builder."""
 
     name: ClassVar[str]
+    #: Whether the task draws validation queries shaped like its test queries (:meth:`validation_examples`).
+    draws_validation: ClassVar[bool] = False
 
     @property
     def info(self) -> TaskInfo:
@@ -107,6 +116,15 @@ class Task:
         return None
 
     def build(self, context: Context, split: str, count: int, rng: random.Random) -> list[Example]:
+        raise NotImplementedError
+
+    def validation_examples(
+        self, context: Context, count: int, rng: random.Random, train: list[Example]
+    ) -> list[Example]:
+        """Up to ``count`` validation queries drawn as the test draws its own, from what no training
+        example of ``train`` targets, phrased as training queries are (the test's phrasings stay
+        unseen) and masked as test queries are. A task that draws none (``draws_validation`` False)
+        is validated on its undrawn training examples alone."""
         raise NotImplementedError
 
     def as_test(self, record: dict) -> Example:
@@ -126,6 +144,8 @@ class Task:
 
 class BehaviourTask(Task):
     """Tasks whose target is the next item of a user's time-ordered history."""
+
+    draws_validation = True
 
     def unavailable(self, context: Context) -> str | None:
         if not context.catalog.histories:
@@ -165,6 +185,11 @@ class BehaviourTask(Task):
             if (user, history[-2]) not in taken:
                 pairs.append((user, len(history) - 2))
         return pairs[:count]
+
+    def validation_examples(self, context, count, rng, train):
+        taken = {(example.user, example.pos_ids[0]) for example in train}
+        pairs = self.validation_targets(context, count, rng, taken)
+        return self.build_at(context, pairs, "train", rng, masked=True)
 
     def build(self, context: Context, split: str, count: int, rng: random.Random) -> list[Example]:
         return self.build_at(context, self.targets(context, split, count, rng), split, rng)
@@ -236,6 +261,7 @@ class UQ2I(BehaviourTask):
 
 class I2I(Task):
     name = "I2I"
+    draws_validation = True
 
     def unavailable(self, context: Context) -> str | None:
         if not any(context.neighbours.values()):
@@ -244,35 +270,53 @@ class I2I(Task):
 
     def build(self, context, split, count, rng):
         """Test sources and answers come from the judges' co-occurrences, training ones from the
-        other users'; an item that is a test source is never a training source."""
+        other users'; an item that is a test source (or a validation source) is never a training source."""
         catalog = context.catalog
-        judged = context.judge_neighbours
-        table = judged if split == "test" else context.neighbours
-        pool = [
-            p
-            for p in sorted(table)
-            if self.test_source(catalog.items[p].id, len(judged.get(p, []))) == (split == "test")
-        ]
+        judged, validated = context.judge_neighbours, context.validation_neighbours
+        if split == "test":
+            table = judged
+            pool = [p for p in sorted(table) if self.test_source(catalog.items[p].id, len(judged[p]))]
+        else:
+            table = context.neighbours
+            pool = [
+                p
+                for p in sorted(table)
+                if not self.test_source(catalog.items[p].id, len(judged.get(p, [])))
+                and not self.validation_source(catalog.items[p].id, len(validated.get(p, [])))
+            ]
         rng.shuffle(pool)
         # train cycles through its sources (each time with another positive); test uses each once
         sources = pool[:count] if split == "test" else [pool[n % len(pool)] for n in range(count if pool else 0)]
-        examples = []
-        for position in sources:
-            source = catalog.items[position]
-            neighbours = [catalog.items[p].id for p in table[position]]
-            title = self.describe(catalog, source, rng)
-            positives = neighbours if split == "test" else [rng.choice(neighbours)]
-            examples.append(
-                Example(
-                    self.name,
-                    context.render(self.name, split, rng, title=title),
-                    core_of(title),
-                    positives,
-                    {"ids": [source.id] + neighbours},
-                    [source.id] if split == "test" else [],
-                )
-            )
-        return examples
+        return [self._query(context, split, rng, position, table[position]) for position in sources]
+
+    def validation_examples(self, context, count, rng, train):
+        """The validation sources (:meth:`validation_source`, never training sources, so ``train``
+        targets none of them) in a shuffled order, each answered by all its neighbours among the
+        validation judges, as a test source is by the judges'."""
+        catalog, table = context.catalog, context.validation_neighbours
+        pool = [p for p in sorted(table) if self.validation_source(catalog.items[p].id, len(table[p]))]
+        rng.shuffle(pool)
+        return [
+            self._query(context, "train", rng, position, table[position], test_shaped=True) for position in pool[:count]
+        ]
+
+    def _query(
+        self, context: Context, split: str, rng: random.Random, position: int, neighbours: list[int],
+        test_shaped: bool | None = None,
+    ) -> Example:  # fmt: skip
+        """An example of ``split``'s phrasing asking for the item at ``position``'s neighbours: a
+        test-shaped one (default: a test example) has them all as positives and masks the source, a
+        training one names one of them."""
+        catalog = context.catalog
+        source = catalog.items[position]
+        ids = [catalog.items[p].id for p in neighbours]
+        title = self.describe(catalog, source, rng)
+        test_shaped = split == "test" if test_shaped is None else test_shaped
+        positives = ids if test_shaped else [rng.choice(ids)]
+        query = context.render(self.name, split, rng, title=title)
+        return Example(
+            self.name, query, core_of(title), positives, {"ids": [source.id] + ids}, [source.id] if test_shaped else []
+        )
 
     def as_test(self, record: dict) -> Example:
         """Every neighbour of the source is a positive and the source is masked, as at test time
@@ -284,6 +328,13 @@ class I2I(Task):
     def test_source(item_id: str, neighbour_count: int) -> bool:
         """A fixed quarter of the items with enough judge neighbours are test sources, never trained on."""
         return neighbour_count >= MIN_TEST_NEIGHBOURS and zlib.crc32(item_id.encode()) % 4 == 0
+
+    @staticmethod
+    def validation_source(item_id: str, neighbour_count: int) -> bool:
+        """Another fixed quarter of the items, those with enough neighbours among the validation
+        judges, are validation sources, never trained on either: a validation query about an item
+        the model was trained to answer for would favour the text model as no test query does."""
+        return neighbour_count >= MIN_TEST_NEIGHBOURS and zlib.crc32(item_id.encode()) % 4 == 1
 
     @staticmethod
     def describe(catalog: Catalog, item: Item, rng: random.Random) -> str:

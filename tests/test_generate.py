@@ -16,7 +16,7 @@ from itemlib.datasets import load_steam
 from itemlib.evaluation import load_tests
 from itemlib.generate import generate, normalise_core
 from itemlib.relevance import constraint_mask, near_miss_mask, relevant_mask
-from itemlib.tasks import TASKS, Context
+from itemlib.tasks import I2I, TASKS, Context
 from itemlib.templates import template_bank
 
 from .conftest import SMALL
@@ -126,6 +126,13 @@ def test_i2i_test_answers_come_from_judges_and_training_from_the_others(movielen
         assert users and not any(is_judge(u) for u in users)
     test_users = {record["user"] for record in read(movielens_data / "test" / "UH2I.jsonl")}
     assert any(is_judge(u) for u in test_users)  # tests come from every user
+    # no test source, nor validation source, is a training source
+    context = Context(movielens)
+    trained = {record["spec"]["ids"][0] for record in read(movielens_data / "train" / "I2I.jsonl")}
+    tested = {record["spec"]["ids"][0] for record in read(movielens_data / "test" / "I2I.jsonl")}
+    validating = {movielens.items[p].id for p, ids in context.validation_neighbours.items()
+                  if I2I.validation_source(movielens.items[p].id, len(ids))}  # fmt: skip
+    assert trained and tested and validating and not trained & (tested | validating)
 
 
 def test_behaviour_share_cuts_histories_at_more_points(movielens, tmp_path):
@@ -164,7 +171,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(movielens, movielens_data, 
 def test_test_shaped_validation_queries_are_drawn_apart_and_change_nothing_else(movielens, movielens_data, tmp_path):
     """Validation judges' next items, phrased from training templates, masked as test queries are; the
     training and test files are the bytes they are without them."""
-    tasks = [*BEHAVIOUR, "FA2I"]
+    tasks = [*BEHAVIOUR, "I2I", "FA2I"]
     stats = generate(movielens, tmp_path, seed=3, progress=False, tasks=tasks, validation_per_task=25, **SMALL)
     for task in tasks:
         for split in ("train", "test"):
@@ -187,7 +194,17 @@ def test_test_shaped_validation_queries_are_drawn_apart_and_change_nothing_else(
             assert (record["user"], history[-2]) not in taken and normalise_core(record["query"]) not in queries
             assert normalise_core(record["core"]) not in test_cores
         assert len({r["user"] for r in records}) == len(records)
-    assert load_tests(tmp_path, movielens, folder="validation").keys() == set(BEHAVIOUR)
+    # I2I: held-out sources, each answered by all its neighbours among the validation judges, masked
+    records, validated = read(tmp_path / "validation" / "I2I.jsonl"), Context(movielens).validation_neighbours
+    assert 0 < len(records) == stats["tasks"]["I2I"]["validation_examples"] <= 25
+    trained = {r["spec"]["ids"][0] for r in read(tmp_path / "train" / "I2I.jsonl")}
+    for record in records:
+        source = record["mask_ids"][0]
+        answers = [movielens.items[p].id for p in validated[movielens.index[source]]]
+        assert record["mask_ids"] == [source] and record["pos_ids"] == answers and source not in trained
+        assert I2I.validation_source(source, len(answers))
+    assert len({r["mask_ids"][0] for r in records}) == len(records)
+    assert load_tests(tmp_path, movielens, folder="validation").keys() == {*BEHAVIOUR, "I2I"}
     assert load_tests(movielens_data, movielens, folder="validation") == {}  # data generated without them
 
 

@@ -65,7 +65,8 @@ def test_split_holds_undrawn_examples_judged_like_test_queries(movielens, moviel
     judged = neighbours_in(rows_matrix(movielens, judges), NEIGHBOURS)
     i2i_sources = {json.loads(line)["spec"]["ids"][0]
                    for line in (movielens_data / "train" / "I2I.jsonl").read_text().splitlines()}  # fmt: skip
-    assert 0 <= left_out["I2I"] <= len(i2i_sources) and set(left_out) == {"I2I"}
+    assert set(left_out) == {"I2I (no answer among the validation judges)"}  # the data holds no test-shaped I2I
+    assert 0 <= left_out["I2I (no answer among the validation judges)"] <= len(i2i_sources)
     train_files = {
         t: [json.loads(line) for line in (movielens_data / "train" / f"{t}.jsonl").read_text().splitlines()]
         for t in TASKS
@@ -95,15 +96,19 @@ def test_split_adds_every_test_shaped_validation_query_the_data_holds(movielens,
     generate(movielens, data, seed=3, progress=False, validation_per_task=12, **SMALL)
     model = train(data, tmp_path / "out", _config(tiny_bert(tmp_path / "bert")))
     shaped = load_tests(data, movielens, folder="validation")
-    assert set(shaped) == {"UH2I", "US2I", "UQ2I"}
+    assert set(shaped) == {"UH2I", "I2I", "US2I", "UQ2I"}
     out = tmp_path / "valid"
     counts = write_validation_split(data, movielens, [model], out, ValidationConfig(per_task=20, seed=1))
     stats = json.loads((out / "stats.json").read_text())
     assert stats["test-shaped"] == {task: len(records) for task, records in shaped.items()}
     split = load_tests(out, movielens)
+    undrawn = {task: 0 if task == "I2I" else 20 for task in TASKS}  # I2I's undrawn sources were trained on
     for task in TASKS:
-        assert counts[task] == 20 + len(shaped.get(task, [])), task
-        assert [r["query"] for r in split[task][20:]] == [r["query"] for r in shaped.get(task, [])]
+        assert counts[task] == undrawn[task] + len(shaped.get(task, [])), task
+        assert [r["query"] for r in split[task][undrawn[task] :]] == [r["query"] for r in shaped.get(task, [])]
+    ((reason, count),) = stats["left out"].items()
+    i2i_training = (data / "train" / "I2I.jsonl").read_text().splitlines()
+    assert reason.startswith("I2I (undrawn") and 0 < count <= len(i2i_training)
     hidden = reference_rows(movielens, out)  # their users are validation judges: in no row the references fit
     assert not {r["user"] for records in shaped.values() for r in records} & set(hidden)
 
