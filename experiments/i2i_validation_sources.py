@@ -70,6 +70,8 @@ def shared_split(published: Path, candidate: Path, catalog, out: Path) -> dict[s
         (out / "test").mkdir(parents=True, exist_ok=True)
         (out / "test" / f"{task}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
         counts[task] = len(kept)
+    record = {"kind": "shared validation queries", "catalog": catalog.name, "catalog_fingerprint": catalog.fingerprint}
+    (out / "stats.json").write_text(json.dumps(record | {"tasks": counts}, indent=1) + "\n")
     return counts
 
 
