@@ -6,7 +6,8 @@ Output directory layout::
     train/<TASK>.jsonl  {"task", "query", "pos": [text], "neg": [text, ...], "pos_ids", "neg_ids",
                          "core", "spec", "user"}          (FlagEmbedding's format plus ids)
     test/<TASK>.jsonl   {"task", "query", "core", "pos_ids", "spec", "mask_ids", "n_relevant", "user"}
-    validation/<TASK>.jsonl  the test format, user-history tasks and I2I only, when ``validation_per_task`` asks
+    validation/<TASK>.jsonl  the test format, user-history tasks (and I2I with ``i2i_validation_sources``)
+                             only, when ``validation_per_task`` asks
     stats.json          counts per task, removed duplicates and leaks, the catalog's load report
 
 For constraint tasks (FA2I, SA2I, VC2I, NA2I) every item satisfying ``spec`` is relevant;
@@ -54,9 +55,15 @@ class GenerateConfig(Config):
     validation_per_task: int = option(
         0,
         minimum=0,
-        help="validation queries per user-history task (UH2I, US2I, UQ2I) and I2I drawn as the test draws its "
-        "own: a validation judge's next item after their history, a held-out source's neighbours among the "
-        "validation judges (validation/<TASK>.jsonl; never trained on)",
+        help="validation queries per user-history task (UH2I, US2I, UQ2I; and I2I with --i2i-validation-sources) "
+        "drawn as the test draws its own: a validation judge's next item after their history, a held-out "
+        "source's neighbours among the validation judges (validation/<TASK>.jsonl; never trained on)",
+    )
+    i2i_validation_sources: bool = option(
+        False,
+        help="keep a fixed quarter of the items (those with 5 or more neighbours among the validation judges) "
+        "out of I2I training, as test sources are, so that I2I's validation queries ask what the test asks "
+        "(changes the I2I training file; tried and not adopted by the study: the method page says why)",
     )
     negatives: int = option(7, minimum=0, help="verified negatives per training example")
     tasks: list[str] | None = task_option("subset of tasks (default: all ten)")
@@ -109,7 +116,8 @@ def build_task(
 ) -> tuple[list[dict], list[dict], dict, list[dict]]:
     """Training and test records of one task, its statistics, and its validation records. The test
     queries are drawn with ``test_seed`` (default ``seed``); training examples whose core a test
-    query has are removed whatever seeds drew them. A user-history task, and I2I, draws up to
+    query has are removed whatever seeds drew them. A user-history task (and I2I where the context
+    keeps its validation sources out of training) draws up to
     ``validation_per_task`` validation queries shaped like its test queries
     (:meth:`~itemlib.tasks.Task.validation_examples`) with a random stream of their own, so
     the training and test files are the same with or without them; a validation query whose core a
@@ -161,7 +169,7 @@ def build_task(
             }
         )
     test_records = [test_record(catalog, example) for example in test]
-    shaped = bool(validation_per_task) and task.draws_validation
+    shaped = bool(validation_per_task) and task.draws_validation(context)
     validation, validation_removed = (
         _validation(context, task, validation_per_task, seed, raw_train, test_cores, seen_queries)
         if shaped
@@ -234,7 +242,7 @@ def generate(
     """
     config = replace(config or GenerateConfig(), **settings)  # type: ignore[arg-type]
     names = config.tasks or list(TASK_NAMES)
-    context = Context(catalog, writer or OfflineWriter())
+    context = Context(catalog, writer or OfflineWriter(), validation_sources=config.i2i_validation_sources)
     per_task_stats: dict[str, dict] = {}
     with published_dir(out_dir, "stats.json", "generate") as scratch:
         for name in tqdm(names, desc=f"generating {catalog.name}", unit="task", disable=not progress):
@@ -265,6 +273,7 @@ def generate(
             "behaviour_per_task": config.behaviour_per_task,
             "test_per_task": config.test_per_task,
             "validation_per_task": config.validation_per_task,
+            "i2i_validation_sources": config.i2i_validation_sources,
             "negatives": config.negatives,
             "writer": type(context.writer).__name__,
             "tasks": per_task_stats,

@@ -11,8 +11,9 @@ user's history at several points, and come only from users who are not I2I judge
 (:func:`itemlib.cooccurrence.is_judge`), whose co-occurrences are I2I's test answers. Their
 validation queries (:meth:`BehaviourTask.validation_targets`) are drawn as the test's are: the next
 item after a user's history, the user's last training item, from the validation judges. I2I's
-(:meth:`I2I.validation_examples`) are too: a fixed quarter of the items, never training sources,
-answered by their neighbours among the validation judges.
+(:meth:`I2I.validation_examples`) can be too, when a run keeps a fixed quarter of the items out of
+I2I training (``Context.validation_sources``): they are answered by their neighbours among the
+validation judges.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ class Context:
 
     catalog: Catalog
     writer: Writer = field(default_factory=OfflineWriter)
+    #: Whether I2I keeps its validation sources (:meth:`I2I.validation_source`) out of training and
+    #: draws its test-shaped validation queries from them (``GenerateConfig.i2i_validation_sources``).
+    validation_sources: bool = False
 
     @cached_property
     def neighbours(self) -> dict[int, list[int]]:
@@ -104,8 +108,6 @@ class Task:
     """Base of the ten task generators: a name (its metadata lives in :mod:`itemlib.taskinfo`) and a builder."""
 
     name: ClassVar[str]
-    #: Whether the task draws validation queries shaped like its test queries (:meth:`validation_examples`).
-    draws_validation: ClassVar[bool] = False
 
     @property
     def info(self) -> TaskInfo:
@@ -118,13 +120,18 @@ class Task:
     def build(self, context: Context, split: str, count: int, rng: random.Random) -> list[Example]:
         raise NotImplementedError
 
+    def draws_validation(self, context: Context) -> bool:
+        """Whether the task draws validation queries shaped like its test queries in ``context``
+        (:meth:`validation_examples`); one that does not is validated on its undrawn training
+        examples alone (:mod:`itemlib.validation`)."""
+        return False
+
     def validation_examples(
         self, context: Context, count: int, rng: random.Random, train: list[Example]
     ) -> list[Example]:
         """Up to ``count`` validation queries drawn as the test draws its own, from what no training
         example of ``train`` targets, phrased as training queries are (the test's phrasings stay
-        unseen) and masked as test queries are. A task that draws none (``draws_validation`` False)
-        is validated on its undrawn training examples alone."""
+        unseen) and masked as test queries are."""
         raise NotImplementedError
 
     def as_test(self, record: dict) -> Example:
@@ -145,7 +152,8 @@ class Task:
 class BehaviourTask(Task):
     """Tasks whose target is the next item of a user's time-ordered history."""
 
-    draws_validation = True
+    def draws_validation(self, context: Context) -> bool:
+        return True
 
     def unavailable(self, context: Context) -> str | None:
         if not context.catalog.histories:
@@ -261,7 +269,9 @@ class UQ2I(BehaviourTask):
 
 class I2I(Task):
     name = "I2I"
-    draws_validation = True
+
+    def draws_validation(self, context: Context) -> bool:
+        return context.validation_sources
 
     def unavailable(self, context: Context) -> str | None:
         if not any(context.neighbours.values()):
@@ -270,9 +280,11 @@ class I2I(Task):
 
     def build(self, context, split, count, rng):
         """Test sources and answers come from the judges' co-occurrences, training ones from the
-        other users'; an item that is a test source (or a validation source) is never a training source."""
+        other users'; an item that is a test source (or, where the context keeps them out, a
+        validation source) is never a training source."""
         catalog = context.catalog
-        judged, validated = context.judge_neighbours, context.validation_neighbours
+        judged = context.judge_neighbours
+        validated = context.validation_neighbours if context.validation_sources else {}
         if split == "test":
             table = judged
             pool = [p for p in sorted(table) if self.test_source(catalog.items[p].id, len(judged[p]))]
@@ -282,7 +294,10 @@ class I2I(Task):
                 p
                 for p in sorted(table)
                 if not self.test_source(catalog.items[p].id, len(judged.get(p, [])))
-                and not self.validation_source(catalog.items[p].id, len(validated.get(p, [])))
+                and not (
+                    context.validation_sources
+                    and self.validation_source(catalog.items[p].id, len(validated.get(p, [])))
+                )
             ]
         rng.shuffle(pool)
         # train cycles through its sources (each time with another positive); test uses each once
@@ -290,8 +305,8 @@ class I2I(Task):
         return [self._query(context, split, rng, position, table[position]) for position in sources]
 
     def validation_examples(self, context, count, rng, train):
-        """The validation sources (:meth:`validation_source`, never training sources, so ``train``
-        targets none of them) in a shuffled order, each answered by all its neighbours among the
+        """The validation sources (:meth:`validation_source`, kept out of training by the context, so
+        ``train`` targets none of them) in a shuffled order, each answered by all its neighbours among the
         validation judges, as a test source is by the judges'."""
         catalog, table = context.catalog, context.validation_neighbours
         pool = [p for p in sorted(table) if self.validation_source(catalog.items[p].id, len(table[p]))]
@@ -332,8 +347,8 @@ class I2I(Task):
     @staticmethod
     def validation_source(item_id: str, neighbour_count: int) -> bool:
         """Another fixed quarter of the items, those with enough neighbours among the validation
-        judges, are validation sources, never trained on either: a validation query about an item
-        the model was trained to answer for would favour the text model as no test query does."""
+        judges, can be validation sources, then never trained on either: a validation query about an
+        item the model was trained to answer for favours the text model as no test query does."""
         return neighbour_count >= MIN_TEST_NEIGHBOURS and zlib.crc32(item_id.encode()) % 4 == 1
 
     @staticmethod

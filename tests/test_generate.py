@@ -126,13 +126,9 @@ def test_i2i_test_answers_come_from_judges_and_training_from_the_others(movielen
         assert users and not any(is_judge(u) for u in users)
     test_users = {record["user"] for record in read(movielens_data / "test" / "UH2I.jsonl")}
     assert any(is_judge(u) for u in test_users)  # tests come from every user
-    # no test source, nor validation source, is a training source
-    context = Context(movielens)
     trained = {record["spec"]["ids"][0] for record in read(movielens_data / "train" / "I2I.jsonl")}
     tested = {record["spec"]["ids"][0] for record in read(movielens_data / "test" / "I2I.jsonl")}
-    validating = {movielens.items[p].id for p, ids in context.validation_neighbours.items()
-                  if I2I.validation_source(movielens.items[p].id, len(ids))}  # fmt: skip
-    assert trained and tested and validating and not trained & (tested | validating)
+    assert trained and tested and not trained & tested  # no test source is a training source
 
 
 def test_behaviour_share_cuts_histories_at_more_points(movielens, tmp_path):
@@ -170,21 +166,34 @@ def test_same_seed_same_bytes_other_seed_other_bytes(movielens, movielens_data, 
 
 def test_test_shaped_validation_queries_are_drawn_apart_and_change_nothing_else(movielens, movielens_data, tmp_path):
     """Validation judges' next items, phrased from training templates, masked as test queries are; the
-    training and test files are the bytes they are without them."""
+    training and test files are the bytes they are without them (I2I's training file but for the
+    sources it keeps out, with ``i2i_validation_sources``)."""
     tasks = [*BEHAVIOUR, "I2I", "FA2I"]
-    stats = generate(movielens, tmp_path, seed=3, progress=False, tasks=tasks, validation_per_task=25, **SMALL)
+    plain = generate(
+        movielens, tmp_path / "plain", seed=3, progress=False, tasks=tasks, validation_per_task=25, **SMALL
+    )
+    assert (
+        "validation_examples" not in plain["tasks"]["I2I"]
+        and not (tmp_path / "plain" / "validation" / "I2I.jsonl").exists()
+    )
+    assert (tmp_path / "plain" / "train" / "I2I.jsonl").read_bytes() == (
+        movielens_data / "train" / "I2I.jsonl"
+    ).read_bytes()
+    shaped = tmp_path / "shaped"
+    stats = generate(movielens, shaped, seed=3, progress=False, tasks=tasks, validation_per_task=25,
+                     i2i_validation_sources=True, **SMALL)  # fmt: skip
     for task in tasks:
-        for split in ("train", "test"):
-            assert (tmp_path / split / f"{task}.jsonl").read_bytes() == (
+        for split in ("train", "test") if task != "I2I" else ("test",):
+            assert (shaped / split / f"{task}.jsonl").read_bytes() == (
                 movielens_data / split / f"{task}.jsonl"
             ).read_bytes(), (task, split)
-    assert not (tmp_path / "validation" / "FA2I.jsonl").exists() and "validation_examples" not in stats["tasks"]["FA2I"]
+    assert not (shaped / "validation" / "FA2I.jsonl").exists() and "validation_examples" not in stats["tasks"]["FA2I"]
     for task in BEHAVIOUR:
-        records = read(tmp_path / "validation" / f"{task}.jsonl")
+        records = read(shaped / "validation" / f"{task}.jsonl")
         assert 0 < len(records) == stats["tasks"][task]["validation_examples"] <= 25, task
-        training = read(tmp_path / "train" / f"{task}.jsonl")
+        training = read(shaped / "train" / f"{task}.jsonl")
         taken = {(r["user"], r["pos_ids"][0]) for r in training}
-        test_cores = {normalise_core(r["core"]) for r in read(tmp_path / "test" / f"{task}.jsonl")}
+        test_cores = {normalise_core(r["core"]) for r in read(shaped / "test" / f"{task}.jsonl")}
         queries = {normalise_core(r["query"]) for r in training}
         for record in records:
             history = movielens.histories[record["user"]]
@@ -195,16 +204,19 @@ def test_test_shaped_validation_queries_are_drawn_apart_and_change_nothing_else(
             assert normalise_core(record["core"]) not in test_cores
         assert len({r["user"] for r in records}) == len(records)
     # I2I: held-out sources, each answered by all its neighbours among the validation judges, masked
-    records, validated = read(tmp_path / "validation" / "I2I.jsonl"), Context(movielens).validation_neighbours
+    records, validated = read(shaped / "validation" / "I2I.jsonl"), Context(movielens).validation_neighbours
     assert 0 < len(records) == stats["tasks"]["I2I"]["validation_examples"] <= 25
-    trained = {r["spec"]["ids"][0] for r in read(tmp_path / "train" / "I2I.jsonl")}
+    trained = {r["spec"]["ids"][0] for r in read(shaped / "train" / "I2I.jsonl")}
+    validating = {movielens.items[p].id for p, ids in validated.items()
+                  if I2I.validation_source(movielens.items[p].id, len(ids))}  # fmt: skip
+    assert trained and not trained & validating  # every validation source is kept out of training
     for record in records:
         source = record["mask_ids"][0]
         answers = [movielens.items[p].id for p in validated[movielens.index[source]]]
         assert record["mask_ids"] == [source] and record["pos_ids"] == answers and source not in trained
         assert I2I.validation_source(source, len(answers))
     assert len({r["mask_ids"][0] for r in records}) == len(records)
-    assert load_tests(tmp_path, movielens, folder="validation").keys() == {*BEHAVIOUR, "I2I"}
+    assert load_tests(shaped, movielens, folder="validation").keys() == {*BEHAVIOUR, "I2I"}
     assert load_tests(movielens_data, movielens, folder="validation") == {}  # data generated without them
 
 

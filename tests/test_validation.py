@@ -93,7 +93,7 @@ def test_split_holds_undrawn_examples_judged_like_test_queries(movielens, moviel
 
 def test_split_adds_every_test_shaped_validation_query_the_data_holds(movielens, tmp_path):
     data = tmp_path / "data"
-    generate(movielens, data, seed=3, progress=False, validation_per_task=12, **SMALL)
+    generate(movielens, data, seed=3, progress=False, validation_per_task=12, i2i_validation_sources=True, **SMALL)
     model = train(data, tmp_path / "out", _config(tiny_bert(tmp_path / "bert")))
     shaped = load_tests(data, movielens, folder="validation")
     assert set(shaped) == {"UH2I", "I2I", "US2I", "UQ2I"}

@@ -181,8 +181,8 @@ PROFILES = {
         # and that rerun's spread led to the test-shaped validation queries, so it is one too.
         # validation_per_task: up to 500 validation queries per user-history task drawn as the test's
         # are (a validation judge's next item), beside the 200 held-out training examples: on the
-        # 200 alone Steam's history-kind weights were chosen on 68 queries, tied from .02 to .16; and
-        # up to 500 I2I queries from sources never trained on (experiments/i2i_validation_sources.py)
+        # 200 alone Steam's history-kind weights were chosen on 68 queries, tied from .02 to .16 (I2I's
+        # from sources kept out of training were tried: experiments/i2i_validation_sources.py)
         generation=GenerateConfig(per_task=2000, test_per_task=500, negatives=15, test_seed=6, validation_per_task=500),
         training=_CPU_RECIPE,
         ablation=None,
