@@ -45,6 +45,7 @@ from itemlib.evaluation import evaluate, load_tests
 from itemlib.generate import generate
 from itemlib.provenance import git_commit
 from itemlib.retrieval import BLEND_FILE, make_retriever
+from itemlib.study.experiments import MEETS, conclude, write_record
 from itemlib.study.profiles import PROFILES, study_catalog
 from itemlib.training import train
 from itemlib.validation import ValidationConfig, better_and_worse, tune_blend, tune_popularity_weight
@@ -79,7 +80,7 @@ def shared_split(published: Path, candidate: Path, catalog, out: Path) -> dict[s
 def main(models: str, data: str, out_dir: str, catalogs: list[str]) -> dict:
     profile = PROFILES["cpu"]
     criterion = __doc__.split("fixed before any score was seen:** ")[1].split("\n\n")[0].replace("\n", " ")
-    result_path = Path(__file__).with_name("i2i_validation_sources.json")
+    result_path = Path(__file__).with_suffix(".json")
     result = json.loads(result_path.read_text()) if result_path.exists() else {}
     result |= {"commit": git_commit(), "criterion": criterion}
     result.setdefault("catalogs", {})
@@ -128,14 +129,11 @@ def main(models: str, data: str, out_dir: str, catalogs: list[str]) -> dict:
             "tuned+popularity+cf (information)": compare_per_task(
                 scored["held-out sources+cf"], scored["published+cf"], LABELS, profile.seed
             ),
-            "meets criterion on this catalog": not worse and all(files["test"].values()),
+            MEETS: not worse and all(files["test"].values()),
         }
         print(json.dumps(result["catalogs"][name], indent=1), flush=True)
-        result_path.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    done = [c for c in ("movielens", "steam") if c in result["catalogs"]]
-    result["adopted"] = len(done) == 2 and all(result["catalogs"][c]["meets criterion on this catalog"] for c in done)
-    result_path.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    return result
+        write_record(__file__, result)
+    return conclude(__file__, result)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from itemlib.comparison import compare_per_task
 from itemlib.evaluation import evaluate, load_tests
 from itemlib.provenance import git_commit
 from itemlib.retrieval import make_retriever
+from itemlib.study.experiments import MEETS, conclude, write_record
 from itemlib.study.profiles import PROFILES, study_catalog
 from itemlib.taskinfo import tasks_in
 from itemlib.training import train
@@ -87,14 +88,11 @@ def main(models: str, data: str, catalogs: list[str]) -> dict:
             "tuned alone": compare_per_task(scored["corrected"], scored["published"], LABELS, profile.seed),
             "better on behaviour tasks": better,
             "worse on": worse,
-            "meets criterion on this catalog": bool(better) and not worse,
+            MEETS: bool(better) and not worse,
         }
         print(json.dumps(result["catalogs"][name], indent=1), flush=True)
-        out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    done = [c for c in ("movielens", "steam") if c in result["catalogs"]]
-    result["adopted"] = len(done) == 2 and all(result["catalogs"][c]["meets criterion on this catalog"] for c in done)
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    return result
+        write_record(__file__, result)
+    return conclude(__file__, result)
 
 
 if __name__ == "__main__":

@@ -165,8 +165,8 @@ def test_a_change_is_judged_by_behaviour_tasks_better_and_any_task_worse():
     assert better_and_worse(iter(rows[1:3])) == ([], [])
 
 
-def test_an_experiment_records_the_criterion_its_docstring_fixed_and_writes_beside_itself(tmp_path):
-    from itemlib.study.experiments import new_record, write_record
+def test_an_experiment_records_its_criterion_and_verdict_beside_itself(tmp_path):
+    from itemlib.study.experiments import MEETS, conclude, new_record, write_record
 
     doc = "What it measures.\n\nThe criterion, fixed before any score: adopted if better.\nStill it.\n\nRun: it."
     record = new_record(doc)
@@ -175,3 +175,11 @@ def test_an_experiment_records_the_criterion_its_docstring_fixed_and_writes_besi
         new_record("No criterion here.")
     out = write_record(tmp_path / "some_test.py", record | {"adopted": False})
     assert out == tmp_path / "some_test.json" and json.loads(out.read_text())["adopted"] is False
+    # adopted only when both catalogs are done and each meets the criterion
+    record["catalogs"]["movielens"] = {MEETS: True}
+    assert conclude(tmp_path / "some_test.py", record)["adopted"] is False  # Steam not done
+    record["catalogs"]["steam"] = {MEETS: False}
+    assert conclude(tmp_path / "some_test.py", record)["adopted"] is False
+    record["catalogs"]["steam"] = {MEETS: True}
+    assert conclude(tmp_path / "some_test.py", record)["adopted"] is True
+    assert json.loads(out.read_text())["adopted"] is True

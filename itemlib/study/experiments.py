@@ -41,3 +41,16 @@ def write_record(script: str | Path, record: dict) -> Path:
     out = Path(script).with_suffix(".json")
     out.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     return out
+
+
+#: The key under which an experiment records, per catalog, whether its criterion was met there.
+MEETS = "meets criterion on this catalog"
+
+
+def conclude(script: str | Path, record: dict) -> dict:
+    """Record whether the change is adopted (every catalog of :data:`CATALOGS` done and meeting the
+    criterion there: :data:`MEETS`) and write the record beside ``script``; returns it."""
+    done = [name for name in CATALOGS if name in record["catalogs"]]
+    record["adopted"] = len(done) == len(CATALOGS) and all(record["catalogs"][name][MEETS] for name in done)
+    write_record(script, record)
+    return record
