@@ -284,7 +284,7 @@ class I2I(Task):
         validation source) is never a training source."""
         catalog = context.catalog
         judged = context.judge_neighbours
-        validated = context.validation_neighbours if context.validation_sources else {}
+        validated = context.validation_neighbours if context.validation_sources else {}  # none kept out
         if split == "test":
             table = judged
             pool = [p for p in sorted(table) if self.test_source(catalog.items[p].id, len(judged[p]))]
@@ -294,10 +294,7 @@ class I2I(Task):
                 p
                 for p in sorted(table)
                 if not self.test_source(catalog.items[p].id, len(judged.get(p, [])))
-                and not (
-                    context.validation_sources
-                    and self.validation_source(catalog.items[p].id, len(validated.get(p, [])))
-                )
+                and not self.validation_source(catalog.items[p].id, len(validated.get(p, [])))
             ]
         rng.shuffle(pool)
         # train cycles through its sources (each time with another positive); test uses each once
