@@ -42,7 +42,7 @@ from pathlib import Path
 
 from itemlib.comparison import compare_per_task
 from itemlib.evaluation import evaluate, load_tests
-from itemlib.generate import generate
+from itemlib.generate import generate, write_jsonl
 from itemlib.provenance import git_commit
 from itemlib.retrieval import BLEND_FILE, make_retriever
 from itemlib.study.experiments import MEETS, conclude, write_record
@@ -69,8 +69,7 @@ def shared_split(published: Path, candidate: Path, catalog, out: Path) -> dict[s
     for task, records in new.items():
         known = {record["query"] for record in old.get(task, [])}
         kept = records if task == "I2I" else [record for record in records if record["query"] in known]
-        (out / "test").mkdir(parents=True, exist_ok=True)
-        (out / "test" / f"{task}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
+        write_jsonl(out / "test" / f"{task}.jsonl", kept)
         counts[task] = len(kept)
     record = {"kind": "shared validation queries", "catalog": catalog.name, "catalog_fingerprint": catalog.fingerprint}
     (out / "stats.json").write_text(json.dumps(record | {"tasks": counts}, indent=1) + "\n")

@@ -299,7 +299,7 @@ class I2I(Task):
         rng.shuffle(pool)
         # train cycles through its sources (each time with another positive); test uses each once
         sources = pool[:count] if split == "test" else [pool[n % len(pool)] for n in range(count if pool else 0)]
-        return [self._query(context, split, rng, position, table[position]) for position in sources]
+        return [self._query(context, split, rng, position, table[position], split == "test") for position in sources]
 
     def validation_examples(self, context, count, rng, train):
         """The validation sources (:meth:`validation_source`, kept out of training by the context, so
@@ -314,16 +314,14 @@ class I2I(Task):
 
     def _query(
         self, context: Context, split: str, rng: random.Random, position: int, neighbours: list[int],
-        test_shaped: bool | None = None,
+        test_shaped: bool,
     ) -> Example:  # fmt: skip
         """An example of ``split``'s phrasing asking for the item at ``position``'s neighbours: a
-        test-shaped one (default: a test example) has them all as positives and masks the source, a
-        training one names one of them."""
+        test-shaped one has them all as positives and masks the source, a training one names one of them."""
         catalog = context.catalog
         source = catalog.items[position]
         ids = [catalog.items[p].id for p in neighbours]
         title = self.describe(catalog, source, rng)
-        test_shaped = split == "test" if test_shaped is None else test_shaped
         positives = ids if test_shaped else [rng.choice(ids)]
         query = context.render(self.name, split, rng, title=title)
         return Example(
