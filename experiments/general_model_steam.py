@@ -7,7 +7,9 @@ two-hour pass cannot hold. This measures it once, outside the pass, on
 the test set of a published pass: mpnet is scored on the pass's own Steam test queries and compared,
 query by query, with the per-query scores that pass published for its tuned Steam model and its
 untuned MiniLM (``book/runs/cpu/evaluate-steam/metrics.json``), by the same paired 95% bootstrap
-intervals and Holm's correction over the ten tasks as the results page.
+intervals and Holm's correction over the ten tasks as the results page. Before the hour of mpnet, BM25
+(seconds) is scored on ``TESTS_DIR`` and must match that pass's published BM25 score on every query:
+equal query counts alone would not show that the queries are the ones the pass scored.
 
 A measurement, not a decision: nothing in the recipe depends on it, and the test draw it reads had
 already been published.
@@ -35,6 +37,18 @@ from itemlib.study.profiles import PROFILES, study_catalog
 
 PUBLISHED = Path(__file__).parents[1] / "book" / "runs" / "cpu" / "evaluate-steam" / "metrics.json"
 GENERAL = "mpnet"
+#: A retriever that reads the query text and takes seconds: it checks the test set is the published one.
+CHECK = "bm25"
+
+
+def _require_published_queries(catalog, tests_dir: str, published: dict) -> None:
+    """Refuse a ``tests_dir`` whose queries are not the published pass's: BM25 reads the query text,
+    so its per-query scores match the published ones only on the same queries, in the same order."""
+    scored = evaluate(make_retriever(CHECK), catalog, tests_dir).per_query
+    for task, group in scored.groupby("task", sort=False):
+        if group.value.tolist() != published["per_query"][CHECK][task]:
+            raise ValueError(f"{tests_dir}: {CHECK}'s {task} scores differ from {PUBLISHED}'s: "
+                             "not the test set that pass scored")  # fmt: skip
 
 
 def main(tests_dir: str) -> dict:
@@ -43,6 +57,7 @@ def main(tests_dir: str) -> dict:
     published = json.loads(PUBLISHED.read_text())
     tuned = next(arm["label"] for arm in published["arms"] if arm["kind"] == "tuned" and not arm["prior"])
     catalog = study_catalog("steam", profile.max_items, profile.seed)
+    _require_published_queries(catalog, tests_dir, published)
     started = time.perf_counter()
     scored = evaluate(make_retriever(GENERAL, progress=True), catalog, tests_dir, progress=True).per_query
     seconds = round(time.perf_counter() - started, 1)
@@ -51,9 +66,6 @@ def main(tests_dir: str) -> dict:
         ours = group.value.to_numpy()
         for label in (tuned, "untuned"):
             theirs = published["per_query"][label][task]
-            if len(theirs) != len(ours):
-                raise ValueError(f"{PUBLISHED}: {label} has {len(theirs)} {task} queries, {tests_dir} has {len(ours)}: "
-                                 "not the test set that pass scored")  # fmt: skip
             rows.append({"test set": "steam", "role": label, "task": task, "reference": GENERAL, "queries": len(ours),
                          label: sum(theirs) / len(theirs), GENERAL: float(ours.mean()),
                          **paired_comparison(theirs, ours, seed=profile.seed)})  # fmt: skip
