@@ -131,3 +131,15 @@ def test_the_mpnet_measurement_on_steam_is_shown_only_beside_the_pass_it_measure
     assert f"(commit `{commit[:7]}`)" in text and "the pass of commit `ddddddd`" in text and "| UH2I | 0.200 |" in text
     assert general_measurement(dict(published_runs(PUBLISHED)), measured) is None  # so the intro does not quote it
     assert general_steam(PUBLISHED, tmp_path / "absent.json").startswith("No measurement")
+
+
+def test_the_readme_quotes_the_mpnet_measurement_only_of_this_pass(tmp_path):
+    commit = json.loads((PUBLISHED / "evaluate-steam" / "metrics.json").read_text())["provenance"]["commit"]
+    measured = tmp_path / "general_model_steam.json"
+    _measurement(measured, commit)
+    text = summary(PUBLISHED, measured)
+    assert "- **Untuned mpnet on Steam, measured beside the pass**" in text
+    assert "tuned-steam is better beyond noise on 2 of 2 tasks (2 after Holm)" in text
+    _measurement(measured, "d" * 40)  # another pass's test draw: not this pass's finding
+    assert "measured beside the pass" not in summary(PUBLISHED, measured)
+    assert "measured beside the pass" not in summary(PUBLISHED, tmp_path / "absent.json")
