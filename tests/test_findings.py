@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -116,10 +117,16 @@ def _measurement(path, commit: str) -> None:
     path.write_text(json.dumps(record), encoding="utf-8")
 
 
-def test_the_mpnet_measurement_on_steam_is_shown_only_beside_the_pass_it_measured(tmp_path):
+def _measured_on_this_pass(tmp_path) -> tuple[str, Path]:
+    """The published pass's Steam commit, and a measurement file made on its test set."""
     commit = json.loads((PUBLISHED / "evaluate-steam" / "metrics.json").read_text())["provenance"]["commit"]
     measured = tmp_path / "general_model_steam.json"
     _measurement(measured, commit)
+    return commit, measured
+
+
+def test_the_mpnet_measurement_on_steam_is_shown_only_beside_the_pass_it_measured(tmp_path):
+    commit, measured = _measured_on_this_pass(tmp_path)
     text = general_steam(PUBLISHED, measured)
     assert "| UH2I | 0.200 | 0.000 | 0.100 | +0.100 [+0.090, +0.110] better | -0.100 [-0.110, -0.090] worse |" in text
     assert "tuned-steam is better beyond noise on 2 of 2 tasks (2 after Holm)" in text
@@ -134,9 +141,7 @@ def test_the_mpnet_measurement_on_steam_is_shown_only_beside_the_pass_it_measure
 
 
 def test_the_readme_quotes_the_mpnet_measurement_only_of_this_pass(tmp_path):
-    commit = json.loads((PUBLISHED / "evaluate-steam" / "metrics.json").read_text())["provenance"]["commit"]
-    measured = tmp_path / "general_model_steam.json"
-    _measurement(measured, commit)
+    _, measured = _measured_on_this_pass(tmp_path)
     text = summary(PUBLISHED, measured)
     assert "- **Untuned mpnet on Steam, measured beside the pass**" in text
     assert "tuned-steam is better beyond noise on 2 of 2 tasks (2 after Holm)" in text
